@@ -1,0 +1,247 @@
+//! Codecs with fixed settings. The bytes a codec produces depend only on the input, the codec and
+//! its level: never on the machine's core count, the clock or a file name.
+//!
+//! * gzip: flate2 with the zlib-rs backend pinned in Cargo.toml, header mtime 0, no file name.
+//! * xz: liblzma (statically linked, so the system's liblzma version cannot change the bytes),
+//!   single-threaded stream encoder with a fixed preset and CRC64 check, as `xz -6` writes.
+//! * zstd: libzstd in its multi-threaded mode. With one or more workers the frame layout does not
+//!   depend on the worker count (measured: 1, 2 and 4 workers give identical bytes), whereas
+//!   single-threaded mode would differ; so we always run it with at least one worker.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Codec {
+    None,
+    Gzip(u32),
+    Xz(u32),
+    Zstd(i32),
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::Gzip(6)
+    }
+}
+
+impl Codec {
+    /// File-name extension (`tar.<ext>`), empty for no compression.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Codec::None => "",
+            Codec::Gzip(_) => "gz",
+            Codec::Xz(_) => "xz",
+            Codec::Zstd(_) => "zst",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Gzip(_) => "gzip",
+            Codec::Xz(_) => "xz",
+            Codec::Zstd(_) => "zstd",
+        }
+    }
+    pub fn level(self) -> i64 {
+        match self {
+            Codec::None => 0,
+            Codec::Gzip(l) | Codec::Xz(l) => l as i64,
+            Codec::Zstd(l) => l as i64,
+        }
+    }
+    /// Identifies the implementation that produces the bytes; part of every cache key.
+    pub fn implementation(self) -> &'static str {
+        match self {
+            Codec::None => "none",
+            Codec::Gzip(_) => "flate2-zlib-rs",
+            Codec::Xz(_) => "liblzma-static-st",
+            Codec::Zstd(_) => "libzstd-mt",
+        }
+    }
+}
+
+impl fmt::Display for Codec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Codec::None => f.write_str("none"),
+            other => write!(f, "{}:{}", other.name(), other.level()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CodecError(pub String);
+
+impl FromStr for Codec {
+    type Err = CodecError;
+    /// `gzip`, `gzip:9`, `xz`, `xz:6`, `zstd`, `zstd:19`, `none`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, level) = match s.split_once(':') {
+            Some((n, l)) => {
+                let l: i32 = l
+                    .parse()
+                    .map_err(|_| CodecError(format!("level `{l}` in `{s}` is not a number")))?;
+                (n, Some(l))
+            }
+            None => (s, None),
+        };
+        let range_err = |lo: i32, hi: i32| CodecError(format!("`{s}`: {name} levels go from {lo} to {hi}"));
+        match name {
+            "none" if level.is_none() => Ok(Codec::None),
+            "gzip" | "gz" => {
+                let l = level.unwrap_or(6);
+                if !(1..=9).contains(&l) {
+                    return Err(range_err(1, 9));
+                }
+                Ok(Codec::Gzip(l as u32))
+            }
+            "xz" => {
+                let l = level.unwrap_or(6);
+                if !(0..=9).contains(&l) {
+                    return Err(range_err(0, 9));
+                }
+                Ok(Codec::Xz(l as u32))
+            }
+            "zstd" | "zst" => {
+                let l = level.unwrap_or(3);
+                if !(1..=19).contains(&l) {
+                    return Err(range_err(1, 19));
+                }
+                Ok(Codec::Zstd(l))
+            }
+            _ => Err(CodecError(format!(
+                "unknown compression `{s}`: use gzip[:1-9], xz[:0-9], zstd[:1-19] or none"
+            ))),
+        }
+    }
+}
+
+fn zstd_workers() -> u32 {
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).max(1)
+}
+
+/// A streaming compressor; call [`Encoder::finish`] to flush the trailer and get the sink back.
+pub enum Encoder<W: Write> {
+    None(W),
+    Gzip(flate2::write::GzEncoder<W>),
+    Xz(liblzma::write::XzEncoder<W>),
+    Zstd(zstd::stream::write::Encoder<'static, W>),
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(codec: Codec, w: W) -> io::Result<Self> {
+        Ok(match codec {
+            Codec::None => Encoder::None(w),
+            Codec::Gzip(l) => Encoder::Gzip(
+                flate2::GzBuilder::new().mtime(0).write(w, flate2::Compression::new(l)),
+            ),
+            Codec::Xz(l) => {
+                let stream = liblzma::stream::Stream::new_easy_encoder(l, liblzma::stream::Check::Crc64)
+                    .map_err(io::Error::other)?;
+                Encoder::Xz(liblzma::write::XzEncoder::new_stream(w, stream))
+            }
+            Codec::Zstd(l) => {
+                let mut e = zstd::stream::write::Encoder::new(w, l)?;
+                e.multithread(zstd_workers())?;
+                Encoder::Zstd(e)
+            }
+        })
+    }
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::None(w) => Ok(w),
+            Encoder::Gzip(e) => e.finish(),
+            Encoder::Xz(e) => e.finish(),
+            Encoder::Zstd(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Encoder::None(w) => w.write(buf),
+            Encoder::Gzip(e) => e.write(buf),
+            Encoder::Xz(e) => e.write(buf),
+            Encoder::Zstd(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Encoder::None(w) => w.flush(),
+            Encoder::Gzip(e) => e.flush(),
+            Encoder::Xz(e) => e.flush(),
+            Encoder::Zstd(e) => e.flush(),
+        }
+    }
+}
+
+/// Compresses a whole in-memory buffer (small generated members only).
+pub fn compress_bytes(codec: Codec, data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut e = Encoder::new(codec, Vec::new())?;
+    e.write_all(data)?;
+    e.finish()
+}
+
+/// A streaming decompressor for reading artifacts back (`inspect`, tests).
+pub fn decoder<'a, R: io::BufRead + 'a>(codec: Codec, r: R) -> io::Result<Box<dyn io::Read + 'a>> {
+    Ok(match codec {
+        Codec::None => Box::new(r),
+        Codec::Gzip(_) => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
+        Codec::Xz(_) => Box::new(liblzma::bufread::XzDecoder::new_multi_decoder(r)),
+        Codec::Zstd(_) => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+    })
+}
+
+/// Guesses a codec from leading magic bytes.
+pub fn sniff(magic: &[u8]) -> Codec {
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Codec::Gzip(6)
+    } else if magic.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        Codec::Xz(6)
+    } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Codec::Zstd(3)
+    } else {
+        Codec::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn parses_and_refuses() {
+        assert_eq!("xz".parse::<Codec>().unwrap(), Codec::Xz(6));
+        assert_eq!("zstd:19".parse::<Codec>().unwrap(), Codec::Zstd(19));
+        assert_eq!("gzip:9".parse::<Codec>().unwrap(), Codec::Gzip(9));
+        assert!("gzip:0".parse::<Codec>().is_err());
+        assert!("zstd:30".parse::<Codec>().is_err());
+        assert!("brotli".parse::<Codec>().is_err());
+        assert!("xz:high".parse::<Codec>().is_err());
+    }
+
+    #[test]
+    fn round_trips_and_is_deterministic() {
+        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        for codec in [Codec::None, Codec::Gzip(6), Codec::Xz(1), Codec::Zstd(3)] {
+            let a = compress_bytes(codec, &data).unwrap();
+            let b = compress_bytes(codec, &data).unwrap();
+            assert_eq!(a, b, "{codec}");
+            let mut out = Vec::new();
+            decoder(codec, &a[..]).unwrap().read_to_end(&mut out).unwrap();
+            assert_eq!(out, data, "{codec}");
+            if codec != Codec::None {
+                assert_eq!(sniff(&a).name(), codec.name());
+            }
+        }
+        // gzip header: no mtime, no name.
+        let gz = compress_bytes(Codec::Gzip(6), b"x").unwrap();
+        assert_eq!(&gz[4..8], &[0, 0, 0, 0]);
+        assert_eq!(gz[3] & 0x08, 0);
+    }
+}

@@ -1,0 +1,128 @@
+//! Package names and versions, validated once against what both dpkg and rpm accept, and mapped
+//! so that pre-releases order before their release in both (`1.2.0-rc.1` → `1.2.0~rc.1`).
+
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    #[error("must not be empty")]
+    Empty,
+    #[error("must start with a digit (dpkg refuses versions like `{0}`); write e.g. `1.0.0`")]
+    LeadingNonDigit(String),
+    #[error("character `{ch}` is not allowed in `{value}`: use only letters, digits and `.`, `+`, `~` (and `-` only to start a pre-release, as in `1.2.0-rc.1`)")]
+    BadChar { value: String, ch: char },
+    #[error("`{0}` is not a valid package name: use 2+ characters from lowercase letters, digits, `+`, `-`, `.`, starting with a letter or digit (dpkg's rule, which rpm also accepts)")]
+    BadName(String),
+    #[error("release `{0}` is not valid: use letters, digits, `.`, `+`, `~` only, starting with a letter or digit (it becomes the deb revision and the rpm Release)")]
+    BadRelease(String),
+}
+
+/// Checks a package name against Debian policy §5.6.1 (rpm accepts every such name).
+pub fn validate_name(name: &str) -> Result<(), VersionError> {
+    let ok = name.len() >= 2
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(VersionError::BadName(name.to_string()))
+    }
+}
+
+/// A validated version triple and its per-format spellings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageVersion {
+    /// As the manifest wrote it (used in tarball and OCI names/tags).
+    pub upstream: String,
+    /// Upstream mapped for package managers: the pre-release dash becomes `~`.
+    pub pkg: String,
+    pub release: String,
+    pub epoch: Option<u32>,
+}
+
+fn allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~')
+}
+
+impl PackageVersion {
+    pub fn new(upstream: &str, release: &str, epoch: Option<u32>) -> Result<Self, VersionError> {
+        if upstream.is_empty() {
+            return Err(VersionError::Empty);
+        }
+        if !upstream.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(VersionError::LeadingNonDigit(upstream.to_string()));
+        }
+        // `1.2.0-rc.1` → `1.2.0~rc.1`: only the first dash (semver's pre-release separator) maps.
+        let pkg = match upstream.split_once('-') {
+            Some((core, pre)) if !pre.is_empty() && !pre.contains('-') && !core.contains('+') => {
+                format!("{core}~{pre}")
+            }
+            Some(_) => {
+                return Err(VersionError::BadChar { value: upstream.to_string(), ch: '-' });
+            }
+            None => upstream.to_string(),
+        };
+        if let Some(ch) = pkg.chars().find(|c| !allowed(*c)) {
+            return Err(VersionError::BadChar { value: upstream.to_string(), ch });
+        }
+        if release.is_empty()
+            || !release.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || !release.chars().all(allowed)
+        {
+            return Err(VersionError::BadRelease(release.to_string()));
+        }
+        Ok(PackageVersion { upstream: upstream.to_string(), pkg, release: release.to_string(), epoch })
+    }
+
+    /// Debian `Version:` field: `[epoch:]upstream-revision`.
+    pub fn deb(&self) -> String {
+        match self.epoch {
+            Some(e) if e > 0 => format!("{e}:{}-{}", self.pkg, self.release),
+            _ => format!("{}-{}", self.pkg, self.release),
+        }
+    }
+    /// `version-release` without epoch, as used in deb and rpm file names.
+    pub fn file_version(&self) -> String {
+        format!("{}-{}", self.pkg, self.release)
+    }
+}
+
+impl fmt::Display for PackageVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.deb())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_prerelease_for_both_formats() {
+        let v = PackageVersion::new("1.2.0-rc.1", "1", None).unwrap();
+        assert_eq!(v.pkg, "1.2.0~rc.1");
+        assert_eq!(v.deb(), "1.2.0~rc.1-1");
+        let v = PackageVersion::new("1.0.0", "2", Some(3)).unwrap();
+        assert_eq!(v.deb(), "3:1.0.0-2");
+        assert_eq!(v.file_version(), "1.0.0-2");
+    }
+
+    #[test]
+    fn refuses_what_dpkg_or_rpm_refuse() {
+        assert!(PackageVersion::new("", "1", None).is_err());
+        assert!(PackageVersion::new("v1.0", "1", None).is_err());
+        assert!(PackageVersion::new("1.0 beta", "1", None).is_err());
+        assert!(PackageVersion::new("1.0-rc-1", "1", None).is_err());
+        assert!(PackageVersion::new("1.0_1", "1", None).is_err());
+        assert!(PackageVersion::new("1:0", "1", None).is_err());
+        assert!(PackageVersion::new("1.0", "", None).is_err());
+        assert!(PackageVersion::new("1.0", "1-2", None).is_err());
+        assert!(validate_name("lucia").is_ok());
+        assert!(validate_name("Lucia").is_err());
+        assert!(validate_name("l").is_err());
+        assert!(validate_name("lu cia").is_err());
+        assert!(validate_name("-lucia").is_err());
+    }
+}
