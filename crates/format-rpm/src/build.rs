@@ -1,0 +1,260 @@
+//! Assembling the package: header, dependencies, files, scriptlets, optional signature.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+
+use pkg_core::compress::Codec;
+use pkg_core::digest::HashingWriter;
+use pkg_core::{Content, Entry, EntryKind, Plan};
+use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder, Scriptlet, Timestamp};
+
+use crate::{deps, file_name, scriptlets, sign, RpmError, RpmSummary, BUILD_HOST};
+
+fn compression(codec: Codec) -> CompressionWithLevel {
+    match codec {
+        Codec::None => CompressionWithLevel::None,
+        Codec::Gzip(l) => CompressionWithLevel::Gzip(l),
+        Codec::Xz(l) => CompressionWithLevel::Xz(l),
+        Codec::Zstd(l) => CompressionWithLevel::Zstd(l),
+    }
+}
+
+/// Reads the source date the way the header needs it, refusing values the crate would replace by
+/// the current time.
+fn checked_source_date(plan: &Plan) -> Result<Timestamp, RpmError> {
+    let date = plan.source_date;
+    let t = u32::try_from(date).map_err(|_| RpmError::SourceDateTooLarge { date })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(u64::MAX);
+    if date > now {
+        return Err(RpmError::SourceDateInFuture { date });
+    }
+    Ok(Timestamp(t))
+}
+
+/// Disk files that are hard links of a file listed earlier. The crate would turn such pairs into
+/// an rpm hardlink set (detected by device and inode), so the package would depend on how the
+/// payload directory happens to be laid out on this machine; these are passed as contents
+/// instead, which breaks the link.
+fn hardlinked_duplicates(plan: &Plan) -> Result<std::collections::HashSet<String>, RpmError> {
+    let mut seen: HashMap<(u64, u64), &str> = HashMap::new();
+    let mut dups = std::collections::HashSet::new();
+    for e in &plan.entries {
+        if let EntryKind::File { content: Content::Disk(src), .. } = &e.kind {
+            let md = std::fs::metadata(src).map_err(|source| RpmError::Io { path: src.display().to_string(), source })?;
+            if md.nlink() > 1 {
+                if seen.contains_key(&(md.dev(), md.ino())) {
+                    dups.insert(e.path.clone());
+                } else {
+                    seen.insert((md.dev(), md.ino()), &e.path);
+                }
+            }
+        }
+    }
+    Ok(dups)
+}
+
+fn add_entry(
+    b: &mut PackageBuilder,
+    e: &Entry,
+    mtime: Timestamp,
+    inline_disk: bool,
+) -> Result<bool, RpmError> {
+    let ctx = || format!("adding {} to the rpm", e.path);
+    let perms = (e.mode & 0o7777) as u16;
+    match &e.kind {
+        EntryKind::Dir => {
+            // Shared parents (/usr, /etc, /opt…) belong to the filesystem package; claiming them
+            // would make rpm -e try to remove them and conflicts with other packages' modes.
+            if !e.owned {
+                return Ok(false);
+            }
+            let o = FileOptions::dir(&e.path)
+                .permissions(perms)
+                .user(&e.owner.user)
+                .group(&e.owner.group)
+                .modified_at(mtime);
+            b.with_dir_entry(o).map_err(RpmError::rpm(ctx()))?;
+        }
+        EntryKind::Symlink { target } => {
+            let o = FileOptions::symlink(&e.path, target)
+                .user(&e.owner.user)
+                .group(&e.owner.group)
+                .modified_at(mtime);
+            b.with_symlink(o).map_err(RpmError::rpm(ctx()))?;
+        }
+        EntryKind::File { content, .. } => {
+            let mut o = FileOptions::new(&e.path)
+                .permissions(perms)
+                .user(&e.owner.user)
+                .group(&e.owner.group)
+                .modified_at(mtime);
+            if e.config {
+                o = o.config().noreplace();
+            } else if e.path.starts_with("/usr/share/doc/") {
+                o = o.doc();
+            }
+            match content {
+                // Streamed by the crate at build time (hashed, then copied into the compressor).
+                Content::Disk(src) if !inline_disk => {
+                    b.with_file(src, o).map_err(RpmError::rpm(format!("{} (from {})", ctx(), src.display())))?;
+                }
+                Content::Disk(src) => {
+                    let bytes = std::fs::read(src)
+                        .map_err(|source| RpmError::Io { path: src.display().to_string(), source })?;
+                    b.with_file_contents(bytes, o).map_err(RpmError::rpm(ctx()))?;
+                }
+                Content::Inline(bytes) => {
+                    b.with_file_contents(bytes.as_slice(), o).map_err(RpmError::rpm(ctx()))?;
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+fn changelog_author_line(author: &str, version: &str) -> String {
+    format!("{author} - {version}")
+}
+
+/// Builds the package in memory (see the crate docs on memory) without writing it.
+pub(crate) fn build(plan: &Plan) -> Result<(rpm::Package, usize), RpmError> {
+    let mtime = checked_source_date(plan)?;
+    let meta = &plan.meta;
+    let opts = &plan.formats.rpm;
+
+    let config = BuildConfig::v4().compression(compression(opts.compression)).source_date(mtime);
+    let mut b = PackageBuilder::new(&meta.name, &meta.version.pkg, &meta.license, plan.arch.rpm(), &meta.summary);
+    b.using_config(config)
+        .release(&meta.version.release)
+        .description(&meta.description)
+        .packager(opts.packager.as_deref().unwrap_or(&meta.maintainer))
+        .build_host(BUILD_HOST);
+    if let Some(epoch) = meta.version.epoch {
+        b.epoch(epoch);
+    }
+    if let Some(url) = &meta.homepage {
+        b.url(url);
+    }
+    if let Some(vcs) = &meta.source_url {
+        b.vcs(vcs);
+    }
+    if let Some(vendor) = &meta.vendor {
+        b.vendor(vendor);
+    }
+    if let Some(group) = &opts.group {
+        b.group(group);
+    }
+
+    for c in &meta.changelog {
+        let text: String = c.changes.iter().map(|l| format!("- {l}\n")).collect();
+        let ts = u32::try_from(c.date).map_err(|_| RpmError::SourceDateTooLarge { date: c.date })?;
+        b.add_changelog_entry(changelog_author_line(&c.author, &c.version), text.trim_end(), Timestamp(ts));
+    }
+
+    for d in deps::parse_all("requires", &opts.requires)? {
+        b.requires(d);
+    }
+    for d in deps::parse_all("recommends", &opts.recommends)? {
+        b.recommends(d);
+    }
+    for d in deps::parse_all("provides", &meta.provides)? {
+        b.provides(d);
+    }
+    for d in deps::parse_all("conflicts", &meta.conflicts)? {
+        b.conflicts(d);
+    }
+    // Debian's Replaces (take over another package's files/name) is rpm's Obsoletes.
+    for d in deps::parse_all("replaces", &meta.replaces)? {
+        b.obsoletes(d);
+    }
+
+    if let Some(intent) = &plan.service {
+        if intent.user.is_some() {
+            // The fallback path of %pre; systemd-sysusers is used first when present.
+            b.requires(Dependency::script_pre("/usr/sbin/useradd"));
+            b.requires(Dependency::script_pre("/usr/sbin/groupadd"));
+            b.requires(Dependency::script_pre("/usr/bin/getent"));
+        }
+        if !intent.units.is_empty() {
+            // Fedora's %systemd_requires: order systemd before our scriptlets in a transaction.
+            b.requires(Dependency::script_post("systemd"));
+            b.requires(Dependency::script_preun("systemd"));
+            b.requires(Dependency::script_postun("systemd"));
+        }
+    }
+
+    let s = scriptlets::generate(plan.service.as_ref());
+    let sh = |body: &str| Scriptlet::new(body).prog(vec!["/bin/sh"]);
+    if let Some(x) = &s.pre {
+        b.pre_install_script(sh(x));
+    }
+    if let Some(x) = &s.post {
+        b.post_install_script(sh(x));
+    }
+    if let Some(x) = &s.preun {
+        b.pre_uninstall_script(sh(x));
+    }
+    if let Some(x) = &s.postun {
+        b.post_uninstall_script(sh(x));
+    }
+
+    let dups = hardlinked_duplicates(plan)?;
+    let mut listed = 0;
+    for e in &plan.entries {
+        if add_entry(&mut b, e, mtime, dups.contains(&e.path))? {
+            listed += 1;
+        }
+    }
+
+    let mut pkg = b.build().map_err(RpmError::rpm("building the rpm"))?;
+    check_digests_match_plan(plan, &pkg)?;
+
+    if let Some(key) = &opts.signing_key {
+        sign::sign(&mut pkg, key, mtime)?;
+    }
+    Ok((pkg, listed))
+}
+
+/// The crate hashed every file while building; a payload file edited between planning and now
+/// would give this rpm different bytes than the other formats of the same build.
+fn check_digests_match_plan(plan: &Plan, pkg: &rpm::Package) -> Result<(), RpmError> {
+    let entries = pkg.metadata.get_file_entries().map_err(RpmError::rpm("reading back the file list"))?;
+    for fe in entries {
+        let path = fe.path().to_string_lossy().into_owned();
+        let (Some(digest), Some(e)) = (fe.digest(), plan.entry(&path)) else { continue };
+        if let EntryKind::File { sha256, .. } = &e.kind {
+            if digest.as_hex() != hex_lower(sha256) {
+                return Err(RpmError::PayloadChanged { path });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds the plan's rpm and writes it to `out`.
+///
+/// `out` receives the complete package; the caller names it [`file_name`] and should write to a
+/// temporary file and rename on success (a failed build leaves partial bytes in `out`).
+pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
+    let (pkg, files) = build(plan)?;
+    let mut w = HashingWriter::new(out);
+    pkg.write(&mut w).map_err(RpmError::rpm("writing the rpm"))?;
+    w.flush().map_err(|source| RpmError::Io { path: file_name(plan), source })?;
+    let (_, sha, size) = w.finish();
+    Ok(RpmSummary {
+        file_name: file_name(plan),
+        size,
+        sha256: hex_lower(&sha),
+        compression: plan.formats.rpm.compression.to_string(),
+        files,
+        signed: plan.formats.rpm.signing_key.is_some(),
+    })
+}
