@@ -1,0 +1,365 @@
+//! The local content-addressed store of finished outputs (issue 6).
+//!
+//! Layout under the store root:
+//!
+//! ```text
+//! <root>/<key>-<name>/          a finished entry: read-only, never modified after the rename
+//! <root>/.meta/<key>-<name>     NAR hash and size of the entry (SRI), for `verify` and provenance
+//! <root>/.tmp/<key>-<name>.<pid>.<n>/   an entry being written (removed if its writer died)
+//! <root>/.locks/<key>-<name>.lock       per-entry writer lock; .locks/gc.lock store-wide
+//! <root>/.roots/<id>            GC roots: which entries an out dir uses (see gc.rs)
+//! ```
+//!
+//! Concurrency: every open `Store` holds a shared lock on `gc.lock` for its lifetime and `gc`
+//! converts it to exclusive, so collection never runs while a build could be reading or linking
+//! an entry. Writers of one entry serialize on its lock file; the second one finds the entry
+//! finished and reports it as cached. Entries appear by an atomic rename, so a reader sees
+//! either nothing or a complete, fsynced entry. Use one `Store` per process (a second handle in
+//! the same process would make that process's own `gc` wait for itself).
+//!
+//! This module only depends on std, `nar`, `sha2`, `serde`/`serde_json`, `libc` and `thiserror`,
+//! so integration tests can include it by path.
+
+mod fsutil;
+mod gc;
+mod key;
+mod link;
+mod lock;
+
+pub use gc::GcReport;
+pub use key::{BuildKey, KeyBuilder};
+pub use link::{LinkMethod, Linked, LinkedFile};
+
+use lock::{Lock, Mode};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// The error a `put` build closure returns; any writer error converts into it with `?`.
+pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store I/O failed at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no store location: set LUCIA_PKG_STORE (or XDG_CACHE_HOME or HOME) to a writable directory")]
+    NoDefaultRoot,
+    #[error("invalid store entry name {name:?}: use 1-100 characters from A-Z a-z 0-9 . _ + ~ = - and do not start with '.'")]
+    InvalidName { name: String },
+    #[error("building store entry {entry} failed: {source}")]
+    Build {
+        entry: String,
+        #[source]
+        source: BuildError,
+    },
+    #[error("hashing store entry {entry} failed: {source}")]
+    Hash {
+        entry: String,
+        #[source]
+        source: nar::Error,
+    },
+    #[error("GC root {path} is unreadable ({reason}); delete it if its out dir is gone")]
+    BadRoot { path: PathBuf, reason: String },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub(crate) fn io_at(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A finished, read-only store entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    key: BuildKey,
+    name: String,
+    path: PathBuf,
+}
+
+impl Entry {
+    pub fn key(&self) -> &BuildKey {
+        &self.key
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The entry directory, `<root>/<key>-<name>`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// `<key>-<name>`.
+    pub fn id(&self) -> String {
+        entry_id(&self.key, &self.name)
+    }
+}
+
+/// Outcome of [`Store::put`].
+#[derive(Clone, Debug)]
+pub struct Put {
+    pub entry: Entry,
+    /// True when the entry already existed (no build ran).
+    pub cached: bool,
+}
+
+fn entry_id(key: &BuildKey, name: &str) -> String {
+    format!("{key}-{name}")
+}
+
+/// Entry names end up in file names; keep them short, portable and unambiguous.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+~=-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidName {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// The store location when none is given: `$LUCIA_PKG_STORE`, else
+/// `$XDG_CACHE_HOME/lucia-pkg/store`, else `$HOME/.cache/lucia-pkg/store`.
+pub fn default_root() -> Result<PathBuf> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(p) = var("LUCIA_PKG_STORE") {
+        return Ok(p);
+    }
+    if let Some(p) = var("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
+        return Ok(p.join("lucia-pkg/store"));
+    }
+    var("HOME")
+        .map(|h| h.join(".cache/lucia-pkg/store"))
+        .ok_or(StoreError::NoDefaultRoot)
+}
+
+/// An open store (see the module docs for layout and locking).
+#[derive(Debug)]
+pub struct Store {
+    root: PathBuf,
+    gc_lock: Lock,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `root`, and removes temp dirs left by killed
+    /// writers (only those whose entry lock nobody holds).
+    pub fn open(root: &Path) -> Result<Store> {
+        for sub in [".tmp", ".locks", ".roots", ".meta"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(io_at(&p))?;
+        }
+        let root = fs::canonicalize(root).map_err(io_at(root))?;
+        let gc_path = root.join(".locks/gc.lock");
+        let gc_lock = Lock::acquire(&gc_path, Mode::Shared).map_err(io_at(&gc_path))?;
+        let store = Store { root, gc_lock };
+        store.clean_stale_temps(false)?;
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn entry_path(&self, id: &str) -> PathBuf {
+        self.root.join(id)
+    }
+
+    fn lock_path(&self, id: &str) -> PathBuf {
+        self.root.join(".locks").join(format!("{id}.lock"))
+    }
+
+    fn meta_path(&self, id: &str) -> PathBuf {
+        self.root.join(".meta").join(id)
+    }
+
+    /// The finished entry for `key`/`name`, if any. Never blocks.
+    pub fn get(&self, key: &BuildKey, name: &str) -> Option<Entry> {
+        validate_name(name).ok()?;
+        let id = entry_id(key, name);
+        let path = self.entry_path(&id);
+        path.is_dir().then(|| Entry {
+            key: key.clone(),
+            name: name.to_string(),
+            path,
+        })
+    }
+
+    /// Returns the entry for `key`/`name`, running `build` to create it if it does not exist.
+    ///
+    /// `build` receives an empty directory and writes the output files into it. Afterwards every
+    /// file is fsynced and made read-only, the entry's NAR hash is recorded, and the directory is
+    /// renamed into place atomically. A concurrent `put` of the same entry waits for this one and
+    /// then returns `cached: true`. If `build` fails, nothing is left behind.
+    pub fn put<F>(&self, key: &BuildKey, name: &str, build: F) -> Result<Put>
+    where
+        F: FnOnce(&Path) -> std::result::Result<(), BuildError>,
+    {
+        validate_name(name)?;
+        if let Some(entry) = self.get(key, name) {
+            return Ok(Put {
+                entry,
+                cached: true,
+            });
+        }
+        let id = entry_id(key, name);
+        let lock_path = self.lock_path(&id);
+        let _lock = Lock::acquire(&lock_path, Mode::Exclusive).map_err(io_at(&lock_path))?;
+        if let Some(entry) = self.get(key, name) {
+            return Ok(Put {
+                entry,
+                cached: true,
+            });
+        }
+        let tmp = self.root.join(".tmp").join(fsutil::unique_name(&id));
+        fs::create_dir(&tmp).map_err(io_at(&tmp))?;
+        let result = self.finish_put(&id, &tmp, build);
+        if result.is_err() {
+            let _ = fsutil::remove_tree(&tmp);
+        }
+        result?;
+        Ok(Put {
+            entry: Entry {
+                key: key.clone(),
+                name: name.to_string(),
+                path: self.entry_path(&id),
+            },
+            cached: false,
+        })
+    }
+
+    fn finish_put<F>(&self, id: &str, tmp: &Path, build: F) -> Result<()>
+    where
+        F: FnOnce(&Path) -> std::result::Result<(), BuildError>,
+    {
+        build(tmp).map_err(|source| StoreError::Build {
+            entry: id.to_string(),
+            source,
+        })?;
+        fsutil::sync_and_seal_below(tmp).map_err(io_at(tmp))?;
+        fsutil::fsync_dir(tmp).map_err(io_at(tmp))?;
+        let (hash, size) = nar::nar_hash_and_size(tmp).map_err(|source| StoreError::Hash {
+            entry: id.to_string(),
+            source,
+        })?;
+        let meta = self.meta_path(id);
+        let text = format!("nar-hash {}\nnar-size {size}\n", nar::sri_sha256(&hash));
+        fsutil::write_atomic(&meta, text.as_bytes()).map_err(io_at(&meta))?;
+        let dest = self.entry_path(id);
+        // Renaming a directory to a new parent needs it writable; seal it once in place.
+        fs::rename(tmp, &dest).map_err(io_at(&dest))?;
+        fsutil::seal_dir(&dest).map_err(io_at(&dest))?;
+        fsutil::fsync_dir(&self.root).map_err(io_at(&self.root))
+    }
+
+    /// The recorded NAR hash (SRI `sha256-…`) of an entry, if its metadata is present.
+    pub fn nar_hash(&self, entry: &Entry) -> Option<String> {
+        let text = fs::read_to_string(self.meta_path(&entry.id())).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("nar-hash "))
+            .map(str::to_string)
+    }
+
+    /// Re-hashes an entry and compares it with the hash recorded when it was written; false
+    /// means someone modified it (e.g. through a hard link in an out dir) and it should be
+    /// removed with [`Store::remove`] and rebuilt.
+    pub fn verify(&self, entry: &Entry) -> Result<bool> {
+        let actual = nar::nar_hash(entry.path()).map_err(|source| StoreError::Hash {
+            entry: entry.id(),
+            source,
+        })?;
+        Ok(self.nar_hash(entry).as_deref() == Some(nar::sri_sha256(&actual).as_str()))
+    }
+
+    /// Deletes one entry (e.g. after a failed [`Store::verify`]), under its writer lock.
+    pub fn remove(&self, entry: &Entry) -> Result<()> {
+        let id = entry.id();
+        let lock_path = self.lock_path(&id);
+        let _lock = Lock::acquire(&lock_path, Mode::Exclusive).map_err(io_at(&lock_path))?;
+        fsutil::remove_tree(entry.path()).map_err(io_at(entry.path()))?;
+        let meta = self.meta_path(&id);
+        fs::remove_file(&meta)
+            .or_else(ignore_missing)
+            .map_err(io_at(&meta))
+    }
+
+    /// All finished entries, sorted by id.
+    pub fn entries(&self) -> Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(&self.root).map_err(io_at(&self.root))? {
+            let e = e.map_err(io_at(&self.root))?;
+            let Some(id) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if let Some(entry) = self.parse_entry_id(&id) {
+                out.push(entry);
+            }
+        }
+        out.sort_by_key(|e| e.id());
+        Ok(out)
+    }
+
+    fn parse_entry_id(&self, id: &str) -> Option<Entry> {
+        let (key, name) = (id.get(..32)?, id.get(33..)?);
+        if id.as_bytes().get(32) != Some(&b'-') {
+            return None;
+        }
+        let key = BuildKey::parse(key)?;
+        validate_name(name).ok()?;
+        let path = self.entry_path(id);
+        path.is_dir().then(|| Entry {
+            key,
+            name: name.to_string(),
+            path,
+        })
+    }
+
+    /// Removes temp dirs of dead writers. With `all` (under the exclusive gc lock, when no
+    /// writer can be running) every temp dir goes.
+    fn clean_stale_temps(&self, all: bool) -> Result<usize> {
+        let tmp_root = self.root.join(".tmp");
+        let mut removed = 0;
+        for e in fs::read_dir(&tmp_root).map_err(io_at(&tmp_root))? {
+            let e = e.map_err(io_at(&tmp_root))?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            // `<id>.<pid>.<n>`: the id is everything before the last two dots.
+            let id = name.rsplitn(3, '.').nth(2).unwrap_or(&name).to_string();
+            let lock_path = self.lock_path(&id);
+            let held = if all {
+                None
+            } else {
+                match Lock::try_acquire(&lock_path, Mode::Exclusive) {
+                    Ok(Some(l)) => Some(l),
+                    Ok(None) => continue, // a live writer owns it
+                    Err(e) => return Err(io_at(&lock_path)(e)),
+                }
+            };
+            fsutil::remove_tree(&e.path()).map_err(io_at(&e.path()))?;
+            drop(held);
+            removed += 1;
+        }
+        Ok(removed)
+    }
+}
+
+fn ignore_missing(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotFound {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
