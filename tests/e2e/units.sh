@@ -68,14 +68,14 @@ env_secret_problems() {
     grep -nE '(sk|pk)-[A-Za-z0-9_-]{16,}|sk_[a-z]+_[A-Za-z0-9]{8,}|lk_[A-Za-z0-9]{8,}|gh[pousr]_[A-Za-z0-9]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16}|eyJ[A-Za-z0-9_-]{8,}\.eyJ|-----BEGIN [A-Z ]*PRIVATE KEY' "$1" |
         while IFS= read -r hit; do
             echo "$1:${hit%%:*}: looks like a real credential: ${hit#*:}"
-        done
+        done || true # grep finding nothing is the good case
     # A run of 20+ token characters mixing upper case, lower case and digits looks random.
     grep -noE '[A-Za-z0-9+/_-]{20,}' "$1" | while IFS= read -r hit; do
         tok=${hit#*:}
         if [[ "$tok" =~ [A-Z] && "$tok" =~ [a-z] && "$tok" =~ [0-9] ]]; then
             echo "$1:${hit%%:*}: long random-looking token: $tok"
         fi
-    done
+    done || true
 }
 
 # env_problems FILE: print one line per problem (nothing = clean).
@@ -174,7 +174,8 @@ GOOD_NAME=again
 OpenAI__ModelId=gpt
 #DASHBOARD_API_KEY=lk_0123456789abcdef
 EOF
-mapfile -t control < <(env_problems "$WORK/bad.env")
+env_problems "$WORK/bad.env" >"$WORK/bad.problems" || bad "env checker failed to run on the control file"
+mapfile -t control <"$WORK/bad.problems"
 for want in "bad.env:3: key" "bad.env:4: commented key" "bad.env:5: looks like a real credential" \
     "bad.env:6: looks like a real credential" "bad.env:7: long random-looking token" \
     "bad.env:8: not a KEY=value" "bad.env:9: indented line" "bad.env:10: \"export\"" \
@@ -249,7 +250,10 @@ fi
 
 # --- 4. env template ----------------------------------------------------------------------
 
-mapfile -t problems < <(env_problems "$ENVT"; env_native_problems "$ENVT")
+# Run the checkers to a file first: inside <(...) a checker that dies would go unnoticed.
+env_problems "$ENVT" >"$WORK/env-problems" || bad "env checker failed to run on systemd/lucia.env"
+env_native_problems "$ENVT" >>"$WORK/env-problems" || bad "native-keys checker failed to run"
+mapfile -t problems <"$WORK/env-problems"
 if ((${#problems[@]})); then
     for p in "${problems[@]}"; do bad "systemd/lucia.env: $p"; done
 else
