@@ -1,1 +1,125 @@
-fn main() {}
+//! lucia-pkg: one manifest → reproducible deb, rpm, tar.gz and multi-arch OCI release artifacts.
+//!
+//! Flow: `manifest` (TOML → validated Spec) → `plan` (payload scan → per-arch Plan) →
+//! `formats` (one writer crate per format) → `output` (atomic files, SHA256SUMS, build-info.json).
+
+mod build;
+mod cli;
+mod error;
+mod formats;
+mod manifest;
+mod output;
+mod plan;
+mod progress;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command, Selection};
+use error::AppError;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            // clap: help/version are successes, everything else is bad input.
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                println!("{}", e.to_json());
+            } else {
+                eprintln!("{}", e.render(std::io::stderr().is_terminal()));
+            }
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, AppError> {
+    Ok(build::Request {
+        manifest: sel.manifest.clone(),
+        arches: sel.arch.as_deref().map(build::parse_arch_list).transpose()?,
+        formats: sel.format.as_deref().map(build::parse_format_list).transpose()?,
+        revision,
+    })
+}
+
+fn human_size(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+}
+
+fn run(cli: Cli) -> Result<(), AppError> {
+    let progress = progress::Progress::new(cli.quiet || cli.json);
+    match cli.command {
+        Command::Build { sel, out, revision, no_cache: _ } => {
+            let req = request(&sel, revision)?;
+            let report = build::run(&req, &out, &progress)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(AppError::build)?);
+            } else {
+                let mut o = std::io::stdout().lock();
+                let _ = writeln!(o, "{:<40} {:>10}  {:<12} {}", "artifact", "size", "sha256", "time");
+                for a in &report.artifacts {
+                    let size = if a.size > 0 { human_size(a.size) } else { "dir".into() };
+                    let sha = a.sha256.get(..12).unwrap_or("-");
+                    let _ = writeln!(o, "{:<40} {:>10}  {:<12} built in {:.1}s", a.name, size, sha, a.seconds);
+                }
+                let _ = writeln!(o, "wrote {} files, SHA256SUMS and build-info.json to {} (source date {})", report.files.len() - 1, report.out_dir, pkg_core::determinism::rfc3339(report.source_date_epoch));
+            }
+        }
+        Command::Check { sel } => {
+            let req = request(&sel, None)?;
+            let prep = build::prepare(&req)?;
+            if cli.json {
+                let plans: Vec<_> = prep.plans.iter().map(|p| serde_json::json!({
+                    "arch": p.arch.as_str(), "entries": p.entries.len(), "bytes": p.payload_size(),
+                    "plan_sha256": build::plan_fingerprint(p),
+                })).collect();
+                println!("{}", serde_json::json!({ "ok": true, "name": prep.spec.name, "version": prep.spec.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans }));
+            } else {
+                for p in &prep.plans {
+                    println!("ok: {} {} for {}: {} entries, {} of payload", prep.spec.name, prep.spec.version.deb(), p.arch, p.entries.len(), human_size(p.payload_size()));
+                }
+            }
+        }
+        Command::Inspect { file } => {
+            let (json, text) = formats::inspect(&file)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&json).map_err(AppError::build)?);
+            } else {
+                print!("{text}");
+            }
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "lucia-pkg", &mut std::io::stdout());
+        }
+        Command::Manpage { out } => {
+            std::fs::create_dir_all(&out)?;
+            let cmd = Cli::command();
+            clap_mangen::generate_to(cmd, &out)?;
+            if !cli.json {
+                println!("man pages written to {}", out.display());
+            }
+        }
+        Command::Verify { .. } | Command::Hash { .. } | Command::Push { .. } | Command::Gc => {
+            return Err(AppError::Input("this subcommand is not available in this build yet".into()));
+        }
+    }
+    Ok(())
+}

@@ -1,1 +1,115 @@
-//! placeholder until the writer lands
+//! The release tarball: `<name>-<version>/` holding the installed tree under `root/`, a `MANIFEST`
+//! of every entry with its declared mode and owner, and an `install.sh` that applies it — for
+//! systems that take neither deb nor rpm.
+
+mod install_script;
+pub mod inspect;
+
+use std::io::{self, Write};
+
+use pkg_core::compress::Encoder;
+use pkg_core::plan::{EntryKind, Owner, Plan};
+use pkg_core::tar_stream::{TarError, TarStream};
+
+pub use inspect::{inspect, TarReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TarballError {
+    #[error(transparent)]
+    Entry(#[from] TarError),
+    #[error("writing the tarball: {0}")]
+    Io(#[from] io::Error),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// `lucia-1.0.0-linux-amd64.tar.gz`
+pub fn file_name(plan: &Plan) -> String {
+    let ext = plan.formats.tar.compression.extension();
+    let dot = if ext.is_empty() { "" } else { "." };
+    format!("{}-{}-linux-{}.tar{dot}{ext}", plan.meta.name, plan.meta.version.upstream, plan.arch.as_str())
+}
+
+/// The top directory inside the tarball.
+pub fn top_dir(plan: &Plan) -> String {
+    format!("{}-{}", plan.meta.name, plan.meta.version.upstream)
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct TarSummary {
+    pub entries: usize,
+}
+
+/// One line per entry, tab-separated: kind, mode, user, group, path[, symlink target].
+/// Kinds: `D` shared directory, `d` owned directory, `f` file, `c` config file, `l` symlink.
+pub fn manifest_listing(plan: &Plan) -> String {
+    let mut s = String::new();
+    for e in &plan.entries {
+        let (kind, extra) = match &e.kind {
+            EntryKind::Dir if e.owned => ("d", String::new()),
+            EntryKind::Dir => ("D", String::new()),
+            EntryKind::File { .. } if e.config => ("c", String::new()),
+            EntryKind::File { .. } => ("f", String::new()),
+            EntryKind::Symlink { target } => ("l", format!("\t{target}")),
+        };
+        s.push_str(&format!("{kind}\t{:04o}\t{}\t{}\t{}{extra}\n", e.mode, e.owner.user, e.owner.group, e.path));
+    }
+    s
+}
+
+/// Streams the tarball for `plan` into `out`.
+pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, TarballError> {
+    if plan.entries.iter().any(|e| e.path.contains('\t') || e.path.contains('\n')) {
+        return Err(TarballError::Unsupported("paths with tabs or newlines cannot be listed in MANIFEST".into()));
+    }
+    let top = top_dir(plan);
+    let enc = Encoder::new(plan.formats.tar.compression, out)?;
+    let mut t = TarStream::new(enc, plan.source_date);
+    let root = Owner::root();
+    t.append_dir(&top, 0o755, &root)?;
+    let readme = install_script::readme(plan);
+    let listing = manifest_listing(plan);
+    let script = install_script::render(plan);
+    t.append_bytes(&format!("{top}/MANIFEST"), 0o644, &root, listing.as_bytes())?;
+    t.append_bytes(&format!("{top}/README"), 0o644, &root, readme.as_bytes())?;
+    t.append_bytes(&format!("{top}/install.sh"), 0o755, &root, script.as_bytes())?;
+    t.append_dir(&format!("{top}/root"), 0o755, &root)?;
+    let prefix = format!("{top}/root/");
+    for e in &plan.entries {
+        t.append_entry(&prefix, e)?;
+    }
+    let enc = t.finish()?;
+    let mut out = enc.finish()?;
+    out.flush()?;
+    Ok(TarSummary { entries: plan.entries.len() + 5 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkg_core::sample::lucia_like_plan;
+    use pkg_core::Arch;
+
+    #[test]
+    fn deterministic_and_named() {
+        let plan = lucia_like_plan(Arch::Amd64);
+        assert_eq!(file_name(&plan), "lucia-1.0.0-linux-amd64.tar.gz");
+        let mut a = Vec::new();
+        write_tarball(&plan, &mut a).unwrap();
+        let mut b = Vec::new();
+        write_tarball(&plan, &mut b).unwrap();
+        assert_eq!(a, b);
+        let listing = manifest_listing(&plan);
+        assert!(listing.contains("c\t0640\troot\tlucia\t/etc/lucia/lucia.env\n"), "{listing}");
+        assert!(listing.contains("D\t0755\troot\troot\t/usr\n"));
+    }
+
+    #[test]
+    fn install_script_parses() {
+        let plan = lucia_like_plan(Arch::Arm64);
+        let script = install_script::render(&plan);
+        let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}

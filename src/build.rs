@@ -1,0 +1,318 @@
+//! `lucia-pkg build`: manifest → per-arch plans → writers (in parallel) → out dir, then
+//! `SHA256SUMS` and `build-info.json`. The build-info record is itself a pure function of the
+//! inputs (relative paths, no clock, no cache state), so it is reproducible like the artifacts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use pkg_core::determinism::{resolve_source_date, rfc3339, SourceDateOrigin};
+use pkg_core::digest::sha256_hex;
+use pkg_core::plan::EntryKind;
+use pkg_core::{Arch, Plan};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::manifest::{self, Format, Spec};
+use crate::output::{self, FileRecord};
+use crate::progress::Progress;
+use crate::{formats, plan};
+
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the user asked for, resolved against the manifest.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub manifest: PathBuf,
+    pub arches: Option<Vec<Arch>>,
+    pub formats: Option<Vec<Format>>,
+    pub revision: Option<String>,
+}
+
+pub fn parse_arch_list(s: &str) -> Result<Vec<Arch>, AppError> {
+    if s.trim() == "all" {
+        return Ok(Arch::ALL.to_vec());
+    }
+    let mut v = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let a = part.parse::<Arch>().map_err(|e| AppError::Input(format!("--arch: {e}")))?;
+        if !v.contains(&a) {
+            v.push(a);
+        }
+    }
+    if v.is_empty() {
+        return Err(AppError::Input("--arch is empty: give amd64, arm64 or all".into()));
+    }
+    v.sort();
+    Ok(v)
+}
+
+pub fn parse_format_list(s: &str) -> Result<Vec<Format>, AppError> {
+    if s.trim() == "all" {
+        return Ok(Format::ALL.to_vec());
+    }
+    let mut v = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let f = Format::parse(part).ok_or_else(|| AppError::Input(format!("--format: unknown format `{part}`: use tar, deb, rpm, oci or all")))?;
+        if !v.contains(&f) {
+            v.push(f);
+        }
+    }
+    if v.is_empty() {
+        return Err(AppError::Input("--format is empty: give tar, deb, rpm, oci or all".into()));
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The validated inputs of a build: spec, source date and one plan per arch.
+pub struct Prepared {
+    pub spec: Spec,
+    pub source_date: u64,
+    pub source_date_origin: SourceDateOrigin,
+    pub arches: Vec<Arch>,
+    pub formats: Vec<Format>,
+    pub plans: Vec<Plan>,
+}
+
+pub fn prepare(req: &Request) -> Result<Prepared, AppError> {
+    let mut spec = manifest::load(&req.manifest)?;
+    if let Some(rev) = &req.revision {
+        spec.revision = Some(rev.clone());
+    }
+    let env_sde = std::env::var("SOURCE_DATE_EPOCH").ok();
+    let (source_date, origin) = resolve_source_date(env_sde.as_deref(), spec.source_date_epoch).map_err(|e| AppError::Input(e.to_string()))?;
+    let arches = match &req.arches {
+        None => spec.arches.clone(),
+        Some(a) => {
+            for x in a {
+                if !spec.arches.contains(x) {
+                    return Err(AppError::Input(format!("--arch {x}: the manifest does not declare it (package.arches = {:?})", spec.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>())));
+                }
+            }
+            a.clone()
+        }
+    };
+    let formats = match &req.formats {
+        None => spec.formats.iter().copied().filter(|f| formats::implemented(*f)).collect(),
+        Some(f) => {
+            for x in f {
+                if !spec.formats.contains(x) {
+                    return Err(AppError::Input(format!("--format {}: the manifest does not declare it (add it to package.formats)", x.as_str())));
+                }
+                if !formats::implemented(*x) {
+                    return Err(AppError::Input(format!("--format {}: this build of lucia-pkg cannot write it yet", x.as_str())));
+                }
+            }
+            f.clone()
+        }
+    };
+    let plans = arches
+        .par_iter()
+        .map(|arch| {
+            let payload = spec.payload(*arch).ok_or_else(|| AppError::Input(format!("no [payload.{arch}] in the manifest")))?;
+            plan::build(&spec, *arch, &payload.path, source_date).map_err(AppError::from)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Prepared { spec, source_date, source_date_origin: origin, arches, formats, plans })
+}
+
+/// One artifact the build made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    pub name: String,
+    pub format: String,
+    pub arch: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    /// Build key: the hash of everything this artifact is a function of.
+    pub key: String,
+    #[serde(skip)]
+    pub seconds: f64,
+}
+
+/// Everything `build` reports.
+#[derive(Debug, Serialize)]
+pub struct BuildReport {
+    pub out_dir: String,
+    pub source_date_epoch: u64,
+    pub artifacts: Vec<Artifact>,
+    pub files: Vec<FileRecord>,
+}
+
+/// A stable fingerprint of a plan: every entry's path, kind, mode, owner, size and content hash,
+/// plus the metadata and options that change artifact bytes.
+pub fn plan_fingerprint(plan: &Plan) -> String {
+    let mut s = String::new();
+    for e in &plan.entries {
+        let kind = match &e.kind {
+            EntryKind::Dir => "d".to_string(),
+            EntryKind::File { sha256, size, .. } => format!("f {size} {}", hex::encode(sha256)),
+            EntryKind::Symlink { target } => format!("l {target}"),
+        };
+        s.push_str(&format!("{}\t{kind}\t{:o}\t{}:{}:{}:{}\t{}{}\n", e.path, e.mode, e.owner.user, e.owner.group, e.owner.uid, e.owner.gid, e.config as u8, e.owned as u8));
+    }
+    s.push_str(&format!("{:?}\n{:?}\n{:?}\n{}\n{}\n", plan.meta, plan.service, plan.formats, plan.source_date, plan.arch));
+    sha256_hex(s.as_bytes())
+}
+
+fn artifact_key(format: Format, plans: &[&Plan]) -> String {
+    let mut s = format!("lucia-pkg {TOOL_VERSION}\nformat {}\n", format.as_str());
+    for p in plans {
+        s.push_str(&plan_fingerprint(p));
+        s.push('\n');
+        let codec = match format {
+            Format::Tar => p.formats.tar.compression,
+            Format::Deb => p.formats.deb.compression,
+            Format::Rpm => p.formats.rpm.compression,
+            Format::Oci => p.formats.oci.layer_compression,
+        };
+        s.push_str(&format!("{codec} {}\n", codec.implementation()));
+    }
+    sha256_hex(s.as_bytes())
+}
+
+/// `p` relative to `base`, with `..` where needed, so the record names inputs the same way on
+/// every machine whatever the checkout path.
+fn rel_to(base: &Path, p: &Path) -> String {
+    let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
+    let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let b: Vec<_> = base.components().collect();
+    let a: Vec<_> = abs.components().collect();
+    let common = b.iter().zip(a.iter()).take_while(|(x, y)| x == y).count();
+    let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), b.len() - common).collect();
+    parts.extend(a[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
+}
+
+fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
+    let spec = &prep.spec;
+    let manifest_dir = spec.manifest_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let mut inputs = vec![serde_json::json!({
+        "kind": "manifest",
+        "path": spec.manifest_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        "sha256": sha256_hex(spec.manifest_source.as_bytes()),
+    })];
+    for plan in &prep.plans {
+        let files = plan.entries.iter().filter(|e| matches!(e.kind, EntryKind::File { .. })).count();
+        inputs.push(serde_json::json!({
+            "kind": "payload",
+            "arch": plan.arch.as_str(),
+            "path": spec.payload(plan.arch).map(|p| rel_to(&manifest_dir, &p.path)).unwrap_or_default(),
+            "files": files,
+            "bytes": plan.payload_size(),
+            "plan_sha256": plan_fingerprint(plan),
+        }));
+    }
+    let mut extra: BTreeMap<String, String> = BTreeMap::new();
+    if let Some(s) = &spec.service {
+        for u in &s.units {
+            extra.insert(rel_to(&manifest_dir, &u.path), file_sha(&u.path));
+        }
+        if let Some(e) = &s.env {
+            extra.insert(rel_to(&manifest_dir, &e.template), file_sha(&e.template));
+        }
+    }
+    for f in &spec.files {
+        extra.insert(rel_to(&manifest_dir, &f.src), file_sha(&f.src));
+    }
+    for (path, sha) in extra {
+        inputs.push(serde_json::json!({ "kind": "file", "path": path, "sha256": sha }));
+    }
+    serde_json::json!({
+        "schema": "lucia-pkg/build-info/v1",
+        "tool": { "name": "lucia-pkg", "version": TOOL_VERSION },
+        "package": { "name": spec.name, "version": spec.version.upstream, "release": spec.version.release },
+        "source_date_epoch": prep.source_date,
+        "source_date": rfc3339(prep.source_date),
+        "source_date_origin": prep.source_date_origin.as_str(),
+        "inputs": inputs,
+        "outputs": artifacts,
+    })
+}
+
+fn file_sha(p: &Path) -> String {
+    pkg_core::digest::sha256_file(p).map(|(h, _)| hex::encode(h)).unwrap_or_default()
+}
+
+/// Runs a build into `out`.
+pub fn run(req: &Request, out: &Path, progress: &Progress) -> Result<BuildReport, AppError> {
+    let prep = prepare(req)?;
+    output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
+
+    // Single-file jobs (format × arch) and the one multi-arch OCI job, in parallel.
+    let mut jobs: Vec<(Format, Option<Arch>)> = Vec::new();
+    for f in &prep.formats {
+        if *f == Format::Oci {
+            jobs.push((*f, None));
+        } else {
+            for a in &prep.arches {
+                jobs.push((*f, Some(*a)));
+            }
+        }
+    }
+    let results: Vec<Result<Vec<Artifact>, AppError>> = jobs
+        .par_iter()
+        .map(|(format, arch)| {
+            let started = Instant::now();
+            match arch {
+                Some(arch) => {
+                    let plan = prep.plans.iter().find(|p| p.arch == *arch).ok_or_else(|| AppError::Build(format!("no plan for {arch}")))?;
+                    let name = formats::file_name(*format, plan);
+                    let bar = progress.job(&name);
+                    let path = out.join(&name);
+                    let (size, sha256) = output::write_atomic(&path, |w| formats::write_file(*format, plan, w))?;
+                    bar.finish();
+                    Ok(vec![Artifact {
+                        name,
+                        format: format.as_str().into(),
+                        arch: Some(arch.as_str().into()),
+                        size,
+                        sha256,
+                        key: artifact_key(*format, &[plan]),
+                        seconds: started.elapsed().as_secs_f64(),
+                    }])
+                }
+                None => {
+                    let plans: Vec<&Plan> = prep.plans.iter().collect();
+                    let first = plans.first().ok_or_else(|| AppError::Build("no architectures to build".into()))?;
+                    let name = formats::file_name(*format, first);
+                    let bar = progress.job(&name);
+                    output::write_dir_atomic(&out.join(&name), |dir| formats::write_oci(&prep.plans, dir))?;
+                    bar.finish();
+                    Ok(vec![Artifact {
+                        name,
+                        format: format.as_str().into(),
+                        arch: None,
+                        size: 0,
+                        sha256: String::new(),
+                        key: artifact_key(*format, &plans),
+                        seconds: started.elapsed().as_secs_f64(),
+                    }])
+                }
+            }
+        })
+        .collect();
+    let mut artifacts = Vec::new();
+    for r in results {
+        artifacts.extend(r?);
+    }
+    artifacts.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let mut files = Vec::new();
+    for a in &artifacts {
+        let p = out.join(&a.name);
+        if p.is_dir() {
+            files.extend(output::records_for_dir(out, &p)?);
+        } else {
+            files.push(FileRecord { name: a.name.clone(), size: a.size, sha256: a.sha256.clone() });
+        }
+    }
+    let info = build_info(&prep, &artifacts);
+    let info_text = serde_json::to_string_pretty(&info).map_err(AppError::build)? + "\n";
+    let (size, sha256) = output::write_text_atomic(&out.join("build-info.json"), &info_text)?;
+    files.push(FileRecord { name: "build-info.json".into(), size, sha256 });
+    output::write_text_atomic(&out.join("SHA256SUMS"), &output::sha256sums(&files))?;
+    Ok(BuildReport { out_dir: out.display().to_string(), source_date_epoch: prep.source_date, artifacts, files })
+}

@@ -1,0 +1,248 @@
+//! Validation's second half: the [`Spec`] plus the payload on disk become one [`Plan`] per arch —
+//! a sorted tree of entries with explicit modes, owners and content hashes, the service intent and
+//! the per-format options. Every format writer consumes only this.
+
+pub mod elf;
+pub mod payload;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use pkg_core::determinism::{DIR_MODE, FILE_MODE};
+use pkg_core::lifecycle::{self, EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent};
+use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, OciOptions, Owner, PackageMeta, Plan};
+use pkg_core::Arch;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::Spec;
+
+/// A problem with the payload or another input file (exit code 2).
+#[derive(Debug, Clone)]
+pub struct PlanError {
+    pub path: PathBuf,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl PlanError {
+    pub fn new(path: &Path, message: impl Into<String>) -> Self {
+        PlanError { path: path.to_path_buf(), message: message.into(), help: None }
+    }
+    pub fn help(mut self, h: impl Into<String>) -> Self {
+        self.help = Some(h.into());
+        self
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)?;
+        if let Some(h) = &self.help {
+            write!(f, "\n  help: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+pub const UNIT_DIR: &str = "/usr/lib/systemd/system";
+pub const SYSUSERS_DIR: &str = "/usr/lib/sysusers.d";
+pub const TMPFILES_DIR: &str = "/usr/lib/tmpfiles.d";
+
+/// Directories every system already has: listed in tar-based archives, never owned by a package.
+const SYSTEM_DIRS: &[&str] = &[
+    "/etc", "/etc/default", "/etc/systemd", "/etc/systemd/system", "/lib", "/opt", "/srv", "/usr", "/usr/bin",
+    "/usr/lib", "/usr/lib/systemd", "/usr/lib/systemd/system", "/usr/lib/sysusers.d", "/usr/lib/tmpfiles.d",
+    "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/sbin", "/usr/share", "/usr/share/doc",
+    "/usr/share/man", "/usr/share/lintian", "/usr/share/lintian/overrides", "/var", "/var/lib", "/var/log", "/var/cache",
+];
+
+fn inline_file(path: &str, bytes: Vec<u8>, mode: u32, owner: Owner, config: bool, layer: Layer) -> Entry {
+    let sha256 = Sha256::digest(&bytes).into();
+    let size = bytes.len() as u64;
+    Entry { path: path.into(), kind: EntryKind::File { content: Content::inline(bytes), size, sha256 }, mode, owner, config, owned: true, layer }
+}
+
+fn add(entries: &mut BTreeMap<String, Entry>, e: Entry, src: &Path) -> Result<(), PlanError> {
+    if let Some(prev) = entries.get(&e.path) {
+        if !(prev.is_dir() && e.is_dir()) {
+            return Err(PlanError::new(src, format!("two entries install to {}", e.path))
+                .help("every destination must be unique: remove one of them from the payload or [[files]]"));
+        }
+    }
+    entries.insert(e.path.clone(), e);
+    Ok(())
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, PlanError> {
+    std::fs::read(path).map_err(|e| PlanError::new(path, format!("cannot read: {e}")))
+}
+
+fn read_text(path: &Path) -> Result<String, PlanError> {
+    String::from_utf8(read(path)?).map_err(|_| PlanError::new(path, "not valid UTF-8 text").help("save the file as UTF-8"))
+}
+
+/// Builds the plan for one architecture. `payload_root` is where that arch's payload lives (the
+/// manifest path, or a builder's cached output).
+pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> Result<Plan, PlanError> {
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+
+    for e in payload::scan(payload_root, &spec.install_dir, arch, &spec.allow_special_modes)? {
+        add(&mut entries, e, payload_root)?;
+    }
+    let entry_path = format!("{}/{}", spec.install_dir, spec.entrypoint);
+    let entrypoint = payload_root.join(&spec.entrypoint);
+    let ok = matches!(entries.get(&entry_path), Some(Entry { kind: EntryKind::File { .. }, mode, .. }) if mode & 0o111 != 0);
+    if !ok {
+        return Err(PlanError::new(&entrypoint, "the entrypoint is missing from the payload or not an executable file")
+            .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode"));
+    }
+
+    let service = match &spec.service {
+        None => None,
+        Some(s) => {
+            let group_gid = s.gid.or(s.uid).unwrap_or(0) as u64;
+            for u in &s.units {
+                add(&mut entries, inline_file(&format!("{UNIT_DIR}/{}", u.name), read(&u.path)?, FILE_MODE, Owner::root(), false, Layer::Config), &u.path)?;
+            }
+            let user = SystemUser { name: s.user.clone(), group: s.group.clone(), home: s.home.clone(), shell: s.shell.clone(), gecos: s.description.clone() };
+            let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.name);
+            let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.name);
+            let dirs: Vec<ManagedDir> = s
+                .state_dirs
+                .iter()
+                .map(|d| ManagedDir { path: d.clone(), mode: s.state_dir_mode, user: s.user.clone(), group: s.group.clone(), remove_on_purge: s.purge_state })
+                .collect();
+            let manifest = &spec.manifest_path;
+            add(&mut entries, inline_file(&sysusers_path, lifecycle::sysusers_conf(&user).into_bytes(), FILE_MODE, Owner::root(), false, Layer::Config), manifest)?;
+            if !dirs.is_empty() {
+                add(&mut entries, inline_file(&tmpfiles_path, lifecycle::tmpfiles_conf(&dirs).into_bytes(), FILE_MODE, Owner::root(), false, Layer::Config), manifest)?;
+            }
+            let env_file = match &s.env {
+                None => None,
+                Some(env) => {
+                    let owner = Owner { user: "root".into(), group: s.group.clone(), uid: 0, gid: group_gid };
+                    add(&mut entries, inline_file(&env.path, read(&env.template)?, env.mode, owner, true, Layer::Config), &env.template)?;
+                    Some(EnvFile { path: env.path.clone(), mode: env.mode, user: "root".into(), group: s.group.clone() })
+                }
+            };
+            let snippet = |p: &Option<PathBuf>| -> Result<Option<String>, PlanError> { p.as_deref().map(read_text).transpose() };
+            Some(ServiceIntent {
+                user: Some(user),
+                dirs,
+                units: s
+                    .units
+                    .iter()
+                    .map(|u| UnitIntent { name: u.name.clone(), enable: u.enable, start: u.start, restart_after_upgrade: u.restart_after_upgrade })
+                    .collect(),
+                env_file,
+                sysusers_path,
+                tmpfiles_path,
+                unit_dir: UNIT_DIR.into(),
+                snippets: Snippets {
+                    pre_install: snippet(&s.scripts.pre_install)?,
+                    post_install: snippet(&s.scripts.post_install)?,
+                    pre_remove: snippet(&s.scripts.pre_remove)?,
+                    post_remove: snippet(&s.scripts.post_remove)?,
+                },
+            })
+        }
+    };
+
+    for f in &spec.files {
+        let bytes = read(&f.src)?;
+        let mode = f.mode.unwrap_or(FILE_MODE);
+        if mode & 0o002 != 0 || mode & 0o6000 != 0 {
+            return Err(PlanError::new(&f.src, format!("[[files]] mode {mode:04o} is world-writable or setuid/setgid")).help("use a mode such as \"0644\" or \"0755\""));
+        }
+        let owner = match &f.owner {
+            Some((u, g)) => Owner { user: u.clone(), group: g.clone(), uid: 0, gid: 0 },
+            None => Owner::root(),
+        };
+        add(&mut entries, inline_file(&f.dest, bytes, mode, owner, f.config || f.dest.starts_with("/etc/"), Layer::Config), &f.src)?;
+    }
+
+    // Parent directories: listed explicitly (tar-based formats carry them); the package owns only
+    // those that are not standard system directories.
+    let paths: Vec<String> = entries.keys().cloned().collect();
+    for p in paths {
+        for anc in pkg_core::tar_stream::ancestors(&p) {
+            if entries.contains_key(&anc) {
+                continue;
+            }
+            let layer = if anc == spec.install_dir || anc.starts_with(&format!("{}/", spec.install_dir)) { Layer::App } else { Layer::Config };
+            entries.insert(anc.clone(), Entry {
+                owned: !SYSTEM_DIRS.contains(&anc.as_str()),
+                path: anc,
+                kind: EntryKind::Dir,
+                mode: DIR_MODE,
+                owner: Owner::root(),
+                config: false,
+                layer,
+            });
+        }
+    }
+    let mut entries: Vec<Entry> = entries.into_values().collect();
+    entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+
+    let oci = &spec.oci;
+    let mut env = oci.env.clone();
+    if !env.iter().any(|(k, _)| k == "PATH") {
+        env.push(("PATH".into(), format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", spec.install_dir)));
+    }
+    env.sort();
+    let mut labels = oci.labels.clone();
+    labels.sort();
+    Ok(Plan {
+        meta: PackageMeta {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            summary: spec.summary.clone(),
+            description: spec.description.clone(),
+            license: spec.license.clone(),
+            homepage: spec.homepage.clone(),
+            maintainer: spec.maintainer.clone(),
+            vendor: spec.vendor.clone(),
+            source_url: spec.source_url.clone(),
+            revision: spec.revision.clone(),
+            changelog: spec
+                .changelog
+                .iter()
+                .map(|c| {
+                    let mut c = c.clone();
+                    if c.date == 0 {
+                        c.date = source_date;
+                    }
+                    c
+                })
+                .collect(),
+            provides: spec.provides.clone(),
+            conflicts: spec.conflicts.clone(),
+            replaces: spec.replaces.clone(),
+        },
+        arch,
+        source_date,
+        entries,
+        service,
+        formats: FormatOptions {
+            deb: spec.deb.clone(),
+            rpm: spec.rpm.clone(),
+            tar: spec.tar.clone(),
+            oci: OciOptions {
+                layer_compression: oci.compression,
+                base: oci.base.clone(),
+                entrypoint: oci.entrypoint.clone().unwrap_or_else(|| vec![entry_path.clone()]),
+                cmd: oci.cmd.clone(),
+                env,
+                working_dir: oci.working_dir.clone(),
+                user: oci.user.clone(),
+                exposed_ports: oci.ports.clone(),
+                volumes: oci.volumes.clone(),
+                labels,
+                repository: oci.repository.clone(),
+                tags: oci.tags.clone(),
+            },
+        },
+        install_dir: spec.install_dir.clone(),
+    })
+}
