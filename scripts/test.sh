@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs the whole lucia-pkg test suite: formatting and lint gates, unit tests, the CLI tests and the
+# end-to-end tests against the real tools (apt/dpkg in a Debian chroot, rpm, lintian, rpmlint,
+# skopeo, umoci, podman, a loopback registry, nix, systemd-analyze).
+#
+# As root (CI), it first installs what the tests need (scripts/ci-setup.sh) and makes every
+# end-to-end test mandatory (LUCIA_E2E_REQUIRED=1): a missing tool is a failure, not a skip.
+# As a normal user it skips setup, and end-to-end tests that need root or absent tools report
+# SKIP with the reason.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$(date +%s)
+if [[ "$(id -u)" == 0 && "${LUCIA_SKIP_SETUP:-0}" != 1 ]]; then
+    bash scripts/ci-setup.sh
+    export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-1}
+fi
+export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-0}
+
+echo "==> demo payload (amd64 + arm64)"
+bash scripts/build-demo-payload.sh
+
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "==> cargo test"
+# The end-to-end tests serialize themselves; output is streamed so CI logs show each step.
+cargo test --workspace --locked -- --nocapture --test-threads=2 2>&1 | tee target/test-output.log
+status=${PIPESTATUS[0]}
+echo "==> test suite finished in $(( $(date +%s) - started ))s with status $status"
+exit "$status"
