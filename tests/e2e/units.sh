@@ -261,4 +261,71 @@ else
 fi
 
 ((FAILS == 0)) || e2e_fail "$FAILS unit/env check(s) failed"
-e2e_log "units.sh: all checks passed"
+e2e_log "units.sh: static checks passed"
+
+# --- 5. the unit really runs: boot a Debian root with systemd and start it ----------------
+# The demo AgentHost stands in for the real one. This catches sandboxing that kills or blocks
+# the service (syscall filter, read-only paths, user namespace), which no static check can.
+# LUCIA_E2E_UNITS_BOOT=0 stops after the static checks.
+[[ "${LUCIA_E2E_UNITS_BOOT:-1}" != 0 ]] || exit 0
+# shellcheck source=tests/e2e/lib/chroot.sh
+. "$REPO_ROOT/tests/e2e/lib/chroot.sh"
+e2e_need_root
+e2e_need_tools systemd-nspawn zstd mmdebstrap
+e2e_demo_payload
+ROOTFS="$WORK/root"
+chroot_fresh amd64 "$ROOTFS"
+install -D -m 0755 "$REPO_ROOT/target/demo-payload/amd64/lucia.AgentHost" "$ROOTFS/opt/lucia/lucia.AgentHost"
+install -D -m 0644 "$UNIT" "$ROOTFS/etc/systemd/system/lucia.service"
+# The static user, created the way the packages create it (sysusers.d).
+mkdir -p "$ROOTFS/usr/lib/sysusers.d"
+echo 'u lucia - "Lucia agent host" /var/lib/lucia' >"$ROOTFS/usr/lib/sysusers.d/lucia.conf"
+chroot_exec "$ROOTFS" systemd-sysusers </dev/null || e2e_fail "systemd-sysusers failed in the test root"
+install -D -m 0640 "$ENVT" "$ROOTFS/etc/lucia/lucia.env"
+chroot_exec "$ROOTFS" chgrp lucia /etc/lucia/lucia.env </dev/null || e2e_fail "chgrp lucia failed"
+mkdir -p "$ROOTFS/etc/systemd/system/multi-user.target.wants"
+ln -s /etc/systemd/system/lucia.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/lucia.service"
+
+# Runs inside the booted container, as root, after lucia.service was started.
+cat >"$WORK/boot-check.sh" <<'CHECK'
+set -u
+. /lucia-e2e/boot-helpers.sh
+fails=0
+check() {
+    if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fails=$((fails + 1)); fi
+}
+boot_wait_active lucia.service 30 || exit 1
+boot_wait_http http://127.0.0.1:8080/health 30 || exit 1
+pid=$(systemctl show -p MainPID --value lucia)
+check "GET /health answers Healthy" '[ "$(curl -fsS http://127.0.0.1:8080/health)" = Healthy ]'
+check "GET /alive answers 200" 'curl -fsS -o /dev/null http://127.0.0.1:8080/alive'
+check "runs as lucia, not root" '[ "$(ps -o user= -p "$pid")" = lucia ]'
+check "no effective capabilities" 'grep -q "^CapEff:[[:space:]]*0*$" /proc/$pid/status'
+check "seccomp filter active" 'grep -q "^Seccomp:[[:space:]]*2$" /proc/$pid/status'
+check "/var/lib/lucia is lucia:lucia 750" '[ "$(stat -c "%U:%G %a" /var/lib/lucia)" = "lucia:lucia 750" ]'
+check "state written to the StateDirectory" 'grep -qx starts=1 /var/lib/lucia/lucia-demo.state'
+check "state file owned by lucia, not world-readable (UMask=0027)" \
+    '[ "$(stat -c "%U %a" /var/lib/lucia/lucia-demo.state)" = "lucia 640" ]'
+# In the service's mount namespace (even as root): the state dir is writable, /opt is not.
+check "/var/lib/lucia is writable inside the sandbox" \
+    'nsenter -t "$pid" -m touch /var/lib/lucia/probe && rm -f /var/lib/lucia/probe'
+check "/opt/lucia and /etc are read-only inside the sandbox" \
+    '! nsenter -t "$pid" -m touch /opt/lucia/probe 2>/dev/null && ! nsenter -t "$pid" -m touch /etc/probe 2>/dev/null'
+check "log reaches the journal" \
+    'journalctl -b -u lucia --no-pager | grep -q "Now listening on: http://0.0.0.0:8080"'
+systemctl restart lucia && boot_wait_http http://127.0.0.1:8080/health 30
+check "state survives a restart" 'grep -qx starts=2 /var/lib/lucia/lucia-demo.state'
+systemctl stop lucia
+check "stops cleanly on SIGTERM (exit 0, result success)" \
+    '[ "$(systemctl show -p ExecMainStatus --value lucia)" = 0 ] && [ "$(systemctl show -p Result --value lucia)" = success ]'
+check "clean stop recorded in the state file" 'grep -q "^stopped=" /var/lib/lucia/lucia-demo.state'
+exit "$fails"
+CHECK
+
+if out=$(chroot_boot "$ROOTFS" "$WORK/boot-check.sh" lucia.service 2>&1); then
+    printf '%s\n' "$out" | sed 's/^/    /' >&2
+    e2e_log "units.sh: the unit runs the demo AgentHost in a booted Debian root; all checks passed"
+else
+    printf '%s\n' "$out" >&2
+    e2e_fail "the unit did not run the demo AgentHost correctly in a booted Debian root"
+fi
