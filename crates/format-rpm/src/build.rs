@@ -7,7 +7,10 @@ use std::os::unix::fs::MetadataExt;
 use pkg_core::compress::Codec;
 use pkg_core::digest::HashingWriter;
 use pkg_core::{Content, Entry, EntryKind, Plan};
-use rpm::{BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder, Scriptlet, Timestamp};
+use rpm::{
+    BuildConfig, CompressionWithLevel, Dependency, FileOptions, PackageBuilder, Scriptlet,
+    Timestamp,
+};
 
 use crate::{deps, file_name, scriptlets, sign, RpmError, RpmSummary, BUILD_HOST};
 
@@ -43,8 +46,15 @@ fn hardlinked_duplicates(plan: &Plan) -> Result<std::collections::HashSet<String
     let mut seen: HashMap<(u64, u64), &str> = HashMap::new();
     let mut dups = std::collections::HashSet::new();
     for e in &plan.entries {
-        if let EntryKind::File { content: Content::Disk(src), .. } = &e.kind {
-            let md = std::fs::metadata(src).map_err(|source| RpmError::Io { path: src.display().to_string(), source })?;
+        if let EntryKind::File {
+            content: Content::Disk(src),
+            ..
+        } = &e.kind
+        {
+            let md = std::fs::metadata(src).map_err(|source| RpmError::Io {
+                path: src.display().to_string(),
+                source,
+            })?;
             if md.nlink() > 1 {
                 if seen.contains_key(&(md.dev(), md.ino())) {
                     dups.insert(e.path.clone());
@@ -100,15 +110,23 @@ fn add_entry(
             match content {
                 // Streamed by the crate at build time (hashed, then copied into the compressor).
                 Content::Disk(src) if !inline_disk => {
-                    b.with_file(src, o).map_err(RpmError::rpm(format!("{} (from {})", ctx(), src.display())))?;
+                    b.with_file(src, o).map_err(RpmError::rpm(format!(
+                        "{} (from {})",
+                        ctx(),
+                        src.display()
+                    )))?;
                 }
                 Content::Disk(src) => {
-                    let bytes = std::fs::read(src)
-                        .map_err(|source| RpmError::Io { path: src.display().to_string(), source })?;
-                    b.with_file_contents(bytes, o).map_err(RpmError::rpm(ctx()))?;
+                    let bytes = std::fs::read(src).map_err(|source| RpmError::Io {
+                        path: src.display().to_string(),
+                        source,
+                    })?;
+                    b.with_file_contents(bytes, o)
+                        .map_err(RpmError::rpm(ctx()))?;
                 }
                 Content::Inline(bytes) => {
-                    b.with_file_contents(bytes.as_slice(), o).map_err(RpmError::rpm(ctx()))?;
+                    b.with_file_contents(bytes.as_slice(), o)
+                        .map_err(RpmError::rpm(ctx()))?;
                 }
             }
         }
@@ -126,8 +144,16 @@ pub(crate) fn build(plan: &Plan) -> Result<(rpm::Package, usize), RpmError> {
     let meta = &plan.meta;
     let opts = &plan.formats.rpm;
 
-    let config = BuildConfig::v4().compression(compression(opts.compression)).source_date(mtime);
-    let mut b = PackageBuilder::new(&meta.name, &meta.version.pkg, &meta.license, plan.arch.rpm(), &meta.summary);
+    let config = BuildConfig::v4()
+        .compression(compression(opts.compression))
+        .source_date(mtime);
+    let mut b = PackageBuilder::new(
+        &meta.name,
+        &meta.version.pkg,
+        &meta.license,
+        plan.arch.rpm(),
+        &meta.summary,
+    );
     b.using_config(config)
         .release(&meta.version.release)
         .description(&meta.description)
@@ -151,8 +177,13 @@ pub(crate) fn build(plan: &Plan) -> Result<(rpm::Package, usize), RpmError> {
 
     for c in &meta.changelog {
         let text: String = c.changes.iter().map(|l| format!("- {l}\n")).collect();
-        let ts = u32::try_from(c.date).map_err(|_| RpmError::SourceDateTooLarge { date: c.date })?;
-        b.add_changelog_entry(changelog_author_line(&c.author, &c.version), text.trim_end(), Timestamp(ts));
+        let ts =
+            u32::try_from(c.date).map_err(|_| RpmError::SourceDateTooLarge { date: c.date })?;
+        b.add_changelog_entry(
+            changelog_author_line(&c.author, &c.version),
+            text.trim_end(),
+            Timestamp(ts),
+        );
     }
 
     for d in deps::parse_all("requires", &opts.requires)? {
@@ -222,10 +253,15 @@ pub(crate) fn build(plan: &Plan) -> Result<(rpm::Package, usize), RpmError> {
 /// The crate hashed every file while building; a payload file edited between planning and now
 /// would give this rpm different bytes than the other formats of the same build.
 fn check_digests_match_plan(plan: &Plan, pkg: &rpm::Package) -> Result<(), RpmError> {
-    let entries = pkg.metadata.get_file_entries().map_err(RpmError::rpm("reading back the file list"))?;
+    let entries = pkg
+        .metadata
+        .get_file_entries()
+        .map_err(RpmError::rpm("reading back the file list"))?;
     for fe in entries {
         let path = fe.path().to_string_lossy().into_owned();
-        let (Some(digest), Some(e)) = (fe.digest(), plan.entry(&path)) else { continue };
+        let (Some(digest), Some(e)) = (fe.digest(), plan.entry(&path)) else {
+            continue;
+        };
         if let EntryKind::File { sha256, .. } = &e.kind {
             if digest.as_hex() != hex_lower(sha256) {
                 return Err(RpmError::PayloadChanged { path });
@@ -246,8 +282,12 @@ fn hex_lower(bytes: &[u8]) -> String {
 pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
     let (pkg, files) = build(plan)?;
     let mut w = HashingWriter::new(out);
-    pkg.write(&mut w).map_err(RpmError::rpm("writing the rpm"))?;
-    w.flush().map_err(|source| RpmError::Io { path: file_name(plan), source })?;
+    pkg.write(&mut w)
+        .map_err(RpmError::rpm("writing the rpm"))?;
+    w.flush().map_err(|source| RpmError::Io {
+        path: file_name(plan),
+        source,
+    })?;
     let (_, sha, size) = w.finish();
     Ok(RpmSummary {
         file_name: file_name(plan),

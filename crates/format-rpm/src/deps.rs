@@ -11,7 +11,11 @@ use crate::RpmError;
 
 /// Parses one dependency; `field` names the manifest list for error messages.
 pub fn parse(field: &str, spec: &str) -> Result<Dependency, RpmError> {
-    let bad = |why: &str| RpmError::Dependency { field: field.to_string(), spec: spec.to_string(), why: why.to_string() };
+    let bad = |why: &str| RpmError::Dependency {
+        field: field.to_string(),
+        spec: spec.to_string(),
+        why: why.to_string(),
+    };
     let s = spec.trim();
     if s.is_empty() {
         return Err(bad("it is empty"));
@@ -21,7 +25,9 @@ pub fn parse(field: &str, spec: &str) -> Result<Dependency, RpmError> {
     }
     if s.starts_with('(') {
         if !s.ends_with(')') {
-            return Err(bad("a rich dependency must be wrapped in parentheses, e.g. `(libicu or libicu74)`"));
+            return Err(bad(
+                "a rich dependency must be wrapped in parentheses, e.g. `(libicu or libicu74)`",
+            ));
         }
         return Ok(Dependency::any(s));
     }
@@ -45,10 +51,16 @@ pub fn parse(field: &str, spec: &str) -> Result<Dependency, RpmError> {
                 "=" | "==" => Dependency::eq(name, version),
                 ">=" => Dependency::greater_eq(name, version),
                 ">" | ">>" => Dependency::greater(name, version),
-                _ => return Err(bad("the operator must be one of < <= = >= > (or Debian's << >>)")),
+                _ => {
+                    return Err(bad(
+                        "the operator must be one of < <= = >= > (or Debian's << >>)",
+                    ))
+                }
             })
         }
-        _ => Err(bad("write `name`, `name >= version` or `name (>= version)`")),
+        _ => Err(bad(
+            "write `name`, `name >= version` or `name (>= version)`",
+        )),
     }
 }
 
@@ -62,7 +74,9 @@ mod tests {
     use super::*;
 
     fn show(s: &str) -> String {
-        parse("requires", s).map(|d| d.to_string()).unwrap_or_else(|e| format!("ERR {e}"))
+        parse("requires", s)
+            .map(|d| d.to_string())
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
@@ -77,7 +91,15 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for s in ["", "a | b", ">= 1", "foo ~ 1", "foo >= 1 2", "(open", "a\nb"] {
+        for s in [
+            "",
+            "a | b",
+            ">= 1",
+            "foo ~ 1",
+            "foo >= 1 2",
+            "(open",
+            "a\nb",
+        ] {
             assert!(parse("requires", s).is_err(), "{s:?}");
         }
     }

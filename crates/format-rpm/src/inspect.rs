@@ -99,19 +99,32 @@ pub struct RpmReport {
 }
 
 fn invalid(path: &Path, why: impl Into<String>) -> RpmError {
-    RpmError::Invalid { path: path.display().to_string(), why: why.into() }
+    RpmError::Invalid {
+        path: path.display().to_string(),
+        why: why.into(),
+    }
 }
 
 fn io_err(path: &Path) -> impl Fn(io::Error) -> RpmError + '_ {
-    move |source| RpmError::Io { path: path.display().to_string(), source }
+    move |source| RpmError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Reads one header's intro at `offset` and returns the header's total length (intro + index +
 /// data), after checking the magic and that it fits into the file.
-fn header_len(f: &mut File, path: &Path, offset: u64, file_len: u64, what: &str) -> Result<u64, RpmError> {
+fn header_len(
+    f: &mut File,
+    path: &Path,
+    offset: u64,
+    file_len: u64,
+    what: &str,
+) -> Result<u64, RpmError> {
     let mut intro = [0u8; 16];
     f.seek(SeekFrom::Start(offset)).map_err(io_err(path))?;
-    f.read_exact(&mut intro).map_err(|_| invalid(path, format!("truncated before the {what}")))?;
+    f.read_exact(&mut intro)
+        .map_err(|_| invalid(path, format!("truncated before the {what}")))?;
     if intro[..3] != HEADER_MAGIC {
         return Err(invalid(path, format!("bad {what} magic")));
     }
@@ -119,7 +132,10 @@ fn header_len(f: &mut File, path: &Path, offset: u64, file_len: u64, what: &str)
     let hsize = u32::from_be_bytes([intro[12], intro[13], intro[14], intro[15]]) as u64;
     let len = 16 + nindex * 16 + hsize;
     if len > MAX_HEADER || offset + len > file_len {
-        return Err(invalid(path, format!("the {what} claims {len} bytes, more than the file holds")));
+        return Err(invalid(
+            path,
+            format!("the {what} claims {len} bytes, more than the file holds"),
+        ));
     }
     Ok(len)
 }
@@ -128,7 +144,10 @@ fn status(expected: Option<String>, actual: &str) -> (String, Option<bool>) {
     match expected {
         None => ("missing".into(), None),
         Some(e) if e.eq_ignore_ascii_case(actual) => ("ok".into(), Some(true)),
-        Some(e) => (format!("MISMATCH (header says {e}, content is {actual})"), Some(false)),
+        Some(e) => (
+            format!("MISMATCH (header says {e}, content is {actual})"),
+            Some(false),
+        ),
     }
 }
 
@@ -143,7 +162,17 @@ fn mode_string(raw: u16, ft: FileType) -> String {
         _ => '-',
     };
     let mut s = String::from(t);
-    let bits = [(0o400, 'r'), (0o200, 'w'), (0o100, 'x'), (0o040, 'r'), (0o020, 'w'), (0o010, 'x'), (0o004, 'r'), (0o002, 'w'), (0o001, 'x')];
+    let bits = [
+        (0o400, 'r'),
+        (0o200, 'w'),
+        (0o100, 'x'),
+        (0o040, 'r'),
+        (0o020, 'w'),
+        (0o010, 'x'),
+        (0o004, 'r'),
+        (0o002, 'w'),
+        (0o001, 'x'),
+    ];
     for (i, (bit, c)) in bits.iter().enumerate() {
         let set = raw & bit != 0;
         let special = match i {
@@ -194,7 +223,8 @@ pub fn inspect(path: &Path) -> Result<RpmReport, RpmError> {
     let mut f = File::open(path).map_err(io_err(path))?;
     let file_len = f.metadata().map_err(io_err(path))?.len();
     let mut lead = [0u8; 4];
-    f.read_exact(&mut lead).map_err(|_| invalid(path, "shorter than an rpm lead"))?;
+    f.read_exact(&mut lead)
+        .map_err(|_| invalid(path, "shorter than an rpm lead"))?;
     if lead != [0xed, 0xab, 0xee, 0xdb] {
         return Err(invalid(path, "no rpm lead magic (not an .rpm file)"));
     }
@@ -204,7 +234,9 @@ pub fn inspect(path: &Path) -> Result<RpmReport, RpmError> {
 
     f.seek(SeekFrom::Start(0)).map_err(io_err(path))?;
     let mut reader = BufReader::new(f);
-    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| PackageMetadata::parse(&mut reader)));
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        PackageMetadata::parse(&mut reader)
+    }));
     let meta = match parsed {
         Ok(Ok(m)) => m,
         Ok(Err(e)) => return Err(invalid(path, e.to_string())),
@@ -217,9 +249,24 @@ pub fn inspect(path: &Path) -> Result<RpmReport, RpmError> {
     build_report(path, &meta, digests)
 }
 
-fn check_digests(meta: &PackageMetadata, f: &mut File, path: &Path, payload_offset: u64) -> Result<DigestsReport, RpmError> {
-    let sig_str = |tag| meta.signature.get_entry_data_as_string(tag).ok().map(str::to_string);
-    let hdr_str = |tag| meta.header.get_entry_data_as_string(tag).ok().map(str::to_string);
+fn check_digests(
+    meta: &PackageMetadata,
+    f: &mut File,
+    path: &Path,
+    payload_offset: u64,
+) -> Result<DigestsReport, RpmError> {
+    let sig_str = |tag| {
+        meta.signature
+            .get_entry_data_as_string(tag)
+            .ok()
+            .map(str::to_string)
+    };
+    let hdr_str = |tag| {
+        meta.header
+            .get_entry_data_as_string(tag)
+            .ok()
+            .map(str::to_string)
+    };
     let hdr_first = |tag| {
         meta.header
             .get_entry_data_as_string_array(tag)
@@ -228,7 +275,9 @@ fn check_digests(meta: &PackageMetadata, f: &mut File, path: &Path, payload_offs
             .or_else(|| hdr_str(tag))
     };
 
-    let header = meta.header_bytes().map_err(|e| invalid(path, e.to_string()))?;
+    let header = meta
+        .header_bytes()
+        .map_err(|e| invalid(path, e.to_string()))?;
     let h256 = hex(&Sha256::digest(&header));
     let h1 = {
         use sha1::Digest as _;
@@ -238,29 +287,47 @@ fn check_digests(meta: &PackageMetadata, f: &mut File, path: &Path, payload_offs
     let (header_sha1, b) = status(sig_str(IndexSignatureTag::RPMSIGTAG_SHA1), &h1);
 
     // Compressed payload, streamed.
-    f.seek(SeekFrom::Start(payload_offset)).map_err(io_err(path))?;
+    f.seek(SeekFrom::Start(payload_offset))
+        .map_err(io_err(path))?;
     let mut h = Sha256::new();
     io::copy(&mut (&mut *f).take(u64::MAX), &mut HashSink(&mut h)).map_err(io_err(path))?;
     let p256 = hex(&h.finalize());
     let (payload_sha256, c) = status(hdr_first(IndexTag::RPMTAG_PAYLOADSHA256), &p256);
 
     // Uncompressed archive, streamed through the decoder.
-    f.seek(SeekFrom::Start(payload_offset)).map_err(io_err(path))?;
+    f.seek(SeekFrom::Start(payload_offset))
+        .map_err(io_err(path))?;
     let mut magic = [0u8; 6];
     let n = f.read(&mut magic).map_err(io_err(path))?;
-    f.seek(SeekFrom::Start(payload_offset)).map_err(io_err(path))?;
+    f.seek(SeekFrom::Start(payload_offset))
+        .map_err(io_err(path))?;
     let mut h = Sha256::new();
     let decoded = decoder(sniff(&magic[..n]), BufReader::new(&mut *f))
         .and_then(|mut d| io::copy(&mut d, &mut HashSink(&mut h)));
     let (payload_sha256_uncompressed, d) = match decoded {
-        Ok(_) => status(hdr_first(IndexTag::RPMTAG_PAYLOADSHA256ALT), &hex(&h.finalize())),
-        Err(e) => (format!("MISMATCH (payload does not decompress: {e})"), Some(false)),
+        Ok(_) => status(
+            hdr_first(IndexTag::RPMTAG_PAYLOADSHA256ALT),
+            &hex(&h.finalize()),
+        ),
+        Err(e) => (
+            format!("MISMATCH (payload does not decompress: {e})"),
+            Some(false),
+        ),
     };
 
     let results = [a, b, c, d];
-    let ok = !results.contains(&Some(false)) && (a.is_some() || b.is_some()) && (c.is_some() || d.is_some());
+    let ok = !results.contains(&Some(false))
+        && (a.is_some() || b.is_some())
+        && (c.is_some() || d.is_some());
     let signatures = meta.raw_signatures().map(|v| v.len()).unwrap_or(0);
-    Ok(DigestsReport { header_sha256, header_sha1, payload_sha256, payload_sha256_uncompressed, ok, signatures })
+    Ok(DigestsReport {
+        header_sha256,
+        header_sha1,
+        payload_sha256,
+        payload_sha256_uncompressed,
+        ok,
+        signatures,
+    })
 }
 
 struct HashSink<'a>(&'a mut Sha256);
@@ -279,10 +346,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn build_report(path: &Path, m: &PackageMetadata, digests: DigestsReport) -> Result<RpmReport, RpmError> {
+fn build_report(
+    path: &Path,
+    m: &PackageMetadata,
+    digests: DigestsReport,
+) -> Result<RpmReport, RpmError> {
     let opt = |r: Result<&str, rpm::Error>| r.ok().map(str::to_string);
     let req = |r: Result<&str, rpm::Error>, what: &str| {
-        r.map(str::to_string).map_err(|e| invalid(path, format!("no {what} in the header ({e})")))
+        r.map(str::to_string)
+            .map_err(|e| invalid(path, format!("no {what} in the header ({e})")))
     };
 
     let mut scriptlets = Vec::new();
@@ -326,7 +398,11 @@ fn build_report(path: &Path, m: &PackageMetadata, digests: DigestsReport) -> Res
         .get_changelog_entries()
         .unwrap_or_default()
         .into_iter()
-        .map(|c| ChangelogReport { name: c.name, time: c.timestamp, text: c.description })
+        .map(|c| ChangelogReport {
+            name: c.name,
+            time: c.timestamp,
+            text: c.description,
+        })
         .collect();
 
     Ok(RpmReport {
@@ -345,7 +421,10 @@ fn build_report(path: &Path, m: &PackageMetadata, digests: DigestsReport) -> Res
         group: opt(m.get_group()),
         build_time: m.get_build_time().ok(),
         build_host: opt(m.get_build_host()),
-        payload_compressor: m.get_payload_compressor().map(|c| c.to_string()).unwrap_or_else(|_| "unknown".into()),
+        payload_compressor: m
+            .get_payload_compressor()
+            .map(|c| c.to_string())
+            .unwrap_or_else(|_| "unknown".into()),
         installed_size: m.get_installed_size().ok(),
         requires: deps(m.get_requires()),
         recommends: deps(m.get_recommends()),
@@ -365,20 +444,46 @@ impl fmt::Display for RpmReport {
             Some(e) => format!("{e}:{}-{}", self.version, self.release),
             None => format!("{}-{}", self.version, self.release),
         };
-        writeln!(f, "{}: rpm package {} {} ({})", self.path, self.name, evr, self.arch)?;
+        writeln!(
+            f,
+            "{}: rpm package {} {} ({})",
+            self.path, self.name, evr, self.arch
+        )?;
         let none = "(none)";
         let fields: [(&str, String); 11] = [
             ("Summary", self.summary.clone()),
             ("License", self.license.clone()),
             ("URL", self.url.clone().unwrap_or_else(|| none.into())),
             ("Vendor", self.vendor.clone().unwrap_or_else(|| none.into())),
-            ("Packager", self.packager.clone().unwrap_or_else(|| none.into())),
+            (
+                "Packager",
+                self.packager.clone().unwrap_or_else(|| none.into()),
+            ),
             ("Group", self.group.clone().unwrap_or_else(|| none.into())),
-            ("Build time", self.build_time.map(|t| pkg_core::determinism::rfc3339(t)).unwrap_or_else(|| none.into())),
-            ("Build host", self.build_host.clone().unwrap_or_else(|| none.into())),
+            (
+                "Build time",
+                self.build_time
+                    .map(|t| pkg_core::determinism::rfc3339(t))
+                    .unwrap_or_else(|| none.into()),
+            ),
+            (
+                "Build host",
+                self.build_host.clone().unwrap_or_else(|| none.into()),
+            ),
             ("Payload", self.payload_compressor.clone()),
-            ("Installed size", self.installed_size.map(|s| format!("{s} bytes")).unwrap_or_else(|| none.into())),
-            ("Signatures", format!("{} (not verified here; use rpmkeys -K with the public key)", self.digests.signatures)),
+            (
+                "Installed size",
+                self.installed_size
+                    .map(|s| format!("{s} bytes"))
+                    .unwrap_or_else(|| none.into()),
+            ),
+            (
+                "Signatures",
+                format!(
+                    "{} (not verified here; use rpmkeys -K with the public key)",
+                    self.digests.signatures
+                ),
+            ),
         ];
         for (k, v) in fields {
             writeln!(f, "  {k:<15} {v}")?;
@@ -406,11 +511,23 @@ impl fmt::Display for RpmReport {
         writeln!(f, "  header sha256            {}", d.header_sha256)?;
         writeln!(f, "  header sha1              {}", d.header_sha1)?;
         writeln!(f, "  payload sha256           {}", d.payload_sha256)?;
-        writeln!(f, "  payload sha256 (cpio)    {}", d.payload_sha256_uncompressed)?;
+        writeln!(
+            f,
+            "  payload sha256 (cpio)    {}",
+            d.payload_sha256_uncompressed
+        )?;
         writeln!(f, "Files ({}):", self.files.len())?;
         for file in &self.files {
-            let flags = if file.flags.is_empty() { String::new() } else { format!(" [{}]", file.flags.join(",")) };
-            let link = file.link_to.as_ref().map(|l| format!(" -> {l}")).unwrap_or_default();
+            let flags = if file.flags.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", file.flags.join(","))
+            };
+            let link = file
+                .link_to
+                .as_ref()
+                .map(|l| format!(" -> {l}"))
+                .unwrap_or_default();
             writeln!(
                 f,
                 "  {} {:<8} {:<8} {:>10} {}{}{}",
@@ -418,7 +535,12 @@ impl fmt::Display for RpmReport {
             )?;
         }
         for s in &self.scriptlets {
-            writeln!(f, "{} scriptlet (using {}):", s.phase, s.interpreter.join(" "))?;
+            writeln!(
+                f,
+                "{} scriptlet (using {}):",
+                s.phase,
+                s.interpreter.join(" ")
+            )?;
             for l in s.body.lines() {
                 writeln!(f, "  {l}")?;
             }
@@ -426,7 +548,12 @@ impl fmt::Display for RpmReport {
         if !self.changelog.is_empty() {
             writeln!(f, "Changelog:")?;
             for c in &self.changelog {
-                writeln!(f, "  * {} {}", pkg_core::determinism::rpm_changelog_date(c.time), c.name)?;
+                writeln!(
+                    f,
+                    "  * {} {}",
+                    pkg_core::determinism::rpm_changelog_date(c.time),
+                    c.name
+                )?;
                 for l in c.text.lines() {
                     writeln!(f, "    {l}")?;
                 }

@@ -50,7 +50,9 @@ use std::path::PathBuf;
 use pkg_core::Plan;
 
 pub use build::write_rpm;
-pub use inspect::{inspect, ChangelogReport, DigestsReport, FileReport, RpmReport, ScriptletReport};
+pub use inspect::{
+    inspect, ChangelogReport, DigestsReport, FileReport, RpmReport, ScriptletReport,
+};
 pub use sign::PASSPHRASE_ENV;
 
 /// The RPMTAG_BUILDHOST every package carries (the machine's hostname would break
@@ -87,7 +89,11 @@ pub struct RpmSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum RpmError {
     #[error("rpm.{field}: `{spec}` is not a valid dependency: {why}")]
-    Dependency { field: String, spec: String, why: String },
+    Dependency {
+        field: String,
+        spec: String,
+        why: String,
+    },
     #[error("the source date {date} lies in the future; the rpm crate would replace it with the current time in BUILDTIME and the signature, making the package irreproducible. Set SOURCE_DATE_EPOCH (or the manifest's source-date-epoch) to a past time, e.g. the last commit's date")]
     SourceDateInFuture { date: u64 },
     #[error("the source date {date} does not fit an rpm header (at most 4294967295, year 2106)")]

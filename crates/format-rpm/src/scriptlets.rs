@@ -50,9 +50,14 @@ pub struct Scriptlets {
 impl Scriptlets {
     /// `(rpm section name, body)` for each present scriptlet, in execution order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        [("%pre", &self.pre), ("%post", &self.post), ("%preun", &self.preun), ("%postun", &self.postun)]
-            .into_iter()
-            .filter_map(|(n, s)| s.as_deref().map(|s| (n, s)))
+        [
+            ("%pre", &self.pre),
+            ("%post", &self.post),
+            ("%preun", &self.preun),
+            ("%postun", &self.postun),
+        ]
+        .into_iter()
+        .filter_map(|(n, s)| s.as_deref().map(|s| (n, s)))
     }
 }
 
@@ -80,7 +85,9 @@ fn append_snippet(s: &mut String, snippet: &Option<String>) {
 
 /// Builds the scriptlets for a plan's service intent. Without a service there are no scriptlets.
 pub fn generate(intent: Option<&ServiceIntent>) -> Scriptlets {
-    let Some(intent) = intent else { return Scriptlets::default() };
+    let Some(intent) = intent else {
+        return Scriptlets::default();
+    };
     let has_units = !intent.units.is_empty();
 
     // %pre: the account must exist before files owned by its group are laid down.
@@ -97,7 +104,9 @@ pub fn generate(intent: Option<&ServiceIntent>) -> Scriptlets {
     let mut post = header("%post");
     post.push_str(&intent.sh_create_dirs());
     if has_units {
-        post.push_str(&format!("if {BOOTED}; then\n    systemctl daemon-reload || :\nfi\n"));
+        post.push_str(&format!(
+            "if {BOOTED}; then\n    systemctl daemon-reload || :\nfi\n"
+        ));
         let enable = units(intent, |u| u.enable);
         let start = units(intent, |u| u.start);
         if enable.is_some() || start.is_some() {
@@ -108,7 +117,9 @@ pub fn generate(intent: Option<&ServiceIntent>) -> Scriptlets {
                 ));
             }
             if let Some(start) = &start {
-                post.push_str(&format!("    if {BOOTED}; then\n        systemctl start {start} || :\n    fi\n"));
+                post.push_str(&format!(
+                    "    if {BOOTED}; then\n        systemctl start {start} || :\n    fi\n"
+                ));
             }
             post.push_str("fi\n");
         }
@@ -127,7 +138,9 @@ pub fn generate(intent: Option<&ServiceIntent>) -> Scriptlets {
     // %postun: the unit file changed or vanished; an upgrade restarts the new binary.
     let mut postun = header("%postun");
     if has_units {
-        postun.push_str(&format!("if {BOOTED}; then\n    systemctl daemon-reload || :\n"));
+        postun.push_str(&format!(
+            "if {BOOTED}; then\n    systemctl daemon-reload || :\n"
+        ));
         if let Some(restart) = units(intent, |u| u.restart_after_upgrade) {
             postun.push_str(&format!(
                 "    if [ \"$1\" -ge 1 ]; then\n        systemctl try-restart {restart} || :\n    fi\n"
@@ -163,8 +176,17 @@ mod tests {
         let s = sample();
         assert_eq!(s.iter().count(), 4);
         for (name, body) in s.iter() {
-            let out = Command::new("sh").arg("-n").arg("-c").arg(body).output().expect("run sh -n");
-            assert!(out.status.success(), "{name} does not parse: {}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new("sh")
+                .arg("-n")
+                .arg("-c")
+                .arg(body)
+                .output()
+                .expect("run sh -n");
+            assert!(
+                out.status.success(),
+                "{name} does not parse: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 
@@ -180,7 +202,10 @@ mod tests {
         let guard = postun.find("if [ \"$1\" -ge 1 ]").expect("upgrade guard");
         assert!(postun.find("try-restart").is_some_and(|i| i > guard));
         for (name, body) in sample().iter() {
-            assert!(!body.contains("userdel") && !body.contains("groupdel") && !body.contains("rm -rf"), "{name}");
+            assert!(
+                !body.contains("userdel") && !body.contains("groupdel") && !body.contains("rm -rf"),
+                "{name}"
+            );
         }
     }
 
