@@ -279,17 +279,21 @@ pub fn run(req: &Request, out: &Path, progress: &Progress) -> Result<BuildReport
                     let first = plans.first().ok_or_else(|| AppError::Build("no architectures to build".into()))?;
                     let name = formats::file_name(*format, first);
                     let bar = progress.job(&name);
-                    output::write_dir_atomic(&out.join(&name), |dir| formats::write_oci(&prep.plans, dir))?;
+                    let layout = out.join(&name);
+                    let key = artifact_key(*format, &plans);
+                    let mut index_digest = String::new();
+                    output::write_dir_atomic(&layout, |dir| {
+                        index_digest = formats::write_oci_layout(&prep.plans, dir)?;
+                        Ok::<(), AppError>(())
+                    })?;
+                    let archive = formats::oci_archive_name(first);
+                    let (size, sha256) = output::write_atomic(&out.join(&archive), |w| formats::write_oci_archive(&layout, w))?;
                     bar.finish();
-                    Ok(vec![Artifact {
-                        name,
-                        format: format.as_str().into(),
-                        arch: None,
-                        size: 0,
-                        sha256: String::new(),
-                        key: artifact_key(*format, &plans),
-                        seconds: started.elapsed().as_secs_f64(),
-                    }])
+                    let seconds = started.elapsed().as_secs_f64();
+                    Ok(vec![
+                        Artifact { name, format: "oci".into(), arch: None, size: 0, sha256: index_digest, key: key.clone(), seconds },
+                        Artifact { name: archive, format: "oci-archive".into(), arch: None, size, sha256, key, seconds },
+                    ])
                 }
             }
         })

@@ -38,7 +38,8 @@ pub fn prepare_out_dir(dir: &Path) -> io::Result<()> {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
         let Some(pos) = name.find(TMP_MARK) else { continue };
-        let Ok(pid) = name[pos + TMP_MARK.len()..].parse::<u32>() else { continue };
+        let digits: String = name[pos + TMP_MARK.len()..].chars().take_while(char::is_ascii_digit).collect();
+        let Ok(pid) = digits.parse::<u32>() else { continue };
         if pid != std::process::id() && !pid_alive(pid) {
             let p = e.path();
             if p.is_dir() { fs::remove_dir_all(&p)? } else { fs::remove_file(&p)? }
