@@ -66,7 +66,7 @@ fn check_plans(plans: &[Plan]) -> Result<Vec<&Plan>, OciError> {
 ///
 /// The layout is assembled in a sibling `.<name>.partial` directory and renamed into place, so
 /// `dir` is either the previous complete layout or the new one. An existing `dir` is replaced
-/// only if it is an OCI layout (has `oci-layout`); anything else there is an error.
+/// only if it is empty or an OCI layout (has `oci-layout`); anything else there is an error.
 pub fn write_layout(plans: &[Plan], dir: &Path) -> Result<OciSummary, OciError> {
     let sorted = check_plans(plans)?;
     let first = sorted[0];
@@ -95,7 +95,10 @@ pub fn write_layout(plans: &[Plan], dir: &Path) -> Result<OciSummary, OciError> 
         }
     };
     if dir.exists() {
-        if !dir.join("oci-layout").is_file() {
+        let empty = fs::read_dir(dir)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty && !dir.join("oci-layout").is_file() {
             let _ = fs::remove_dir_all(&tmp);
             return Err(OciError::BadOption(format!(
                 "{} exists and is not an OCI layout; move it away or choose another output directory",

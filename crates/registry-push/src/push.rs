@@ -1,0 +1,270 @@
+//! Walking a layout and sending it: blobs (skipping those the registry has), then each platform
+//! manifest by digest, then the index by digest and by every tag — always the stored bytes, so
+//! every digest is unchanged.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use format_oci::source::Source;
+use format_oci::spec::{
+    Descriptor, Index, Manifest, ANN_REF_NAME, DOCKER_LIST, DOCKER_MANIFEST, MT_INDEX, MT_MANIFEST,
+};
+
+use crate::client::{error_text, header, read_small, Client, Req};
+use crate::reference::{parse, valid_tag};
+use crate::{Credentials, PushError, PushOptions, PushReport};
+
+/// Everything to send, in order.
+struct Plan {
+    blobs: Vec<Descriptor>,
+    /// Children before parents; the last one is the top (tagged).
+    manifests: Vec<Descriptor>,
+}
+
+fn collect(
+    src: &Source,
+    desc: &Descriptor,
+    depth: usize,
+    plan: &mut Plan,
+    seen: &mut BTreeSet<String>,
+) -> Result<(), PushError> {
+    if depth > 4 {
+        return Err(PushError::Source(format!(
+            "{}: image indexes nested too deeply",
+            src.path().display()
+        )));
+    }
+    let oci = |e: format_oci::OciError| PushError::Source(e.to_string());
+    match desc.media_type.as_str() {
+        MT_INDEX | DOCKER_LIST => {
+            let (idx, _): (Index, _) = src.json_blob(desc).map_err(oci)?;
+            for d in &idx.manifests {
+                collect(src, d, depth + 1, plan, seen)?;
+            }
+        }
+        MT_MANIFEST | DOCKER_MANIFEST => {
+            let (m, _): (Manifest, _) = src.json_blob(desc).map_err(oci)?;
+            for b in std::iter::once(&m.config).chain(m.layers.iter()) {
+                if seen.insert(b.digest.clone()) {
+                    plan.blobs.push(b.clone());
+                }
+            }
+        }
+        other => {
+            return Err(PushError::Source(format!(
+                "{}: {} is a {other}, which push does not know how to send",
+                src.path().display(),
+                desc.digest
+            )))
+        }
+    }
+    if seen.insert(desc.digest.clone()) {
+        plan.manifests.push(desc.clone());
+    }
+    Ok(())
+}
+
+pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, PushError> {
+    let dest = parse(to)?;
+    let src = Source::open(layout).map_err(|e| PushError::Source(e.to_string()))?;
+    src.check_layout_version()
+        .map_err(|e| PushError::Source(e.to_string()))?;
+    let top = src
+        .index_json()
+        .map_err(|e| PushError::Source(e.to_string()))?;
+    let root = match top.manifests.as_slice() {
+        [one] => one.clone(),
+        [] => return Err(PushError::Source(format!("{}: index.json lists no image", layout.display()))),
+        many => {
+            return Err(PushError::Source(format!(
+                "{}: index.json lists {} images; push sends one image index (a lucia-pkg layout has exactly one)",
+                layout.display(),
+                many.len()
+            )))
+        }
+    };
+    let mut tags: Vec<String> = Vec::new();
+    for t in dest.tag.iter().chain(opts.tags.iter()) {
+        if !valid_tag(t) {
+            return Err(PushError::BadReference(format!(
+                "tag `{t}` is not valid ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
+            )));
+        }
+        if !tags.contains(t) {
+            tags.push(t.clone());
+        }
+    }
+    if tags.is_empty() {
+        match root.annotations.get(ANN_REF_NAME).filter(|t| valid_tag(t)) {
+            Some(t) => tags.push(t.clone()),
+            None => {
+                return Err(PushError::BadReference(format!(
+                    "`{to}` has no tag and the layout names none; add :TAG"
+                )))
+            }
+        }
+    }
+
+    let mut plan = Plan {
+        blobs: Vec::new(),
+        manifests: Vec::new(),
+    };
+    collect(&src, &root, 0, &mut plan, &mut BTreeSet::new())?;
+
+    let creds = opts
+        .credentials
+        .map(|(user, password)| Credentials { user, password });
+    let mut client = Client::connect(&dest, creds, opts.insecure_http)?;
+    let mut report = PushReport {
+        registry: dest.registry.clone(),
+        repository: dest.repository.clone(),
+        index_digest: root.digest.clone(),
+        tags: tags.clone(),
+        blobs_uploaded: 0,
+        blobs_skipped: 0,
+        bytes_uploaded: 0,
+        manifests_pushed: 0,
+        references: Vec::new(),
+    };
+
+    for b in &plan.blobs {
+        if blob_exists(&mut client, b)? {
+            report.blobs_skipped += 1;
+        } else {
+            upload_blob(&mut client, &src, b)?;
+            report.blobs_uploaded += 1;
+            report.bytes_uploaded += b.size;
+        }
+    }
+    for m in &plan.manifests {
+        let is_root = m.digest == root.digest;
+        let bytes = src
+            .raw_json_blob(&m.digest, Some(m.size))
+            .map_err(|e| PushError::Source(e.to_string()))?;
+        put_manifest(&mut client, m, &bytes, &m.digest)?;
+        report.manifests_pushed += 1;
+        if is_root {
+            for t in &tags {
+                put_manifest(&mut client, m, &bytes, t)?;
+                report
+                    .references
+                    .push(format!("{}/{}:{t}", dest.registry, dest.repository));
+            }
+        }
+    }
+    report.references.push(format!(
+        "{}/{}@{}",
+        dest.registry, dest.repository, root.digest
+    ));
+    Ok(report)
+}
+
+fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, PushError> {
+    let url = client.url(&format!("blobs/{}", b.digest));
+    let mut resp = client.send(&Req {
+        method: "HEAD",
+        url,
+        headers: vec![],
+        body: None,
+    })?;
+    match resp.status().as_u16() {
+        200 => Ok(true),
+        404 => Ok(false),
+        s => Err(PushError::Http {
+            what: format!("HEAD blob {}", b.digest),
+            status: s,
+            message: error_text(&read_small(&mut resp)),
+        }),
+    }
+}
+
+fn upload_blob(client: &mut Client, src: &Source, b: &Descriptor) -> Result<(), PushError> {
+    let url = client.url("blobs/uploads/");
+    let mut resp = client.send(&Req {
+        method: "POST",
+        url,
+        headers: vec![],
+        body: None,
+    })?;
+    if resp.status().as_u16() != 202 {
+        return Err(PushError::Http {
+            what: format!("starting the upload of {}", b.digest),
+            status: resp.status().as_u16(),
+            message: error_text(&read_small(&mut resp)),
+        });
+    }
+    let location = header(&resp, "location").ok_or_else(|| PushError::Http {
+        what: format!("starting the upload of {}", b.digest),
+        status: 202,
+        message: "no Location header".into(),
+    })?;
+    let mut url = client.resolve(&location);
+    url.push(if url.contains('?') { '&' } else { '?' });
+    url.push_str(&format!("digest={}", b.digest.replace(':', "%3A")));
+    let size = b.size;
+    let digest = b.digest.clone();
+    let open = move || -> Result<(Box<dyn std::io::Read>, u64), PushError> {
+        let (r, actual) = src
+            .blob(&digest)
+            .map_err(|e| PushError::Source(e.to_string()))?;
+        if actual != size {
+            return Err(PushError::Source(format!(
+                "{digest}: descriptor says {size} bytes, the blob has {actual}"
+            )));
+        }
+        Ok((r, actual))
+    };
+    let mut resp = client.send(&Req {
+        method: "PUT",
+        url,
+        headers: vec![("Content-Type", "application/octet-stream".into())],
+        body: Some(&open),
+    })?;
+    match resp.status().as_u16() {
+        201 | 204 => Ok(()),
+        s => Err(PushError::Http {
+            what: format!("uploading blob {}", b.digest),
+            status: s,
+            message: error_text(&read_small(&mut resp)),
+        }),
+    }
+}
+
+fn put_manifest(
+    client: &mut Client,
+    m: &Descriptor,
+    bytes: &[u8],
+    reference: &str,
+) -> Result<(), PushError> {
+    let url = client.url(&format!("manifests/{reference}"));
+    let owned = bytes.to_vec();
+    let len = owned.len() as u64;
+    let open = move || -> Result<(Box<dyn std::io::Read>, u64), PushError> {
+        Ok((Box::new(std::io::Cursor::new(owned.clone())), len))
+    };
+    let mut resp = client.send(&Req {
+        method: "PUT",
+        url,
+        headers: vec![("Content-Type", m.media_type.clone())],
+        body: Some(&open),
+    })?;
+    match resp.status().as_u16() {
+        200 | 201 | 202 | 204 => {}
+        s => {
+            return Err(PushError::Http {
+                what: format!("putting manifest {} as `{reference}`", m.digest),
+                status: s,
+                message: error_text(&read_small(&mut resp)),
+            })
+        }
+    }
+    if let Some(d) = header(&resp, "docker-content-digest") {
+        if d != m.digest {
+            return Err(PushError::DigestChanged {
+                expected: m.digest.clone(),
+                registry: d,
+            });
+        }
+    }
+    Ok(())
+}
