@@ -56,10 +56,12 @@ fn hardlinked_duplicates(plan: &Plan) -> Result<std::collections::HashSet<String
                 source,
             })?;
             if md.nlink() > 1 {
-                if seen.contains_key(&(md.dev(), md.ino())) {
-                    dups.insert(e.path.clone());
+                if let std::collections::hash_map::Entry::Vacant(v) =
+                    seen.entry((md.dev(), md.ino()))
+                {
+                    v.insert(&e.path);
                 } else {
-                    seen.insert((md.dev(), md.ino()), &e.path);
+                    dups.insert(e.path.clone());
                 }
             }
         }

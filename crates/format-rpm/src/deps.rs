@@ -38,7 +38,7 @@ pub fn parse(field: &str, spec: &str) -> Result<Dependency, RpmError> {
     let flat = s.replace(['(', ')'], " ");
     let parts: Vec<&str> = flat.split_whitespace().collect();
     let name = parts[0];
-    if name.starts_with(|c: char| matches!(c, '<' | '>' | '=')) {
+    if name.starts_with(['<', '>', '=']) {
         return Err(bad("it must start with a package name"));
     }
     match parts.as_slice() {

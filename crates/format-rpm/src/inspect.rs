@@ -463,7 +463,7 @@ impl fmt::Display for RpmReport {
             (
                 "Build time",
                 self.build_time
-                    .map(|t| pkg_core::determinism::rfc3339(t))
+                    .map(pkg_core::determinism::rfc3339)
                     .unwrap_or_else(|| none.into()),
             ),
             (
