@@ -3,7 +3,6 @@
 
 use crate::wire::{self, ContentsError, Streamed};
 use crate::{Error, Result, NAR_MAGIC};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, Write};
@@ -104,9 +103,14 @@ impl Tree {
 
     /// NAR sha256 of the tree, as [`crate::nar_hash`] gives for the same tree on disk.
     pub fn nar_hash(&self) -> Result<[u8; 32]> {
-        let mut h = Sha256::new();
-        self.dump(&mut h)?;
-        Ok(h.finalize().into())
+        self.nar_hash_and_size().map(|(h, _)| h)
+    }
+
+    /// NAR sha256 and NAR length in bytes.
+    pub fn nar_hash_and_size(&self) -> Result<([u8; 32], u64)> {
+        let mut sink = crate::dump::HashCount::default();
+        self.dump(&mut sink)?;
+        Ok(sink.finish())
     }
 
     fn node<W: Write + ?Sized>(&self, w: &mut W) -> Result<()> {

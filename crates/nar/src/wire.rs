@@ -38,7 +38,8 @@ pub(crate) fn contents<W: Write + ?Sized, R: Read>(
 ) -> Result<Streamed, ContentsError> {
     w.write_all(&len.to_le_bytes())
         .map_err(ContentsError::Write)?;
-    let mut buf = vec![0u8; 64 * 1024];
+    // Small files get a small buffer: trees are mostly small files, a few large ones.
+    let mut buf = vec![0u8; usize::try_from(len.clamp(1, 64 * 1024)).unwrap_or(64 * 1024)];
     let mut left = len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
