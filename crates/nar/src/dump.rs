@@ -26,17 +26,22 @@ pub fn nar_hash(path: &Path) -> Result<[u8; 32]> {
 
 /// The NAR sha256 and the NAR's length in bytes (Nix's `narSize`).
 pub fn nar_hash_and_size(path: &Path) -> Result<([u8; 32], u64)> {
-    let mut sink = HashCount {
-        h: Sha256::new(),
-        n: 0,
-    };
+    let mut sink = HashCount::default();
     dump_path(path, &mut sink)?;
-    Ok((sink.h.finalize().into(), sink.n))
+    Ok(sink.finish())
 }
 
-struct HashCount {
+/// A `Write` sink that sha256-hashes and counts the NAR stream.
+#[derive(Default)]
+pub(crate) struct HashCount {
     h: Sha256,
     n: u64,
+}
+
+impl HashCount {
+    pub(crate) fn finish(self) -> ([u8; 32], u64) {
+        (self.h.finalize().into(), self.n)
+    }
 }
 
 impl Write for HashCount {

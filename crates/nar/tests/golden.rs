@@ -121,6 +121,7 @@ fn in_memory_tree_equals_disk_tree() {
     t.insert(b"/group-exec", Tree::bytes(&b"g"[..], false))
         .unwrap();
     assert_eq!(hex::encode(t.nar_hash().unwrap()), TREE_HEX);
+    assert_eq!(t.nar_hash_and_size().unwrap().1, TREE_NAR_SIZE);
     let mut from_mem = Vec::new();
     t.dump(&mut from_mem).unwrap();
     let mut from_disk = Vec::new();
