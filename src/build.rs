@@ -74,6 +74,8 @@ pub struct Prepared {
     pub arches: Vec<Arch>,
     pub formats: Vec<Format>,
     pub plans: Vec<Plan>,
+    /// NAR hash (SRI) of each arch's payload directory, as `nix hash path` prints it.
+    pub payload_nar: BTreeMap<Arch, String>,
 }
 
 pub fn prepare(req: &Request) -> Result<Prepared, AppError> {
@@ -115,7 +117,15 @@ pub fn prepare(req: &Request) -> Result<Prepared, AppError> {
             plan::build(&spec, *arch, &payload.path, source_date).map_err(AppError::from)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Prepared { spec, source_date, source_date_origin: origin, arches, formats, plans })
+    let payload_nar = arches
+        .par_iter()
+        .map(|arch| {
+            let path = spec.payload(*arch).map(|p| p.path.clone()).unwrap_or_default();
+            let h = nar::nar_hash(&path).map_err(|e| AppError::Plan(plan::PlanError::new(&path, e.to_string())))?;
+            Ok((*arch, nar::sri_sha256(&h)))
+        })
+        .collect::<Result<BTreeMap<_, _>, AppError>>()?;
+    Ok(Prepared { spec, source_date, source_date_origin: origin, arches, formats, plans, payload_nar })
 }
 
 /// One artifact the build made.
@@ -203,6 +213,7 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
             "files": files,
             "bytes": plan.payload_size(),
             "plan_sha256": plan_fingerprint(plan),
+            "nar_sha256": prep.payload_nar.get(&plan.arch).cloned().unwrap_or_default(),
         }));
     }
     let mut extra: BTreeMap<String, String> = BTreeMap::new();

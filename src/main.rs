@@ -11,6 +11,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod verify;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -117,7 +118,38 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 println!("man pages written to {}", out.display());
             }
         }
-        Command::Verify { .. } | Command::Hash { .. } | Command::Push { .. } | Command::Gc => {
+        Command::Hash { path, base32 } => {
+            let digest = nar::nar_hash(&path).map_err(|e| AppError::Input(e.to_string()))?;
+            let text = if base32 { nar::nix32(&digest) } else { nar::sri_sha256(&digest) };
+            if cli.json {
+                println!("{}", serde_json::json!({ "path": path.display().to_string(), "sri": nar::sri_sha256(&digest), "nix32": nar::nix32(&digest), "hex": hex::encode(digest) }));
+            } else {
+                println!("{text}");
+            }
+        }
+        Command::Verify { sel, keep } => {
+            let exe = std::env::current_exe().map_err(AppError::build)?;
+            let report = verify::run(&sel, keep, &exe)?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report).map_err(AppError::build)?);
+            } else {
+                let host = if report.hostname_varied { "hostname, " } else { "" };
+                if report.identical {
+                    println!("reproducible: {} files identical across two builds (varied: TZ, LANG, umask, TMPDIR, HOME, {host}build and out paths)", report.artifacts);
+                } else {
+                    for d in &report.differences {
+                        println!("DIFFERS: {}: {}", d.artifact, d.first_difference);
+                    }
+                }
+                if let Some([a, b]) = &report.kept {
+                    println!("kept: {a} {b}");
+                }
+            }
+            if !report.identical {
+                return Err(AppError::Build(format!("{} artifact(s) differ between two builds of the same inputs", report.differences.len())));
+            }
+        }
+        Command::Push { .. } | Command::Gc => {
             return Err(AppError::Input("this subcommand is not available in this build yet".into()));
         }
     }
