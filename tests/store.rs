@@ -165,6 +165,37 @@ fn concurrent_thread_puts_build_once() {
     assert!(results.iter().all(|(_, p)| p == &results[0].1));
 }
 
+#[test]
+fn one_store_shared_by_threads_builds_each_entry_once() {
+    let d = tempdir();
+    let s = Arc::new(Store::open(d.path()).unwrap());
+    let builds = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..8)
+        .map(|i| {
+            let (s, builds) = (s.clone(), builds.clone());
+            std::thread::spawn(move || {
+                // Two distinct entries, four builders each.
+                let name = if i % 2 == 0 { "deb" } else { "rpm" };
+                s.put(&key("shared-handle"), name, |dir| {
+                    builds.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(100));
+                    write_outputs(dir, name)
+                })
+                .unwrap()
+                .cached
+            })
+        })
+        .collect();
+    let cached = handles
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|c| *c)
+        .count();
+    assert_eq!(builds.load(Ordering::SeqCst), 2);
+    assert_eq!(cached, 6);
+    assert_eq!(s.entries().unwrap().len(), 2);
+}
+
 fn spawn_worker(mode: &str, root: &Path, stdout: Stdio) -> std::process::Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
