@@ -8,10 +8,6 @@
 //! Without `nix-store` on PATH the tests print why and pass, unless LUCIA_E2E_REQUIRED=1
 //! (CI), where a missing Nix is a failure.
 
-// TEMPORARY GATE: compiled only once the root package depends on the `nar` crate. Lead: add
-// `nar.workspace = true` to [dependencies] in Cargo.toml, then delete the next line.
-#![cfg(any())]
-
 #[path = "../crates/nar/tests/fixture/mod.rs"]
 mod fixture;
 

@@ -4,10 +4,6 @@
 //! The store module is included by path (the binary crate has no library target); it uses
 //! only std, `nar`, `sha2`, `hex`, `serde`/`serde_json`, `libc` and `thiserror`.
 
-// TEMPORARY GATE: compiled only once the root package depends on the `nar` crate. Lead: add
-// `nar.workspace = true` to [dependencies] in Cargo.toml, then delete the next line.
-#![cfg(any())]
-
 #[allow(dead_code, unused_imports)]
 #[path = "../src/store/mod.rs"]
 mod store;
