@@ -211,7 +211,11 @@ fn bad_payloads_are_refused_naming_the_file() {
     fs::remove_file(p.path().join("payload/demo")).unwrap();
     assert_input_error(&p.check(), "entrypoint is missing");
 
-    // An unreadable payload file (only meaningful when not root).
+    // A secret in the env template.
+    let p = Project::new();
+    fs::write(p.path().join("demo.env"), "PORT=8080\nOPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789\n").unwrap();
+    assert_input_error(&p.check(), "demo.env: line 2: `OPENAI_API_KEY` looks like a real secret");
+
     // Non-UTF-8 file name.
     let p = Project::new();
     let name = std::ffi::OsStr::from_bytes_compat(b"bad\xffname");

@@ -700,3 +700,43 @@ pub fn looks_like_secret(key: &str, value: &str) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/manifest.md documents every key the parser accepts, as `table.key`.
+    #[test]
+    fn every_key_is_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/manifest.md")).unwrap();
+        let tables = ["package", "changelog", "payload", "arch-payload", "builder", "service", "unit", "env", "scripts", "files", "deb", "rpm", "tar", "oci"];
+        let mut missing = Vec::new();
+        for t in tables {
+            for k in schema::known_keys(t) {
+                if !doc.contains(&format!("`{t}.{k}`")) && !doc.contains(&format!("`{t}.{k},")) && !doc.contains(&format!(", `{t}.{k}`")) {
+                    missing.push(format!("{t}.{k}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "docs/manifest.md lacks: {missing:?}");
+    }
+
+    #[test]
+    fn the_example_manifest_is_valid() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/lucia.toml"));
+        let spec = load(path).unwrap();
+        assert_eq!(spec.name, "lucia");
+        assert_eq!(spec.arches, vec![Arch::Amd64, Arch::Arm64]);
+        assert_eq!(spec.formats, Format::ALL.to_vec());
+    }
+
+    #[test]
+    fn secrets_are_recognized() {
+        assert!(looks_like_secret("OPENAI_KEY", "sk-abcdefghijklmnopqrstuvwxyz012345"));
+        assert!(looks_like_secret("HomeAssistant__AccessToken", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"));
+        assert!(looks_like_secret("DASHBOARD_API_KEY", "Xq7Lm2Pz9Rt4Vw8Ys3Kb6Nc1"));
+        assert!(!looks_like_secret("ASPNETCORE_URLS", "http://+:8080"));
+        assert!(!looks_like_secret("HomeAssistant__AccessToken", "<your long-lived access token>"));
+        assert!(!looks_like_secret("DataProvider__SqlitePath", "/var/lib/lucia/lucia.db"));
+    }
+}

@@ -74,6 +74,26 @@ fn add(entries: &mut BTreeMap<String, Entry>, e: Entry, src: &Path) -> Result<()
     Ok(())
 }
 
+/// Refuses an env template that carries something that looks like a real credential: the
+/// template ships to every user of the package and into build logs.
+fn check_no_secrets(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
+    let text = String::from_utf8_lossy(bytes);
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        if line.starts_with('#') {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            if crate::manifest::looks_like_secret(k.trim(), v.trim()) {
+                return Err(PlanError::new(path, format!("line {}: `{}` looks like a real secret", n + 1, k.trim()))
+                    .help("ship the template with an empty value or a placeholder such as <your-token>; set the real value on the installed system"));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read(path: &Path) -> Result<Vec<u8>, PlanError> {
     std::fs::read(path).map_err(|e| PlanError::new(path, format!("cannot read: {e}")))
 }
@@ -122,7 +142,9 @@ pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> 
                 None => None,
                 Some(env) => {
                     let owner = Owner { user: "root".into(), group: s.group.clone(), uid: 0, gid: group_gid };
-                    add(&mut entries, inline_file(&env.path, read(&env.template)?, env.mode, owner, true, Layer::Config), &env.template)?;
+                    let template = read(&env.template)?;
+                    check_no_secrets(&env.template, &template)?;
+                    add(&mut entries, inline_file(&env.path, template, env.mode, owner, true, Layer::Config), &env.template)?;
                     Some(EnvFile { path: env.path.clone(), mode: env.mode, user: "root".into(), group: s.group.clone() })
                 }
             };
