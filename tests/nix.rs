@@ -352,3 +352,41 @@ fn flake_outputs_evaluate_for_both_systems_with_stub_nixpkgs() {
         "flake check passed without Cargo.lock"
     );
 }
+
+#[test]
+fn cli_hash_equals_nix_hash_path() {
+    if !nix_present() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let exe = env!("CARGO_BIN_EXE_lucia-pkg");
+    for path in cases(&d.path().join("in")) {
+        let ours = |args: &[&str]| {
+            let mut c = Command::new(exe);
+            c.arg("hash").args(args).arg(&path);
+            stdout_line(c)
+        };
+        let mut c = nix("nix", d.path());
+        c.args([
+            "--extra-experimental-features",
+            EXPERIMENTAL,
+            "hash",
+            "path",
+        ])
+        .arg(&path);
+        assert_eq!(ours(&[]), stdout_line(c), "{}", path.display());
+        let mut c = nix("nix-hash", d.path());
+        c.args(["--type", "sha256", "--base32"]).arg(&path);
+        assert_eq!(ours(&["--base32"]), stdout_line(c), "{}", path.display());
+    }
+    // A FIFO cannot be hashed: bad input (exit 2), and the message names it.
+    let fifo = d.path().join("a-fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let out = Command::new(exe).arg("hash").arg(&fifo).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a-fifo"));
+}
