@@ -357,15 +357,18 @@ fi
 # --- 6. docs in step with the files ------------------------------------------------------------
 
 if [[ -f docs/configuration.md ]]; then
-    if "$PY" - docs/configuration.md docker/.env.example docker/docker-compose.yml kubernetes/base/configmap.yaml \
-        "$CHART/templates/configmap.yaml" <<'PY'; then
+    env_files=(docker/.env.example)
+    [[ -f systemd/lucia.env ]] && env_files+=(systemd/lucia.env)
+    if "$PY" - docs/configuration.md "${env_files[*]}" docker/docker-compose.yml kubernetes/base/configmap.yaml \
+        kubernetes/base/secret.yaml "$CHART/templates/configmap.yaml" "$CHART/values.yaml" <<'PY'; then
 import re, sys
 doc = open(sys.argv[1]).read()
 keys = set()
-for line in open(sys.argv[2]):
-    m = re.match(r"^#?([A-Za-z_][A-Za-z0-9_.-]*)=", line.strip())
-    if m:
-        keys.add(m.group(1))
+for path in sys.argv[2].split():
+    for line in open(path):
+        m = re.match(r"^#?([A-Za-z_][A-Za-z0-9_.-]*)=", line.strip())
+        if m:
+            keys.add(m.group(1))
 for path in sys.argv[3:]:
     for line in open(path):
         m = re.match(r"^\s*#?\s*([A-Za-z][A-Za-z0-9]*__[A-Za-z0-9_.-]+|ASPNETCORE_[A-Z]+|[A-Z][A-Z0-9]+_[A-Z0-9_]+):\s", line)
