@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# End-to-end test of `lucia-pkg push` (issue 5) against Debian's docker-registry (distribution
+# 2.8) on 127.0.0.1 with htpasswd (bcrypt) basic auth:
+#   1. push the built layout to REG/lucia/agenthost:1.0.0 plus tag 1.0, credentials from
+#      LUCIA_PKG_REGISTRY_USER/PASSWORD: the index skopeo pulls back by either tag hashes to the
+#      digest index.json names (the registry stored our exact bytes), and both platform
+#      manifests are there by digest;
+#   2. push again (the oci-archive this time): no blob is uploaded again;
+#   3. a wrong password fails with exit 1 and a clear message that does not echo it; no
+#      credentials at all fails asking for them; credentials from a docker config.json work;
+#   4. podman pulls and runs the image from the registry for amd64 and (qemu) arm64:
+#      GET /health answers 200.
+#
+# Env: LUCIA_PKG (binary under test). LUCIA_E2E_PUSH_EXAMPLE=path runs registry-push's example
+# binary (`cargo build -p registry-push --example push`) instead of `lucia-pkg push`, for
+# testing the crate before the CLI is wired.
+
+# shellcheck source=tests/e2e/lib/chroot.sh
+. "$(dirname "$0")/lib/chroot.sh"
+# shellcheck source=tests/e2e/lib/registry.sh
+. "$REPO_ROOT/tests/e2e/lib/registry.sh"
+
+e2e_need_root
+e2e_need_tools podman runc skopeo curl sha256sum python3 docker-registry htpasswd
+e2e_need_lucia_pkg
+e2e_demo_payload
+
+T=$(e2e_tmpdir)
+unset SOURCE_DATE_EPOCH LUCIA_PKG_REGISTRY_USER LUCIA_PKG_REGISTRY_PASSWORD
+USER_NAME=lucia-ci
+PASSWORD='s3cret-Pa55:with=colon'
+
+# push SOURCE REF [--tag T]... ; prints the tool's stdout (JSON), stderr to $T/push.err
+do_push() {
+    local src="$1" ref="$2"
+    shift 2
+    if [[ -n "${LUCIA_E2E_PUSH_EXAMPLE:-}" ]]; then
+        "$LUCIA_E2E_PUSH_EXAMPLE" "$src" "$ref" --json "$@" 2>"$T/push.err"
+    else
+        "$LUCIA_PKG" --json push "$src" --to "$ref" "$@" 2>"$T/push.err"
+    fi
+}
+
+# Reads a count (blobs_uploaded, blobs_skipped) from the push report JSON, wherever it sits.
+report_field() {
+    python3 -c '
+import json, sys
+def find(v, k):
+    if isinstance(v, dict):
+        if k in v:
+            return v[k]
+        for x in v.values():
+            r = find(x, k)
+            if r is not None:
+                return r
+    return None
+r = find(json.load(open(sys.argv[1])), sys.argv[2])
+if r is None:
+    sys.exit("no " + sys.argv[2] + " in the push report")
+print(r)' "$1" "$2"
+}
+
+e2e_log "0. build the image, start the registry"
+e2e_manifest_variant "$T/lucia.toml"
+"$LUCIA_PKG" build --manifest "$T/lucia.toml" --format oci --out "$T/dist" >"$T/build.log" 2>&1 ||
+    { cat "$T/build.log" >&2; e2e_fail "lucia-pkg build --format oci failed"; }
+L=$T/dist/lucia-1.0.0-oci
+A=$T/dist/lucia-1.0.0-oci.tar
+INDEX_DIGEST=$(grep -o '"digest":"sha256:[0-9a-f]\{64\}"' "$L/index.json" | head -n 1 | cut -d'"' -f4)
+[[ -n "$INDEX_DIGEST" ]] || e2e_fail "no index digest in $L/index.json"
+ADDR=$(registry_start "$T/registry" "$USER_NAME" "$PASSWORD")
+REF=$ADDR/lucia/agenthost
+CREDS="$USER_NAME:$PASSWORD"
+
+# --- 1. first push -------------------------------------------------------------------------
+e2e_log "1. push to $REF:1.0.0 (+ tag 1.0)"
+LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
+    do_push "$L" "$REF:1.0.0" --tag 1.0 >"$T/push1.json" ||
+    { cat "$T/push.err" >&2; e2e_fail "first push failed"; }
+up=$(report_field "$T/push1.json" blobs_uploaded)
+# Every blob of the layout except the index and the two manifests (those are PUT as manifests).
+want=$(($(find "$L/blobs/sha256" -type f | wc -l) - 3))
+[[ "$up" -eq "$want" ]] || e2e_fail "first push uploaded $up blobs, want $want: $(cat "$T/push1.json")"
+for tag in 1.0.0 1.0; do
+    got=$(skopeo inspect --raw --tls-verify=false --creds "$CREDS" "docker://$REF:$tag" | sha256sum | cut -d' ' -f1)
+    [[ "sha256:$got" == "$INDEX_DIGEST" ]] || e2e_fail "$REF:$tag hashes to sha256:$got, the build's index is $INDEX_DIGEST"
+done
+skopeo inspect --tls-verify=false --creds "$CREDS" --format '{{.Digest}}' "docker://$REF:1.0.0" >"$T/digest.txt"
+[[ $(cat "$T/digest.txt") == "$INDEX_DIGEST" ]] || e2e_fail "skopeo reports digest $(cat "$T/digest.txt")"
+for arch in amd64 arm64; do
+    skopeo inspect --tls-verify=false --creds "$CREDS" --override-arch "$arch" "docker://$REF:1.0.0" |
+        grep -q "\"Architecture\": \"$arch\"" || e2e_fail "the pushed index has no working $arch image"
+done
+
+# --- 2. second push uploads nothing ----------------------------------------------------------
+e2e_log "2. push again (from the archive): no blob uploaded"
+LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
+    do_push "$A" "$REF:1.0.0" >"$T/push2.json" ||
+    { cat "$T/push.err" >&2; e2e_fail "second push failed"; }
+up=$(report_field "$T/push2.json" blobs_uploaded)
+skipped=$(report_field "$T/push2.json" blobs_skipped)
+[[ "$up" -eq 0 && "$skipped" -gt 0 ]] || e2e_fail "second push uploaded $up blobs (skipped $skipped); want 0 uploaded"
+
+# --- 3. credentials -----------------------------------------------------------------------------
+e2e_log "3. wrong password, no credentials, docker config.json"
+rc=0
+LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=not-the-password \
+    do_push "$L" "$REF:wrong" >/dev/null || rc=$?
+[[ $rc -eq 1 ]] || e2e_fail "a wrong password exited $rc, want 1"
+grep -qi "rejected the credentials" "$T/push.err" || e2e_fail "unclear wrong-password message: $(cat "$T/push.err")"
+! grep -q "not-the-password" "$T/push.err" || e2e_fail "the password was printed"
+rc=0
+# An empty DOCKER_CONFIG dir, so a developer's ~/.docker/config.json cannot supply credentials.
+mkdir -p "$T/empty-docker"
+DOCKER_CONFIG=$T/empty-docker do_push "$L" "$REF:anon" >/dev/null || rc=$?
+[[ $rc -eq 1 ]] && grep -q "requires authentication" "$T/push.err" ||
+    e2e_fail "an anonymous push exited $rc: $(cat "$T/push.err")"
+mkdir -p "$T/docker"
+printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$ADDR" "$(printf '%s' "$CREDS" | base64 -w0)" >"$T/docker/config.json"
+DOCKER_CONFIG=$T/docker do_push "$L" "$REF:from-docker-config" >"$T/push3.json" ||
+    { cat "$T/push.err" >&2; e2e_fail "push with docker config.json credentials failed"; }
+! grep -q "$PASSWORD" "$T/push3.json" "$T/push.err" || e2e_fail "the password was printed"
+
+# --- 4. podman runs it from the registry ---------------------------------------------------------
+e2e_log "4. podman run from the registry (amd64, arm64)"
+for arch in amd64 arm64; do
+    e2e_need_arch "$arch"
+    name=lucia-e2e-push-$$-$arch
+    e2e_on_exit "podman rm -f $name >/dev/null 2>&1"
+    e2e_on_exit "podman rmi -f $REF:1.0.0 >/dev/null 2>&1"
+    # podman 4.3's `run` has no --creds: pull first, then run the pulled image by its ID.
+    podman pull --quiet --tls-verify=false --creds "$CREDS" --platform "linux/$arch" "$REF:1.0.0" >"$T/pull.out" 2>"$T/run.err" ||
+        { cat "$T/run.err" >&2; e2e_fail "podman pull $REF:1.0.0 ($arch) failed"; }
+    id=$(tail -n 1 "$T/pull.out")
+    [[ $(podman image inspect "$id" --format '{{.Digest}}') == "$INDEX_DIGEST" ]] ||
+        e2e_fail "podman pulled $REF:1.0.0 ($arch) under digest $(podman image inspect "$id" --format '{{.Digest}}')"
+    podman run -d --name "$name" --runtime runc --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+        -p 127.0.0.1::8080 "$id" >/dev/null 2>"$T/run.err" || { cat "$T/run.err" >&2; e2e_fail "podman run of the pulled $arch image failed"; }
+    port=$(podman port "$name" 8080/tcp | head -n 1 | sed 's/.*://')
+    code=000
+    for ((i = 0; i < 100; i++)); do
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/health" || true)
+        [[ "$code" == 200 ]] && break
+        sleep 0.2
+    done
+    [[ "$code" == 200 ]] || { podman logs "$name" >&2 || true; e2e_fail "$arch from the registry: /health answered $code"; }
+    [[ $(podman image inspect "$id" --format '{{.Architecture}}') == "$arch" ]] ||
+        e2e_fail "podman pulled the wrong platform for $arch"
+    podman rm -f "$name" >/dev/null
+    podman rmi -f "$REF:1.0.0" >/dev/null 2>&1 || true
+done
+
+e2e_log "PASS: pushed $INDEX_DIGEST to $REF, re-push uploaded nothing, podman ran it"
