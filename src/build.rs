@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::manifest::{self, Format, Spec};
 use crate::output::{self, FileRecord};
 use crate::progress::Progress;
+use crate::store::{self, BuildKey, KeyBuilder, Store};
 use crate::{formats, plan};
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -71,7 +72,6 @@ pub struct Prepared {
     pub spec: Spec,
     pub source_date: u64,
     pub source_date_origin: SourceDateOrigin,
-    pub arches: Vec<Arch>,
     pub formats: Vec<Format>,
     pub plans: Vec<Plan>,
     /// NAR hash (SRI) of each arch's payload directory, as `nix hash path` prints it.
@@ -125,7 +125,7 @@ pub fn prepare(req: &Request) -> Result<Prepared, AppError> {
             Ok((*arch, nar::sri_sha256(&h)))
         })
         .collect::<Result<BTreeMap<_, _>, AppError>>()?;
-    Ok(Prepared { spec, source_date, source_date_origin: origin, arches, formats, plans, payload_nar })
+    Ok(Prepared { spec, source_date, source_date_origin: origin, formats, plans, payload_nar })
 }
 
 /// One artifact the build made.
@@ -135,11 +135,14 @@ pub struct Artifact {
     pub format: String,
     pub arch: Option<String>,
     pub size: u64,
+    /// sha256 of the file, or the image index digest for the OCI layout.
     pub sha256: String,
-    /// Build key: the hash of everything this artifact is a function of.
+    /// Build key: the hash of everything this artifact is a function of (its store entry).
     pub key: String,
     #[serde(skip)]
     pub seconds: f64,
+    #[serde(skip)]
+    pub cached: bool,
 }
 
 /// Everything `build` reports.
@@ -147,8 +150,19 @@ pub struct Artifact {
 pub struct BuildReport {
     pub out_dir: String,
     pub source_date_epoch: u64,
-    pub artifacts: Vec<Artifact>,
+    pub artifacts: Vec<ArtifactStatus>,
     pub files: Vec<FileRecord>,
+    pub store: Option<String>,
+}
+
+/// An artifact with its per-run status (not part of build-info.json, which must not depend on
+/// the cache state).
+#[derive(Debug, Serialize)]
+pub struct ArtifactStatus {
+    #[serde(flatten)]
+    pub artifact: Artifact,
+    pub cached: bool,
+    pub seconds: f64,
 }
 
 /// A stable fingerprint of a plan: every entry's path, kind, mode, owner, size and content hash,
@@ -168,19 +182,21 @@ pub fn plan_fingerprint(plan: &Plan) -> String {
 }
 
 fn artifact_key(format: Format, plans: &[&Plan]) -> String {
-    let mut s = format!("lucia-pkg {TOOL_VERSION}\nformat {}\n", format.as_str());
+    let mut k = KeyBuilder::new();
+    k.part("tool", format!("lucia-pkg {TOOL_VERSION}"));
+    k.part("format", format.as_str());
     for p in plans {
-        s.push_str(&plan_fingerprint(p));
-        s.push('\n');
         let codec = match format {
             Format::Tar => p.formats.tar.compression,
             Format::Deb => p.formats.deb.compression,
             Format::Rpm => p.formats.rpm.compression,
             Format::Oci => p.formats.oci.layer_compression,
         };
-        s.push_str(&format!("{codec} {}\n", codec.implementation()));
+        k.part("arch", p.arch.as_str());
+        k.part("plan", plan_fingerprint(p));
+        k.part("codec", format!("{codec} {}", codec.implementation()));
     }
-    sha256_hex(s.as_bytes())
+    k.finish().as_str().to_string()
 }
 
 /// `p` relative to `base`, with `..` where needed, so the record names inputs the same way on
@@ -247,73 +263,109 @@ fn file_sha(p: &Path) -> String {
     pkg_core::digest::sha256_file(p).map(|(h, _)| hex::encode(h)).unwrap_or_default()
 }
 
-/// Runs a build into `out`.
-pub fn run(req: &Request, out: &Path, progress: &Progress) -> Result<BuildReport, AppError> {
-    let prep = prepare(req)?;
-    output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
+/// One unit of packaging work: a single-file artifact for one arch, or the multi-arch OCI image.
+struct Job<'a> {
+    format: Format,
+    arch: Option<Arch>,
+    plans: Vec<&'a Plan>,
+    /// Top-level names the job places in the out dir.
+    names: Vec<String>,
+    key: String,
+}
 
-    // Single-file jobs (format × arch) and the one multi-arch OCI job, in parallel.
-    let mut jobs: Vec<(Format, Option<Arch>)> = Vec::new();
+impl Job<'_> {
+    /// Writes the job's outputs into `dir` (the out dir, or a fresh store entry).
+    fn write(&self, dir: &Path) -> Result<(), AppError> {
+        let first = self.plans.first().ok_or_else(|| AppError::Build("no architectures to build".into()))?;
+        match self.format {
+            Format::Oci => {
+                let layout = dir.join(&self.names[0]);
+                output::write_dir_atomic(&layout, |tmp| {
+                    let plans: Vec<Plan> = self.plans.iter().map(|p| (*p).clone()).collect();
+                    formats::write_oci_layout(&plans, tmp).map(|_| ())
+                })?;
+                output::write_atomic(&dir.join(&self.names[1]), |w| formats::write_oci_archive(&layout, w))?;
+            }
+            f => {
+                output::write_atomic(&dir.join(&self.names[0]), |w| formats::write_file(f, first, w))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
+    let mut jobs = Vec::new();
     for f in &prep.formats {
         if *f == Format::Oci {
-            jobs.push((*f, None));
+            let plans: Vec<&Plan> = prep.plans.iter().collect();
+            if let Some(first) = plans.first() {
+                let names = vec![formats::file_name(*f, first), formats::oci_archive_name(first)];
+                jobs.push(Job { format: *f, arch: None, key: artifact_key(*f, &plans), plans, names });
+            }
         } else {
-            for a in &prep.arches {
-                jobs.push((*f, Some(*a)));
+            for p in &prep.plans {
+                jobs.push(Job { format: *f, arch: Some(p.arch), plans: vec![p], names: vec![formats::file_name(*f, p)], key: artifact_key(*f, &[p]) });
             }
         }
     }
-    let results: Vec<Result<Vec<Artifact>, AppError>> = jobs
+    jobs
+}
+
+/// Runs a build into `out`. With a store, unchanged outputs are linked from it instead of being
+/// rebuilt ("cached"); without one (`--no-cache`), everything is written straight to `out`.
+pub fn run(req: &Request, out: &Path, progress: &Progress, store: Option<&Store>) -> Result<BuildReport, AppError> {
+    let prep = prepare(req)?;
+    output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
+    let jobs = jobs(&prep);
+    let results: Vec<Result<(Vec<Artifact>, Option<store::Linked>), AppError>> = jobs
         .par_iter()
-        .map(|(format, arch)| {
+        .map(|job| {
             let started = Instant::now();
-            match arch {
-                Some(arch) => {
-                    let plan = prep.plans.iter().find(|p| p.arch == *arch).ok_or_else(|| AppError::Build(format!("no plan for {arch}")))?;
-                    let name = formats::file_name(*format, plan);
-                    let bar = progress.job(&name);
-                    let path = out.join(&name);
-                    let (size, sha256) = output::write_atomic(&path, |w| formats::write_file(*format, plan, w))?;
-                    bar.finish();
-                    Ok(vec![Artifact {
-                        name,
-                        format: format.as_str().into(),
-                        arch: Some(arch.as_str().into()),
-                        size,
-                        sha256,
-                        key: artifact_key(*format, &[plan]),
-                        seconds: started.elapsed().as_secs_f64(),
-                    }])
-                }
+            let bar = progress.job(&job.names[0]);
+            let (cached, linked) = match store {
                 None => {
-                    let plans: Vec<&Plan> = prep.plans.iter().collect();
-                    let first = plans.first().ok_or_else(|| AppError::Build("no architectures to build".into()))?;
-                    let name = formats::file_name(*format, first);
-                    let bar = progress.job(&name);
-                    let layout = out.join(&name);
-                    let key = artifact_key(*format, &plans);
-                    let mut index_digest = String::new();
-                    output::write_dir_atomic(&layout, |dir| {
-                        index_digest = formats::write_oci_layout(&prep.plans, dir)?;
-                        Ok::<(), AppError>(())
-                    })?;
-                    let archive = formats::oci_archive_name(first);
-                    let (size, sha256) = output::write_atomic(&out.join(&archive), |w| formats::write_oci_archive(&layout, w))?;
-                    bar.finish();
-                    let seconds = started.elapsed().as_secs_f64();
-                    Ok(vec![
-                        Artifact { name, format: "oci".into(), arch: None, size: 0, sha256: index_digest, key: key.clone(), seconds },
-                        Artifact { name: archive, format: "oci-archive".into(), arch: None, size, sha256, key, seconds },
-                    ])
+                    job.write(out)?;
+                    (false, None)
                 }
+                Some(st) => {
+                    let key = BuildKey::parse(&job.key).ok_or_else(|| AppError::Build("bad build key".into()))?;
+                    let put = st
+                        .put(&key, &job.names[0], |dir| job.write(dir).map_err(|e| e.render(false).into()))
+                        .map_err(AppError::build)?;
+                    let linked = st.link_into(&put.entry, out).map_err(AppError::build)?;
+                    (put.cached, Some(linked))
+                }
+            };
+            bar.finish();
+            let seconds = started.elapsed().as_secs_f64();
+            let mut arts = Vec::new();
+            for (i, name) in job.names.iter().enumerate() {
+                let path = out.join(name);
+                let (format, size, sha256) = if path.is_dir() {
+                    let index = format_oci_index_digest(&path)?;
+                    (job.format.as_str().to_string(), 0, index)
+                } else {
+                    let (sha, size) = pkg_core::digest::sha256_file(&path).map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
+                    let f = if job.format == Format::Oci && i == 1 { "oci-archive".to_string() } else { job.format.as_str().to_string() };
+                    (f, size, hex::encode(sha))
+                };
+                arts.push(Artifact { name: name.clone(), format, arch: job.arch.map(|a| a.as_str().to_string()), size, sha256, key: job.key.clone(), seconds, cached });
             }
+            Ok((arts, linked))
         })
         .collect();
     let mut artifacts = Vec::new();
+    let mut linked = Vec::new();
     for r in results {
-        artifacts.extend(r?);
+        let (a, l) = r?;
+        artifacts.extend(a);
+        linked.extend(l);
     }
     artifacts.sort_by(|a, b| a.name.cmp(&b.name));
+    if let Some(st) = store {
+        st.add_root(out, &linked).map_err(AppError::build)?;
+    }
 
     let mut files = Vec::new();
     for a in &artifacts {
@@ -329,5 +381,18 @@ pub fn run(req: &Request, out: &Path, progress: &Progress) -> Result<BuildReport
     let (size, sha256) = output::write_text_atomic(&out.join("build-info.json"), &info_text)?;
     files.push(FileRecord { name: "build-info.json".into(), size, sha256 });
     output::write_text_atomic(&out.join("SHA256SUMS"), &output::sha256sums(&files))?;
-    Ok(BuildReport { out_dir: out.display().to_string(), source_date_epoch: prep.source_date, artifacts, files })
+    Ok(BuildReport {
+        out_dir: out.display().to_string(),
+        source_date_epoch: prep.source_date,
+        artifacts: artifacts.into_iter().map(|a| ArtifactStatus { cached: a.cached, seconds: a.seconds, artifact: a }).collect(),
+        files,
+        store: store.map(|s| s.root().display().to_string()),
+    })
+}
+
+/// The image index digest an OCI layout's `index.json` points at.
+fn format_oci_index_digest(layout: &Path) -> Result<String, AppError> {
+    let text = std::fs::read_to_string(layout.join("index.json")).map_err(|e| AppError::Build(format!("{}: {e}", layout.display())))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(AppError::build)?;
+    v["manifests"][0]["digest"].as_str().map(str::to_string).ok_or_else(|| AppError::Build(format!("{}: index.json names no image index", layout.display())))
 }

@@ -11,6 +11,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod store;
 mod verify;
 
 use std::io::{IsTerminal, Write};
@@ -53,6 +54,11 @@ fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, 
     })
 }
 
+fn open_store() -> Result<store::Store, AppError> {
+    let root = store::default_root().map_err(|e| AppError::Input(e.to_string()))?;
+    store::Store::open(&root).map_err(AppError::build)
+}
+
 fn human_size(n: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut v = n as f64;
@@ -67,18 +73,21 @@ fn human_size(n: u64) -> String {
 fn run(cli: Cli) -> Result<(), AppError> {
     let progress = progress::Progress::new(cli.quiet || cli.json);
     match cli.command {
-        Command::Build { sel, out, revision, no_cache: _ } => {
+        Command::Build { sel, out, revision, no_cache } => {
             let req = request(&sel, revision)?;
-            let report = build::run(&req, &out, &progress)?;
+            let store = if no_cache { None } else { Some(open_store()?) };
+            let report = build::run(&req, &out, &progress, store.as_ref())?;
             if cli.json {
                 println!("{}", serde_json::to_string_pretty(&report).map_err(AppError::build)?);
             } else {
                 let mut o = std::io::stdout().lock();
                 let _ = writeln!(o, "{:<40} {:>10}  {:<12} {}", "artifact", "size", "sha256", "time");
-                for a in &report.artifacts {
+                for s in &report.artifacts {
+                    let a = &s.artifact;
                     let size = if a.size > 0 { human_size(a.size) } else { "dir".into() };
-                    let sha = a.sha256.get(..12).unwrap_or("-");
-                    let _ = writeln!(o, "{:<40} {:>10}  {:<12} built in {:.1}s", a.name, size, sha, a.seconds);
+                    let sha = a.sha256.trim_start_matches("sha256:").get(..12).unwrap_or("-");
+                    let how = if s.cached { "cached".to_string() } else { format!("built in {:.1}s", s.seconds) };
+                    let _ = writeln!(o, "{:<40} {:>10}  {:<12} {how}", a.name, size, sha);
                 }
                 let _ = writeln!(o, "wrote {} files, SHA256SUMS and build-info.json to {} (source date {})", report.files.len() - 1, report.out_dir, pkg_core::determinism::rfc3339(report.source_date_epoch));
             }
@@ -149,7 +158,22 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 return Err(AppError::Build(format!("{} artifact(s) differ between two builds of the same inputs", report.differences.len())));
             }
         }
-        Command::Push { .. } | Command::Gc => {
+        Command::Gc => {
+            let st = open_store()?;
+            let r = st.gc(false).map_err(AppError::build)?;
+            if cli.json {
+                println!("{}", serde_json::json!({
+                    "removed": r.removed, "kept": r.kept, "freed_bytes": r.freed_bytes,
+                    "dead_roots": r.dead_roots, "live_roots": r.live_roots, "temp_dirs_removed": r.temp_dirs_removed,
+                }));
+            } else {
+                println!(
+                    "gc: removed {} entries ({}), kept {}, {} live out dir(s), {} dead root(s) dropped, {} stale temp dir(s) removed",
+                    r.removed.len(), human_size(r.freed_bytes), r.kept.len(), r.live_roots, r.dead_roots.len(), r.temp_dirs_removed
+                );
+            }
+        }
+        Command::Push { .. } => {
             return Err(AppError::Input("this subcommand is not available in this build yet".into()));
         }
     }

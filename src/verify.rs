@@ -221,7 +221,7 @@ mod tests {
             std::fs::write(&m, manifest(*date)).unwrap();
             let req = crate::build::Request { manifest: m, arches: None, formats: None, revision: None };
             let out = p.join(format!("out{i}"));
-            crate::build::run(&req, &out, &crate::progress::Progress::new(true)).unwrap();
+            crate::build::run(&req, &out, &crate::progress::Progress::new(true), None).unwrap();
             outs.push(out);
         }
         let d = compare(&outs[0], &outs[1]).unwrap();

@@ -16,7 +16,13 @@ fn repo() -> PathBuf {
 }
 
 fn run(args: &[&str], dir: &Path) -> Output {
-    Command::new(bin()).args(args).current_dir(dir).env_remove("SOURCE_DATE_EPOCH").output().expect("run lucia-pkg")
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("LUCIA_PKG_STORE", dir.join(".store"))
+        .output()
+        .expect("run lucia-pkg")
 }
 
 fn text(o: &Output) -> String {
@@ -271,7 +277,7 @@ fn example_builds_are_bit_identical_under_a_varied_environment() {
         let script = format!("umask {umask}; exec \"$0\" \"$@\"");
         let o = Command::new("sh")
             .arg("-c").arg(script).arg(bin())
-            .args(["build", "--manifest", "packaging/lucia.toml", "--out"]).arg(&out)
+            .args(["build", "--no-cache", "--manifest", "packaging/lucia.toml", "--out"]).arg(&out)
             .current_dir(repo())
             .env_remove("SOURCE_DATE_EPOCH")
             .env("TZ", tz).env("LANG", lang).env("LC_ALL", lang).env("TMPDIR", &tmp).env("HOME", &home)
@@ -356,4 +362,63 @@ fn help_version_completions_and_man_pages() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(p.path().join("man/lucia-pkg.1").is_file());
     assert!(p.path().join("man/lucia-pkg-build.1").is_file());
+}
+
+/// A rebuild of unchanged inputs does no packaging work; changing one arch's input rebuilds only
+/// what depends on it; gc keeps what an out dir uses.
+#[test]
+fn unchanged_inputs_are_cache_hits_and_changes_rebuild_only_dependents() {
+    let p = Project::new();
+    let m = MANIFEST.replace("arches = [\"amd64\"]", "arches = [\"amd64\", \"arm64\"]")
+        + "\n[payload.arm64]\npath = \"payload-arm64\"\n";
+    let m = m.replacen("[payload.amd64]\npath = \"payload\"\n", "[payload.amd64]\npath = \"payload\"\n", 1);
+    p.manifest(&m);
+    fs::create_dir_all(p.path().join("payload-arm64")).unwrap();
+    fs::write(p.path().join("payload-arm64/demo"), fake_elf(183)).unwrap();
+    fs::set_permissions(p.path().join("payload-arm64/demo"), fs::Permissions::from_mode(0o755)).unwrap();
+    let build = || {
+        let o = run(&["--json", "build", "--manifest", "lucia.toml", "--out", "out"], p.path());
+        assert!(o.status.success(), "{}", text(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["artifacts"].as_array().unwrap().iter().map(|a| (a["name"].as_str().unwrap().to_string(), a["cached"].as_bool().unwrap(), a["sha256"].as_str().unwrap().to_string())).collect::<Vec<_>>()
+    };
+    let first = build();
+    assert!(first.iter().all(|(_, cached, _)| !cached), "{first:?}");
+    let second = build();
+    assert!(second.iter().all(|(_, cached, _)| *cached), "{second:?}");
+    assert_eq!(first.iter().map(|a| &a.2).collect::<Vec<_>>(), second.iter().map(|a| &a.2).collect::<Vec<_>>());
+    // Change only the arm64 payload: the amd64 tarball stays cached, the arm64 one is rebuilt.
+    fs::write(p.path().join("payload-arm64/extra.txt"), "new\n").unwrap();
+    let third = build();
+    let status = |name: &str| third.iter().find(|a| a.0 == name).map(|a| a.1).unwrap();
+    assert!(status("demo-1.0.0-linux-amd64.tar.gz"));
+    assert!(!status("demo-1.0.0-linux-arm64.tar.gz"));
+    // The out dir is still complete and correct.
+    let sums = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(p.path().join("out")).output().unwrap();
+    assert!(sums.status.success(), "{}", text(&sums));
+    // gc removes the superseded arm64 entry and keeps the two in use.
+    let o = run(&["--json", "gc"], p.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["removed"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["kept"].as_array().unwrap().len(), 2, "{v}");
+    // Deleting the out dir makes everything collectable.
+    fs::remove_dir_all(p.path().join("out")).unwrap();
+    let o = run(&["--json", "gc"], p.path());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["kept"].as_array().unwrap().len(), 0, "{v}");
+}
+
+#[test]
+fn verify_proves_the_example_reproducible() {
+    let payload = repo().join("target/demo-payload/amd64/lucia.AgentHost");
+    if !payload.exists() {
+        let st = Command::new("bash").arg("scripts/build-demo-payload.sh").current_dir(repo()).status().unwrap();
+        assert!(st.success());
+    }
+    let o = Command::new(bin()).args(["--json", "verify", "--manifest", "packaging/lucia.toml"]).current_dir(repo()).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["identical"], true, "{v}");
+    assert!(v["artifacts"].as_u64().unwrap() >= 10, "{v}");
 }
