@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use pkg_core::Plan;
@@ -173,6 +174,17 @@ fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, Oci
     fs::write(&index_json, json("index.json", &top)?).map_err(|e| OciError::io(&index_json, e))?;
     let layout_file = tmp.join("oci-layout");
     fs::write(&layout_file, OCI_LAYOUT).map_err(|e| OciError::io(&layout_file, e))?;
+    // Fixed modes, whatever the umask: the tree is compared and published as is.
+    for (p, mode) in [
+        (index_json, 0o644),
+        (layout_file, 0o644),
+        (tmp.join("blobs").join("sha256"), 0o755),
+        (tmp.join("blobs"), 0o755),
+        (tmp.to_path_buf(), 0o755),
+    ] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode))
+            .map_err(|e| OciError::io(&p, e))?;
+    }
     index_desc.annotations.clear();
     Ok((index_desc, platforms, ref_name, img_name))
 }

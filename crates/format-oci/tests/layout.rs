@@ -43,20 +43,20 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Every file under `dir` (relative path → bytes).
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// Every file and directory under `dir` (relative path → mode and bytes).
+fn tree(dir: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in fs::read_dir(&d).unwrap() {
             let p = e.unwrap().path();
+            let rel = p.strip_prefix(dir).unwrap().display().to_string();
+            let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o7777;
             if p.is_dir() {
+                out.insert(format!("{rel}/"), (mode, Vec::new()));
                 stack.push(p);
             } else {
-                out.insert(
-                    p.strip_prefix(dir).unwrap().display().to_string(),
-                    fs::read(&p).unwrap(),
-                );
+                out.insert(rel, (mode, fs::read(&p).unwrap()));
             }
         }
     }
@@ -90,6 +90,13 @@ fn writing_twice_gives_identical_trees_and_archives() {
     let sb = write(&b, &rev);
     assert_eq!(sa.index_digest, sb.index_digest);
     assert_eq!(tree(&a), tree(&b));
+    for (path, (mode, _)) in tree(&a) {
+        assert_eq!(
+            mode,
+            if path.ends_with('/') { 0o755 } else { 0o644 },
+            "{path}"
+        );
+    }
     // Rewriting in place replaces the layout.
     let sc = write(&a, &plans());
     assert_eq!(sa.index_digest, sc.index_digest);
