@@ -222,6 +222,81 @@ else
     bad "docker-compose config: $(cat "$WORK/compose.err")"
 fi
 
+# --- 2b. the Redis command line, run for real --------------------------------------------------
+# Compose and the Kubernetes manifests start Redis with the same `sh -c` line that feeds the
+# password as configuration on stdin. Run exactly that line (taken from the resolved compose file)
+# with Debian's Redis 7.0 on a loopback port, and check what it promises.
+
+redis_check() {
+    local rdb
+    rdb=$(command -v redis-check-rdb || true)
+    if [[ -z "$rdb" ]] || ! command -v redis-cli >/dev/null; then
+        e2e_log "redis-tools missing: Redis command-line check skipped (scripts/ci-packages.txt lists it)"
+        return 0
+    fi
+    local cmdline
+    # `config` prints Compose's own escape ($$) as it is; the container receives a single $.
+    cmdline=$("$PY" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["services"]["redis"]["command"][2].replace("$$", "$"))' "$WORK/compose.yaml") || {
+        bad "no redis command in the resolved compose file"
+        return 0
+    }
+    local k8s_cmd
+    k8s_cmd=$("$PY" - "$WORK/kustomize-base.yaml" <<'PY'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "StatefulSet":
+        print(d["spec"]["template"]["spec"]["containers"][0]["command"][2])
+PY
+    )
+    if [[ "$k8s_cmd" != "$cmdline" ]]; then
+        bad "Redis command differs between Compose and Kubernetes: '$cmdline' vs '$k8s_cmd'"
+    fi
+    # Debian ships the server as redis-check-rdb; the binary picks its role from argv[0].
+    local rbin="$WORK/redis-bin" rdir="$WORK/redis-data" port=$((20000 + RANDOM % 20000))
+    mkdir -p "$rbin" "$rdir"
+    ln -sf "$rdb" "$rbin/redis-server"
+    local pw=e2e0redis0pw0$RANDOM
+    (cd "$rdir" && PATH="$rbin:$PATH" REDIS_PASSWORD="$pw" \
+        exec sh -c "$cmdline --port $port --bind 127.0.0.1 --dir $rdir --save ''" >"$WORK/redis.log" 2>&1) &
+    local rpid=$!
+    e2e_on_exit "kill $rpid 2>/dev/null; true"
+    local up=0 _
+    for _ in $(seq 1 50); do
+        if REDISCLI_AUTH=$pw redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then
+            up=1
+            break
+        fi
+        sleep 0.1
+    done
+    if ((!up)); then
+        bad "Redis did not start with the compose command line: $(tail -n 5 "$WORK/redis.log")"
+        kill "$rpid" 2>/dev/null || true
+        return 0
+    fi
+    local errors=()
+    rc() { REDISCLI_AUTH=$pw redis-cli -p "$port" "$@" 2>/dev/null; }
+    [[ "$(redis-cli -p "$port" ping 2>&1)" == *NOAUTH* ]] || errors+=("answers without the password")
+    [[ "$(rc config get appendonly | tail -n1)" == yes ]] || errors+=("appendonly is not on")
+    [[ "$(rc config get maxmemory | tail -n1)" == 268435456 ]] || errors+=("maxmemory is not 256mb")
+    [[ "$(rc config get maxmemory-policy | tail -n1)" == allkeys-lru ]] || errors+=("maxmemory-policy is not allkeys-lru")
+    # The password must not be visible in any process's argv.
+    # (The pattern comes from a file, or grep would find it in its own argv.)
+    printf '%s\n' "$pw" >"$WORK/pw.pattern"
+    if grep -l -a -F -f "$WORK/pw.pattern" /proc/[0-9]*/cmdline 2>/dev/null | grep -q .; then
+        errors+=("the password is visible in a process command line")
+    fi
+    # The healthcheck, as Compose and the probes run it (plus the test port).
+    REDISCLI_AUTH=$pw sh -c "redis-cli -p $port ping | grep -q PONG" || errors+=("the healthcheck command fails")
+    REDISCLI_AUTH=wrong sh -c "redis-cli -p $port ping 2>/dev/null | grep -q PONG" && errors+=("the healthcheck passes with a wrong password")
+    rc shutdown nosave >/dev/null || true
+    wait "$rpid" 2>/dev/null || true
+    if ((${#errors[@]})); then
+        bad "Redis as configured: ${errors[*]}"
+    else
+        pass "the Redis command line runs (Redis $(redis-cli --version | awk '{print $2}')): password required and not in argv, AOF on, 256mb allkeys-lru, healthcheck works"
+    fi
+}
+
 # --- 3. kustomize + kubernetes-validate --------------------------------------------------------
 
 printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicaz: 1}\n' >"$WORK/bad-k8s.yaml"
@@ -244,6 +319,10 @@ if grep -q 'image: ghcr.io/seiggy/lucia@sha256:[0-9a-f]\{64\}$' "$WORK/kustomize
     pass "overlay pins the image by digest; base uses tag 1.0.0"
 else
     bad "image references in the kustomize renderings"
+fi
+
+if [[ -f "$WORK/compose.yaml" && -f "$WORK/kustomize-base.yaml" ]]; then
+    redis_check
 fi
 
 # --- 4. JSON schemas and actionlint ------------------------------------------------------------
@@ -482,11 +561,13 @@ dockerfile_check() {
     fi
     # Run it as the compose file does and ask it for /health.
     local port=$((20000 + RANDOM % 20000)) cid
-    if ! cid=$("${pm[@]}" run -d --rm --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
+    if ! cid=$("${pm[@]}" run -d --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
         --user 1100:1100 -e LUCIA_STATE_DIR=/var/lib/lucia -p "127.0.0.1:$port:8080" "$img" 2>"$WORK/run.err"); then
         bad "podman run of the Dockerfile image: $(cat "$WORK/run.err")"
         return 0
     fi
+    # Runs before the image removal registered earlier (cleanups run newest first).
+    e2e_on_exit "podman rm -f -t 0 '$cid' >/dev/null 2>&1; true"
     local ok=0 _
     for _ in $(seq 1 50); do
         if curl -fsS --max-time 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 &&
@@ -497,7 +578,7 @@ dockerfile_check() {
         sleep 0.2
     done
     "${pm[@]}" logs "$cid" >"$WORK/run.log" 2>&1 || true
-    "${pm[@]}" stop -t 5 "$cid" >/dev/null 2>&1 || true
+    "${pm[@]}" rm -f -t 5 "$cid" >/dev/null 2>&1 || true
     if ((ok)); then
         pass "the Dockerfile image serves /health and /alive as uid 1100, read-only root, no capabilities"
     else
