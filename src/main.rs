@@ -11,6 +11,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod signals;
 mod store;
 mod verify;
 
@@ -23,6 +24,7 @@ use cli::{Cli, Command, Selection};
 use error::AppError;
 
 fn main() -> ExitCode {
+    signals::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -55,19 +55,20 @@ pub struct TempGuard {
 
 impl TempGuard {
     pub fn new(path: PathBuf) -> Self {
+        crate::signals::register(path.clone());
         TempGuard { path: Some(path) }
     }
-    pub fn path(&self) -> &Path {
-        self.path.as_deref().unwrap_or(Path::new(""))
-    }
     pub fn disarm(&mut self) {
-        self.path = None;
+        if let Some(p) = self.path.take() {
+            crate::signals::unregister(&p);
+        }
     }
 }
 
 impl Drop for TempGuard {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
+            crate::signals::unregister(&p);
             if p.is_dir() {
                 let _ = fs::remove_dir_all(&p);
             } else {

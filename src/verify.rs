@@ -165,6 +165,7 @@ pub fn run(sel: &Selection, keep: bool, exe: &Path) -> Result<VerifyReport, AppE
             c.arg("-c").arg(&inner);
             c
         };
+        crate::signals::reset_in_child(&mut cmd);
         cmd.current_dir(&work)
             .env("TZ", v.tz)
             .env("LANG", v.lang)
