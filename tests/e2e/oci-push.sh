@@ -9,7 +9,12 @@
 #   3. a wrong password fails with exit 1 and a clear message that does not echo it; no
 #      credentials at all fails asking for them; credentials from a docker config.json work;
 #   4. podman pulls and runs the image from the registry for amd64 and (qemu) arm64:
-#      GET /health answers 200.
+#      GET /health answers 200;
+#   5. Bearer token auth: a second docker-registry configured with `auth: token`, trusting a
+#      throwaway certificate, and a small token service (below) that checks Basic credentials
+#      and issues RS256 JWTs with the certificate in x5c: the push follows the WWW-Authenticate
+#      realm/service/scope flow, the registry itself validates the token and its access claims,
+#      the digest round-trips, a re-push uploads nothing, and a wrong password fails with exit 1.
 #
 # Env: LUCIA_PKG (binary under test). LUCIA_E2E_PUSH_EXAMPLE=path runs registry-push's example
 # binary (`cargo build -p registry-push --example push`) instead of `lucia-pkg push`, for
@@ -21,7 +26,7 @@
 . "$REPO_ROOT/tests/e2e/lib/registry.sh"
 
 e2e_need_root
-e2e_need_tools podman runc skopeo curl sha256sum python3 docker-registry htpasswd
+e2e_need_tools podman runc skopeo curl sha256sum python3 docker-registry htpasswd openssl
 e2e_need_lucia_pkg
 e2e_demo_payload
 
@@ -113,8 +118,9 @@ rc=0
 # An empty DOCKER_CONFIG dir, so a developer's ~/.docker/config.json cannot supply credentials.
 mkdir -p "$T/empty-docker"
 DOCKER_CONFIG=$T/empty-docker do_push "$L" "$REF:anon" >/dev/null || rc=$?
-[[ $rc -eq 1 ]] && grep -q "requires authentication" "$T/push.err" ||
+if [[ $rc -ne 1 ]] || ! grep -q "requires authentication" "$T/push.err"; then
     e2e_fail "an anonymous push exited $rc: $(cat "$T/push.err")"
+fi
 mkdir -p "$T/docker"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$ADDR" "$(printf '%s' "$CREDS" | base64 -w0)" >"$T/docker/config.json"
 DOCKER_CONFIG=$T/docker do_push "$L" "$REF:from-docker-config" >"$T/push3.json" ||
@@ -150,4 +156,116 @@ for arch in amd64 arm64; do
     podman rmi -f "$REF:1.0.0" >/dev/null 2>&1 || true
 done
 
-e2e_log "PASS: pushed $INDEX_DIGEST to $REF, re-push uploaded nothing, podman ran it"
+# --- 5. Bearer token flow ------------------------------------------------------------------------
+e2e_log "5. Bearer token auth (distribution auth: token + a local token service)"
+TK=$T/token
+mkdir -p "$TK/data"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TK/key.pem" -out "$TK/cert.pem" -days 2 \
+    -subj /CN=lucia-e2e-token >/dev/null 2>&1 || e2e_fail "openssl could not make the token certificate"
+cat >"$TK/token_server.py" <<'TOKEN_SERVER'
+# Docker Registry v2 token service, just enough for distribution's `auth: token`: checks Basic
+# credentials, grants the requested scopes, signs RS256 with `openssl dgst`, puts the
+# certificate in x5c (the registry verifies it against its rootcertbundle).
+# argv: KEY CERT USER PASSWORD ISSUER PORTFILE
+import base64, json, os, subprocess, sys, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs, urlparse
+
+key, cert, user, password, issuer, portfile = sys.argv[1:7]
+der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True, capture_output=True).stdout
+b64u = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        q = parse_qs(urlparse(self.path).query)
+        if self.headers.get("Authorization") != "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode():
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+        access = []
+        for scope in q.get("scope", []):
+            typ, name, actions = scope.split(":")
+            access.append({"type": typ, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        head = {"alg": "RS256", "typ": "JWT", "x5c": [base64.b64encode(der).decode()]}
+        claims = {"iss": issuer, "sub": user, "aud": q.get("service", [""])[0], "exp": now + 300,
+                  "nbf": now - 10, "iat": now, "jti": b64u(os.urandom(12)), "access": access}
+        signing_input = b64u(json.dumps(head).encode()) + "." + b64u(json.dumps(claims).encode())
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=signing_input.encode(),
+                             check=True, capture_output=True).stdout
+        token = signing_input + "." + b64u(sig)
+        self.reply(200, json.dumps({"token": token, "expires_in": 300}).encode())
+
+srv = HTTPServer(("127.0.0.1", 0), Handler)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
+TOKEN_SERVER
+python3 "$TK/token_server.py" "$TK/key.pem" "$TK/cert.pem" "$USER_NAME" "$PASSWORD" lucia-e2e-issuer "$TK/port" \
+    </dev/null >"$TK/token.log" 2>&1 &
+e2e_on_exit "kill $! 2>/dev/null"
+for ((i = 0; i < 50; i++)); do
+    [[ -s "$TK/port" ]] && break
+    sleep 0.1
+done
+[[ -s "$TK/port" ]] || { cat "$TK/token.log" >&2; e2e_fail "the token service did not start"; }
+TPORT=$(cat "$TK/port")
+code=000
+for ((attempt = 0; attempt < 20; attempt++)); do
+    BPORT=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$BPORT") 2>/dev/null && continue
+    cat >"$TK/registry.yml" <<REGISTRY_YML
+version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: $TK/data}}
+http: {addr: "127.0.0.1:$BPORT", secret: lucia-e2e-throwaway}
+auth:
+  token:
+    realm: http://127.0.0.1:$TPORT/token
+    service: lucia-e2e-registry
+    issuer: lucia-e2e-issuer
+    rootcertbundle: $TK/cert.pem
+REGISTRY_YML
+    docker-registry serve "$TK/registry.yml" </dev/null >"$TK/registry.log" 2>&1 &
+    BPID=$!
+    e2e_on_exit "kill $BPID 2>/dev/null"
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$BPID" 2>/dev/null || break
+        code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$BPORT/v2/" || true)
+        [[ "$code" == 401 ]] && break
+        sleep 0.1
+    done
+    [[ "$code" == 401 ]] && break
+    kill "$BPID" 2>/dev/null || true
+    grep -q 'address already in use' "$TK/registry.log" ||
+        { cat "$TK/registry.log" >&2; e2e_fail "the token-auth registry did not start"; }
+done
+[[ "$code" == 401 ]] || e2e_fail "no free port for the token-auth registry"
+curl -s -D - -o /dev/null "http://127.0.0.1:$BPORT/v2/" | grep -qi '^www-authenticate: Bearer realm=' ||
+    e2e_fail "the token-auth registry does not send a Bearer challenge"
+BREF=127.0.0.1:$BPORT/lucia/agenthost
+LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
+    do_push "$L" "$BREF:1.0.0" >"$T/push-bearer.json" ||
+    { cat "$T/push.err" >&2; e2e_fail "push with Bearer token auth failed"; }
+got=$(skopeo inspect --raw --tls-verify=false --creds "$CREDS" "docker://$BREF:1.0.0" | sha256sum | cut -d' ' -f1)
+[[ "sha256:$got" == "$INDEX_DIGEST" ]] || e2e_fail "Bearer push: $BREF:1.0.0 hashes to sha256:$got"
+LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
+    do_push "$L" "$BREF:1.0.0" >"$T/push-bearer2.json" || e2e_fail "second Bearer push failed"
+[[ $(report_field "$T/push-bearer2.json" blobs_uploaded) -eq 0 ]] || e2e_fail "second Bearer push uploaded blobs"
+rc=0
+LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=not-the-password \
+    do_push "$L" "$BREF:wrong" >/dev/null || rc=$?
+if [[ $rc -ne 1 ]] || ! grep -qi "rejected the credentials" "$T/push.err" || grep -q not-the-password "$T/push.err"; then
+    e2e_fail "Bearer, wrong password: exit $rc, $(cat "$T/push.err")"
+fi
+
+e2e_log "PASS: pushed $INDEX_DIGEST to $REF (basic) and $BREF (bearer); re-push uploaded nothing; podman ran it"

@@ -109,8 +109,9 @@ done
 got=$(skopeo inspect --raw "oci-archive:$A" | sha256sum | cut -d' ' -f1)
 [[ "sha256:$got" == "$INDEX_DIGEST" ]] || e2e_fail "the oci-archive's index differs from the layout's"
 "$LUCIA_PKG" inspect "$A" >"$T/inspect.txt" || e2e_fail "lucia-pkg inspect of the archive failed"
-grep -q "linux/arm64/v8" "$T/inspect.txt" && grep -q "$INDEX_DIGEST" "$T/inspect.txt" ||
+if ! grep -q "linux/arm64/v8" "$T/inspect.txt" || ! grep -q "$INDEX_DIGEST" "$T/inspect.txt"; then
     e2e_fail "lucia-pkg inspect does not show the index and platforms: $(cat "$T/inspect.txt")"
+fi
 
 # --- 3. umoci: diff_ids, files, owners, modes --------------------------------------------
 e2e_log "3. umoci unpack each platform"
