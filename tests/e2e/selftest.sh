@@ -166,7 +166,29 @@ if [[ -s "$arm64_tarball" || "${LUCIA_E2E_SELFTEST_ARM64:-0}" == 1 ]]; then
     out=$(chroot_exec "$root64" sh -c 'uname -m; apt-get --version | head -n 1')
     [[ "$out" == $'aarch64\napt '*'(arm64)' ]] || e2e_fail "arm64 chroot printed '$out'"
     echo "# arm64 chroot_exec (uname + apt-get --version): $(since "$t0") s"
-    echo "ok 6 - arm64 chroot runs under qemu binfmt"
+    # Boot it too, with a unit that needs the qemu-user drop-in (PrivateUsers=yes).
+    cat >"$root64/etc/systemd/system/e2e-probe.service" <<'EOF'
+[Service]
+Type=exec
+PrivateUsers=yes
+ExecStart=/bin/sh -c 'uname -m >/run/e2e-probe; exec sleep infinity'
+
+[Install]
+WantedBy=multi-user.target
+EOF
+    chroot_exec "$root64" systemctl enable --quiet e2e-probe.service
+    chroot_qemu_dropin "$root64" e2e-probe.service
+    [[ -f "$root64/etc/systemd/system/e2e-probe.service.d/50-lucia-e2e-qemu.conf" ]] ||
+        e2e_fail "chroot_qemu_dropin wrote no drop-in for an arm64 root"
+    printf '%s\n' 'set -eu' '. /lucia-e2e/boot-helpers.sh' 'boot_wait_active e2e-probe.service 60' \
+        'test "$(cat /run/e2e-probe)" = aarch64' 'echo arm64-boot-ok' >"$check"
+    t0=$(date +%s.%N)
+    rc=0
+    out=$(chroot_boot "$root64" "$check" e2e-probe.service) || rc=$?
+    printf '%s\n' "$out" | sed 's/^/#   /'
+    [[ $rc -eq 0 && "$out" == *arm64-boot-ok* ]] || e2e_fail "arm64 chroot_boot returned $rc"
+    echo "# chroot_boot arm64 (emulated boot, check, poweroff): $(since "$t0") s"
+    echo "ok 6 - arm64 chroot runs under qemu binfmt and boots systemd"
 else
     echo "ok 6 # skip arm64 chroot not cached (scripts/ci-setup.sh builds it; or LUCIA_E2E_SELFTEST_ARM64=1)"
 fi

@@ -8,6 +8,8 @@
 #   chroot_boot DIR SCRIPT [UNIT...]
 #                                boot DIR with systemd, run SCRIPT after multi-user.target
 #                                (and after UNIT...), print its output, return its exit code
+#   chroot_qemu_dropin DIR UNIT...
+#                                emulated roots only: PrivateUsers=no drop-in (qemu-user limit)
 #   chroot_arch DIR              print the Debian architecture of a root
 #   e2e_need_arch ARCH           skip unless ARCH binaries can run here (qemu binfmt)
 #
@@ -226,6 +228,28 @@ EOF
     fi
     e2e_log "chroot_boot: booted, ran the check (rc $check_rc) and powered off in ${took}s (nspawn rc $rc)"
     return "$check_rc"
+}
+
+# chroot_qemu_dropin DIR UNIT...
+#
+# Booting a foreign-arch root works through qemu-user, but qemu-user cannot set up user
+# namespaces: a unit with PrivateUsers=yes fails with "Failed to set up user namespacing:
+# Invalid argument" (status 217/USER). For an emulated root this writes a drop-in
+# UNIT.d/50-lucia-e2e-qemu.conf with PrivateUsers=no for each UNIT and says so; for a native
+# root it does nothing, so tests can call it unconditionally. Other hardening (seccomp
+# filters, ProtectSystem, PrivateTmp, ...) was verified to work under emulation. Also note
+# that under emulation systemd-sysusers/-tmpfiles-setup/-sysctl fail at boot (their
+# credentials setup hits the same limitation); a test must not require "no failed units".
+chroot_qemu_dropin() {
+    local dir="${1:?usage: chroot_qemu_dropin DIR UNIT...}" unit
+    shift
+    [[ "$(chroot_arch "$dir")" != "$(dpkg --print-architecture)" ]] || return 0
+    for unit in "$@"; do
+        mkdir -p "$dir/etc/systemd/system/$unit.d"
+        printf '%s\n' "# lucia-pkg e2e: qemu-user cannot create user namespaces" "[Service]" "PrivateUsers=no" \
+            >"$dir/etc/systemd/system/$unit.d/50-lucia-e2e-qemu.conf"
+        e2e_log "emulated $(chroot_arch "$dir") root: $unit gets PrivateUsers=no (qemu-user limitation)"
+    done
 }
 
 # Debian architecture of a root filesystem (from its base-files package).

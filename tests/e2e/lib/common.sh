@@ -162,14 +162,21 @@ e2e_tmpdir() {
 
 # --- fixtures ----------------------------------------------------------------------------
 
-# The demo AgentHost payload referenced by packaging/lucia.toml.
+# The demo AgentHost payload referenced by packaging/lucia.toml. Built when missing, or
+# rebuilt when its source (demo/agenthost) or the build script is newer than a binary.
 e2e_demo_payload() {
-    local base="$REPO_ROOT/target/demo-payload" arch ok=1
+    local base="$REPO_ROOT/target/demo-payload" arch ok=1 bin
+    local script="$REPO_ROOT/scripts/build-demo-payload.sh"
     for arch in amd64 arm64; do
-        [[ -n "$(ls -A "$base/$arch" 2>/dev/null)" ]] || ok=0
+        bin="$base/$arch/lucia.AgentHost"
+        if [[ ! -s "$bin" ]]; then
+            ok=0
+        elif [[ "$script" -nt "$bin" ]] ||
+            [[ -n "$(find "$REPO_ROOT/demo/agenthost" -newer "$bin" -print -quit 2>/dev/null)" ]]; then
+            ok=0
+        fi
     done
     ((ok)) && return 0
-    local script="$REPO_ROOT/scripts/build-demo-payload.sh"
     [[ -f "$script" ]] || e2e_fail "demo payload missing and $script does not exist"
     mkdir -p "$REPO_ROOT/target"
     e2e_log "building the demo payload with scripts/build-demo-payload.sh"
