@@ -232,16 +232,26 @@ fn parse_urls(list: &str) -> Result<(Vec<SocketAddr>, Vec<String>), String> {
 
 fn bind(candidates: &[SocketAddr]) -> Result<TcpListener, String> {
     let mut errors = Vec::new();
+    let mut hint = "check ASPNETCORE_URLS";
     for a in candidates {
         match TcpListener::bind(a) {
             Ok(l) => return Ok(l),
-            Err(e) => errors.push(format!("{}: {}", a, e)),
+            Err(e) => {
+                hint = match e.kind() {
+                    ErrorKind::AddrInUse => {
+                        "another process uses the port: pick a free one in ASPNETCORE_URLS"
+                    }
+                    ErrorKind::PermissionDenied => {
+                        "not allowed: ports below 1024 need CAP_NET_BIND_SERVICE, or a sandbox \
+                         (SystemCallFilter=, RestrictAddressFamilies=) forbids listening"
+                    }
+                    _ => hint,
+                };
+                errors.push(format!("{}: {}", a, e));
+            }
         }
     }
-    Err(format!(
-        "cannot listen ({}); pick a free port in ASPNETCORE_URLS",
-        errors.join("; ")
-    ))
+    Err(format!("cannot listen ({}); {}", errors.join("; "), hint))
 }
 
 /// `$STATE_DIRECTORY` (set by systemd's StateDirectory=, colon-separated if several), else
