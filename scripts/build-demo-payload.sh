@@ -35,6 +35,10 @@ OUTDIR=${OUTDIR:-$REPO/target/demo-payload}
 mkdir -p "$OUTDIR"
 OUTDIR=$(cd "$OUTDIR" && pwd)
 
+# One build per output dir at a time (parallel test scripts may all ask for the payload).
+exec 9>"$OUTDIR/.build.lock"
+flock 9 || die "cannot lock $OUTDIR/.build.lock"
+
 # Nothing below may depend on the caller's locale, time zone or umask.
 export LC_ALL=C TZ=UTC
 umask 022
@@ -124,14 +128,18 @@ build() {
         return
     fi
     mkdir -p "$dir"
-    # Build under a temporary name, then rename: a failed build never leaves a partial binary.
-    "$rustc" "${COMMON[@]}" "$@" -o "$dir/.lucia.AgentHost.tmp" "$SRC" \
-        || die "$arch: rustc failed (command: $rustc ${COMMON[*]} $* $SRC)"
-    chmod 0755 "$dir/.lucia.AgentHost.tmp"
-    mv -f "$dir/.lucia.AgentHost.tmp" "$bin"
-    appsettings > "$dir/.appsettings.json.tmp"
-    chmod 0644 "$dir/.appsettings.json.tmp"
-    mv -f "$dir/.appsettings.json.tmp" "$dir/appsettings.json"
+    # Build in a scratch dir beside the output (rustc puts its temporary objects next to -o),
+    # then rename into place: the payload dir never holds a partial binary or stray objects.
+    local tmp
+    tmp=$(mktemp -d "$OUTDIR/.build-$arch.XXXXXXXX")
+    "$rustc" "${COMMON[@]}" "$@" -o "$tmp/lucia.AgentHost" "$SRC" \
+        || { rm -rf "$tmp"; die "$arch: rustc failed (command: $rustc ${COMMON[*]} $* $SRC)"; }
+    appsettings > "$tmp/appsettings.json"
+    chmod 0755 "$tmp/lucia.AgentHost"
+    chmod 0644 "$tmp/appsettings.json"
+    mv -f "$tmp/appsettings.json" "$dir/appsettings.json"
+    mv -f "$tmp/lucia.AgentHost" "$bin"
+    rmdir "$tmp"
     say "$arch: built $bin ($(wc -c < "$bin") bytes, sha256 $(sha256sum "$bin" | cut -c1-16)…)"
 }
 
