@@ -118,6 +118,8 @@ pub(crate) fn run_config(
 #[derive(Debug, Clone)]
 pub(crate) struct BuiltImage {
     pub manifest: Descriptor,
+    /// The base's name (`org.opencontainers.image.base.name`), when it has one.
+    pub base_name: Option<String>,
 }
 
 fn layer_history(kind: Layer) -> &'static str {
@@ -181,5 +183,8 @@ pub(crate) fn build_image(plan: &Plan, store: &BlobStore) -> Result<BuiltImage, 
         os: "linux".into(),
         variant: plan.arch.oci_variant().map(str::to_string),
     });
-    Ok(BuiltImage { manifest: desc })
+    Ok(BuiltImage {
+        manifest: desc,
+        base_name: base.and_then(|b| b.name),
+    })
 }

@@ -125,8 +125,10 @@ fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, Oci
     let store = BlobStore::create(tmp)?;
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
+    let mut base_name = None;
     for plan in sorted {
         let img = build_image(plan, &store)?;
+        base_name = base_name.or(img.base_name);
         let label = img
             .manifest
             .platform
@@ -140,8 +142,7 @@ fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, Oci
         manifests.push(img.manifest);
     }
     let base = first.formats.oci.base.as_ref().map(|b| b.digest.clone());
-    // The index names the base by digest only: the base's name is per platform in the manifests.
-    let ann = annotations(first, base.as_deref().map(|d| (&None, d)));
+    let ann = annotations(first, base.as_deref().map(|d| (&base_name, d)));
     let index = Index {
         schema_version: 2,
         media_type: Some(MT_INDEX.into()),

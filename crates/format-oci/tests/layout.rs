@@ -480,6 +480,10 @@ fn a_pinned_base_layout_is_resolved_per_platform() {
                 .get("org.opencontainers.image.base.digest"),
             Some(&pin)
         );
+        let base_name = report
+            .index_annotations
+            .get("org.opencontainers.image.base.name");
+        assert_eq!(base_name.map(String::as_str), Some("base:1.0.0"));
         for img in &report.images {
             // base: one app layer (it has no service); ours: config + app layers.
             assert_eq!(img.layers.len(), 3, "{img:?}");
