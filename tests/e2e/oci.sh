@@ -116,7 +116,7 @@ fi
 # --- 3. umoci: diff_ids, files, owners, modes --------------------------------------------
 e2e_log "3. umoci unpack each platform"
 for arch in amd64 arm64; do
-    # umoci 0.4.7 cannot choose a platform inside an index, so copy one out first (skopeo
+    # umoci 0.4.7 cannot choose a platform inside an index ("tag is ambiguous"), so copy one out first (skopeo
     # copies the blobs unchanged and verifies their digests on the way).
     skopeo copy --quiet --override-os linux --override-arch "$arch" "oci:$L:1.0.0" "oci:$T/single-$arch:img" ||
         e2e_fail "skopeo copy of $arch failed"

@@ -224,7 +224,8 @@ fn skopeo_sees_one_index_with_exactly_two_platforms() {
         .all(|h| h["created"] == "2026-01-01T00:00:00Z"));
 }
 
-/// Copies one platform out (umoci 0.4.7 does not pick a platform from an index) and unpacks it.
+/// Copies one platform out (umoci 0.4.7 cannot pick a platform from an index: "tag is
+/// ambiguous") and unpacks it.
 fn unpack(t: &Path, dir: &Path, arch: &str) -> PathBuf {
     let single = t.join(format!("single-{arch}"));
     run(tool("skopeo")
@@ -516,6 +517,28 @@ fn a_pinned_base_layout_is_resolved_per_platform() {
         }
         let _ = s;
     }
+    // Pinning one platform's manifest works for that platform and is refused for the other.
+    let base_index: Index = serde_json::from_slice(&blob(&base_dir, &pin)).unwrap();
+    let amd64_manifest = base_index.manifests[0].digest.clone();
+    let mut one = lucia_like_plan(Arch::Amd64);
+    one.formats.oci.base = Some(OciBase {
+        path: base_dir.clone(),
+        digest: amd64_manifest.clone(),
+    });
+    let r = format_oci::write_layout(&[one], &t.path().join("one")).unwrap();
+    assert_eq!(r.platforms.len(), 1);
+    let mut other = lucia_like_plan(Arch::Arm64);
+    other.formats.oci.base = Some(OciBase {
+        path: base_dir.clone(),
+        digest: amd64_manifest,
+    });
+    let err = format_oci::write_layout(&[other], &t.path().join("other"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("linux/amd64") && err.contains("linux/arm64"),
+        "{err}"
+    );
     // A wrong pin is refused.
     let mut bad = plans();
     for p in &mut bad {
