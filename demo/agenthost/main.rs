@@ -69,8 +69,8 @@ fn main() {
     let code = match run(env::args().skip(1).collect()) {
         Ok(()) => 0,
         Err(Fatal(code, msg)) => {
-            log("fail", &msg);
-            eprintln!("lucia.AgentHost (demo): {}", msg);
+            // stderr only: under systemd stdout and stderr both reach the journal.
+            eprintln!("{} fail: lucia.AgentHost (demo): {}", rfc3339_now(), msg);
             code
         }
     };
@@ -413,6 +413,8 @@ fn linger_close(mut stream: TcpStream) {
 fn read_head(stream: &mut TcpStream) -> Result<Option<Vec<u8>>, Option<u16>> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
+    // Each read has its own timeout; this bounds a client that trickles bytes (slowloris).
+    let deadline = Instant::now() + IO_TIMEOUT * 2;
     loop {
         let n = match stream.read(&mut chunk) {
             Ok(0) if buf.is_empty() => return Ok(None),
@@ -431,6 +433,9 @@ fn read_head(stream: &mut TcpStream) -> Result<Option<Vec<u8>>, Option<u16>> {
         }
         if buf.len() > MAX_HEAD {
             return Err(Some(431));
+        }
+        if Instant::now() > deadline {
+            return Err(Some(408));
         }
     }
 }
