@@ -129,12 +129,14 @@ impl Client {
                     }
                 }
             }
-            Err(e) => return Err(PushError::Transport {
-                what: format!("connecting to https://{}", dest.registry),
-                message: format!(
+            Err(e) => {
+                return Err(PushError::Transport {
+                    what: format!("connecting to https://{}", dest.registry),
+                    message: format!(
                     "{e} (plain HTTP is only used for loopback registries or with --insecure-http)"
                 ),
-            }),
+                })
+            }
         };
         let mut c = Client {
             agent,

@@ -22,6 +22,27 @@ pub use creds::{credentials_from_env_or_docker_config, Credentials};
 pub use push::push;
 pub use reference::{is_loopback, parse as parse_destination, Destination};
 
+/// `push` with credentials from [`credentials_from_env_or_docker_config`]: what `lucia-pkg push`
+/// does. Map [`PushError::exit_code`] to the process exit status.
+pub fn push_with_default_credentials(
+    layout: &std::path::Path,
+    to: &str,
+    tags: Vec<String>,
+    insecure_http: bool,
+) -> Result<PushReport, PushError> {
+    let dest = parse_destination(to)?;
+    let credentials = credentials_from_env_or_docker_config(&dest.registry)?;
+    push(
+        layout,
+        to,
+        PushOptions {
+            tags,
+            insecure_http,
+            credentials,
+        },
+    )
+}
+
 /// How to push.
 #[derive(Clone, Default)]
 pub struct PushOptions {
@@ -114,4 +135,15 @@ pub enum PushError {
     Transport { what: String, message: String },
     #[error("the registry stored the manifest as {registry}, not {expected}: it rewrote the bytes; refusing to continue")]
     DigestChanged { expected: String, registry: String },
+}
+
+impl PushError {
+    /// lucia-pkg's exit codes: 2 for bad input (destination, tags, credential settings, a source
+    /// that is not a readable layout), 1 for a push that failed (auth, network, registry).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PushError::BadReference(_) | PushError::Source(_) | PushError::Credentials(_) => 2,
+            _ => 1,
+        }
+    }
 }
