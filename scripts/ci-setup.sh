@@ -8,7 +8,8 @@
 #   - tries to add the aarch64 rust target (optional: the Debian cross gcc is the linker)
 #   - pre-builds the cached Debian bookworm chroot tarballs used by tests/e2e
 #
-# Environment: WITH_ARM64=1 (default) also builds the arm64 chroot (the slow, emulated one);
+# Environment: WITH_ARM64=1 (default) also builds the arm64 chroot (the slow, emulated one),
+# WITH_ARM64=background starts that build and returns (tests wait for it), 0 skips it;
 # LUCIA_E2E_CACHE (default /var/cache/lucia-pkg-e2e) is where the chroots are cached.
 # Prints the duration of each step and a summary at the end.
 set -euo pipefail
@@ -171,6 +172,18 @@ chroot_tarball_step() {
     bash -c '. "$1/tests/e2e/lib/chroot.sh"; t=$(chroot_tarball "$2"); ls -l "$t"' _ "$REPO_ROOT" "$arch"
 }
 
+# The arm64 build is minutes of emulated CPU work; started in the background it overlaps with
+# the cargo build. Tests that need it block on the same flock and reuse the result; if the
+# background build fails, the first test needing it rebuilds it (and reports the error).
+chroot_tarball_background() {
+    local arch="$1" cache="${LUCIA_E2E_CACHE:-/var/cache/lucia-pkg-e2e}"
+    mkdir -p "$cache"
+    # shellcheck disable=SC2016 # expanded by the child shell
+    setsid nohup bash -c '. "$1/tests/e2e/lib/chroot.sh"; chroot_tarball "$2"' _ "$REPO_ROOT" "$arch" \
+        </dev/null >"$cache/build-$arch.log" 2>&1 &
+    echo "building the $arch chroot in the background (pid $!, log $cache/build-$arch.log)"
+}
+
 step "apt-get update" apt_update
 step "apt-get install (scripts/ci-packages.txt)" apt_install
 step "binfmt_misc + qemu-aarch64" binfmt_arm64
@@ -183,6 +196,8 @@ export LUCIA_E2E_REQUIRED=1
 step "chroot tarball bookworm amd64" chroot_tarball_step amd64
 if [[ "$WITH_ARM64" == 1 ]]; then
     step "chroot tarball bookworm arm64 (emulated)" chroot_tarball_step arm64
+elif [[ "$WITH_ARM64" == background ]]; then
+    step "chroot tarball bookworm arm64 (started in background)" chroot_tarball_background arm64
 else
     echo "WITH_ARM64=$WITH_ARM64: arm64 chroot not pre-built (tests build it on first use)"
 fi

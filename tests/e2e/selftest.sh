@@ -4,8 +4,11 @@
 # loopback registry. Every other e2e script relies on these, so each check here must be able
 # to fail. Exit 0 = pass, 77 = skipped, anything else = failure.
 set -euo pipefail
+# shellcheck source=tests/e2e/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
+# shellcheck source=tests/e2e/lib/chroot.sh
 . "$REPO_ROOT/tests/e2e/lib/chroot.sh"
+# shellcheck source=tests/e2e/lib/registry.sh
 . "$REPO_ROOT/tests/e2e/lib/registry.sh"
 
 e2e_need_root
@@ -180,6 +183,7 @@ EOF
     chroot_qemu_dropin "$root64" e2e-probe.service
     [[ -f "$root64/etc/systemd/system/e2e-probe.service.d/50-lucia-e2e-qemu.conf" ]] ||
         e2e_fail "chroot_qemu_dropin wrote no drop-in for an arm64 root"
+    # shellcheck disable=SC2016 # expanded inside the container
     printf '%s\n' 'set -eu' '. /lucia-e2e/boot-helpers.sh' 'boot_wait_active e2e-probe.service 60' \
         'test "$(cat /run/e2e-probe)" = aarch64' 'echo arm64-boot-ok' >"$check"
     t0=$(date +%s.%N)

@@ -33,8 +33,8 @@ e2e_need_arch() {
     native=$(dpkg --print-architecture)
     [[ "$arch" == "$native" ]] && return 0
     case "$arch" in
-    arm64) qemu=qemu-aarch64 ;;
-    amd64) qemu=qemu-x86_64 ;;
+    arm64) qemu="qemu-aarch64" ;;
+    amd64) qemu="qemu-x86_64" ;;
     *) e2e_fail "unknown Debian architecture '$arch'" ;;
     esac
     local entry=/proc/sys/fs/binfmt_misc/$qemu

@@ -251,6 +251,7 @@ e2e_manifest_variant() {
 # The awk program behind e2e_manifest_variant (mawk-compatible). Specs arrive on stdin as
 # "table<TAB>key<TAB>value" lines. The manifest is read twice: pass 1 records which keys
 # each table already has, pass 2 prints the rewritten file.
+# shellcheck disable=SC2016 # an awk program, not shell
 _E2E_MANIFEST_AWK='
 function norm(p,    n, parts, out, i, k) {
     n = split(p, parts, "/"); k = 0

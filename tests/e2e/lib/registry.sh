@@ -75,6 +75,7 @@ EOF
             code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/v2/" || true)
             if [[ "$code" == 200 || "$code" == 401 ]]; then
                 REGISTRY_ADDR="127.0.0.1:$port"
+                # shellcheck disable=SC2034 # for the caller
                 REGISTRY_PID=$pid
                 printf '%s\n' "$REGISTRY_ADDR"
                 return 0
