@@ -79,12 +79,13 @@ cp "$V1" "$V2" "$R/srv/debs/"
 chroot_exec "$R" apt-get install -y "/srv/debs/$(basename "$V1")" </dev/null >"$T/install1.log" 2>&1 ||
     e2e_fail "apt-get install v1 failed: $(tail -n 40 "$T/install1.log")"
 
-IFS=: read -r _ _ uid gid _ home shell < <(chroot_exec "$R" getent passwd lucia) ||
+IFS=: read -r _ _ uid _ _ home shell < <(chroot_exec "$R" getent passwd lucia) ||
     e2e_fail "user lucia does not exist after install"
 ((uid < 1000)) || e2e_fail "lucia uid $uid is not a system uid"
 [[ "$shell" == */nologin ]] || e2e_fail "lucia has login shell '$shell'"
 [[ "$home" == /var/lib/lucia ]] || e2e_fail "lucia home is '$home'"
-chroot_exec "$R" getent group lucia >/dev/null || e2e_fail "group lucia does not exist"
+group=$(chroot_exec "$R" id -gn lucia) || e2e_fail "cannot resolve lucia's group"
+[[ "$group" == lucia ]] || e2e_fail "lucia's primary group is '$group'"
 
 # Every entry of the package, as dpkg-deb lists it, against what landed on disk. stat runs
 # inside the root so that owner names resolve against the root's passwd/group, not the host's.
