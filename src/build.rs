@@ -37,13 +37,17 @@ pub fn parse_arch_list(s: &str) -> Result<Vec<Arch>, AppError> {
     }
     let mut v = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let a = part.parse::<Arch>().map_err(|e| AppError::Input(format!("--arch: {e}")))?;
+        let a = part
+            .parse::<Arch>()
+            .map_err(|e| AppError::Input(format!("--arch: {e}")))?;
         if !v.contains(&a) {
             v.push(a);
         }
     }
     if v.is_empty() {
-        return Err(AppError::Input("--arch is empty: give amd64, arm64 or all".into()));
+        return Err(AppError::Input(
+            "--arch is empty: give amd64, arm64 or all".into(),
+        ));
     }
     v.sort();
     Ok(v)
@@ -55,13 +59,19 @@ pub fn parse_format_list(s: &str) -> Result<Vec<Format>, AppError> {
     }
     let mut v = Vec::new();
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let f = Format::parse(part).ok_or_else(|| AppError::Input(format!("--format: unknown format `{part}`: use tar, deb, rpm, oci or all")))?;
+        let f = Format::parse(part).ok_or_else(|| {
+            AppError::Input(format!(
+                "--format: unknown format `{part}`: use tar, deb, rpm, oci or all"
+            ))
+        })?;
         if !v.contains(&f) {
             v.push(f);
         }
     }
     if v.is_empty() {
-        return Err(AppError::Input("--format is empty: give tar, deb, rpm, oci or all".into()));
+        return Err(AppError::Input(
+            "--format is empty: give tar, deb, rpm, oci or all".into(),
+        ));
     }
     v.sort();
     Ok(v)
@@ -76,56 +86,86 @@ pub struct Prepared {
     pub plans: Vec<Plan>,
     /// NAR hash (SRI) of each arch's payload directory, as `nix hash path` prints it.
     pub payload_nar: BTreeMap<Arch, String>,
+    /// The payload directories (kept alive for the build: a builder's output may live in a temp dir).
+    pub payloads: BTreeMap<Arch, crate::builder::Payload>,
 }
 
-pub fn prepare(req: &Request) -> Result<Prepared, AppError> {
+pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppError> {
     let mut spec = manifest::load(&req.manifest)?;
     if let Some(rev) = &req.revision {
         spec.revision = Some(rev.clone());
     }
     let env_sde = std::env::var("SOURCE_DATE_EPOCH").ok();
-    let (source_date, origin) = resolve_source_date(env_sde.as_deref(), spec.source_date_epoch).map_err(|e| AppError::Input(e.to_string()))?;
+    let (source_date, origin) = resolve_source_date(env_sde.as_deref(), spec.source_date_epoch)
+        .map_err(|e| AppError::Input(e.to_string()))?;
     let arches = match &req.arches {
         None => spec.arches.clone(),
         Some(a) => {
             for x in a {
                 if !spec.arches.contains(x) {
-                    return Err(AppError::Input(format!("--arch {x}: the manifest does not declare it (package.arches = {:?})", spec.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>())));
+                    return Err(AppError::Input(format!(
+                        "--arch {x}: the manifest does not declare it (package.arches = {:?})",
+                        spec.arches.iter().map(|a| a.as_str()).collect::<Vec<_>>()
+                    )));
                 }
             }
             a.clone()
         }
     };
     let formats = match &req.formats {
-        None => spec.formats.iter().copied().filter(|f| formats::implemented(*f)).collect(),
+        None => spec
+            .formats
+            .iter()
+            .copied()
+            .filter(|f| formats::implemented(*f))
+            .collect(),
         Some(f) => {
             for x in f {
                 if !spec.formats.contains(x) {
-                    return Err(AppError::Input(format!("--format {}: the manifest does not declare it (add it to package.formats)", x.as_str())));
+                    return Err(AppError::Input(format!(
+                        "--format {}: the manifest does not declare it (add it to package.formats)",
+                        x.as_str()
+                    )));
                 }
                 if !formats::implemented(*x) {
-                    return Err(AppError::Input(format!("--format {}: this build of lucia-pkg cannot write it yet", x.as_str())));
+                    return Err(AppError::Input(format!(
+                        "--format {}: this build of lucia-pkg cannot write it yet",
+                        x.as_str()
+                    )));
                 }
             }
             f.clone()
         }
     };
-    let plans = arches
-        .par_iter()
+    let payloads = arches
+        .iter()
         .map(|arch| {
-            let payload = spec.payload(*arch).ok_or_else(|| AppError::Input(format!("no [payload.{arch}] in the manifest")))?;
-            plan::build(&spec, *arch, &payload.path, source_date).map_err(AppError::from)
+            crate::builder::materialize(&spec, *arch, source_date, store).map(|p| (*arch, p))
+        })
+        .collect::<Result<BTreeMap<_, _>, AppError>>()?;
+    let plans = payloads
+        .par_iter()
+        .map(|(arch, payload)| {
+            plan::build(&spec, *arch, &payload.root, source_date).map_err(AppError::from)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let payload_nar = arches
+    let payload_nar = payloads
         .par_iter()
-        .map(|arch| {
-            let path = spec.payload(*arch).map(|p| p.path.clone()).unwrap_or_default();
-            let h = nar::nar_hash(&path).map_err(|e| AppError::Plan(plan::PlanError::new(&path, e.to_string())))?;
+        .map(|(arch, payload)| {
+            let h = nar::nar_hash(&payload.root)
+                .map_err(|e| AppError::Plan(plan::PlanError::new(&payload.root, e.to_string())))?;
             Ok((*arch, nar::sri_sha256(&h)))
         })
         .collect::<Result<BTreeMap<_, _>, AppError>>()?;
-    Ok(Prepared { spec, source_date, source_date_origin: origin, formats, plans, payload_nar })
+    Ok(Prepared {
+        spec,
+        source_date,
+        source_date_origin: origin,
+        formats,
+        plans,
+        payload_nar,
+        payloads,
+    })
 }
 
 /// One artifact the build made.
@@ -153,6 +193,16 @@ pub struct BuildReport {
     pub artifacts: Vec<ArtifactStatus>,
     pub files: Vec<FileRecord>,
     pub store: Option<String>,
+    pub payloads: Vec<PayloadStatus>,
+}
+
+/// Where each arch's payload came from in this run.
+#[derive(Debug, Serialize)]
+pub struct PayloadStatus {
+    pub arch: String,
+    pub nar_sha256: String,
+    pub builder_key: Option<String>,
+    pub builder_cached: bool,
 }
 
 /// An artifact with its per-run status (not part of build-info.json, which must not depend on
@@ -175,9 +225,22 @@ pub fn plan_fingerprint(plan: &Plan) -> String {
             EntryKind::File { sha256, size, .. } => format!("f {size} {}", hex::encode(sha256)),
             EntryKind::Symlink { target } => format!("l {target}"),
         };
-        s.push_str(&format!("{}\t{kind}\t{:o}\t{}:{}:{}:{}\t{}{}\n", e.path, e.mode, e.owner.user, e.owner.group, e.owner.uid, e.owner.gid, e.config as u8, e.owned as u8));
+        s.push_str(&format!(
+            "{}\t{kind}\t{:o}\t{}:{}:{}:{}\t{}{}\n",
+            e.path,
+            e.mode,
+            e.owner.user,
+            e.owner.group,
+            e.owner.uid,
+            e.owner.gid,
+            e.config as u8,
+            e.owned as u8
+        ));
     }
-    s.push_str(&format!("{:?}\n{:?}\n{:?}\n{}\n{}\n", plan.meta, plan.service, plan.formats, plan.source_date, plan.arch));
+    s.push_str(&format!(
+        "{:?}\n{:?}\n{:?}\n{}\n{}\n",
+        plan.meta, plan.service, plan.formats, plan.source_date, plan.arch
+    ));
     sha256_hex(s.as_bytes())
 }
 
@@ -208,24 +271,37 @@ fn rel_to(base: &Path, p: &Path) -> String {
     let a: Vec<_> = abs.components().collect();
     let common = b.iter().zip(a.iter()).take_while(|(x, y)| x == y).count();
     let mut parts: Vec<String> = std::iter::repeat_n("..".to_string(), b.len() - common).collect();
-    parts.extend(a[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.extend(
+        a[common..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
     parts.join("/")
 }
 
 fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
     let spec = &prep.spec;
-    let manifest_dir = spec.manifest_path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let manifest_dir = spec
+        .manifest_path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let mut inputs = vec![serde_json::json!({
         "kind": "manifest",
         "path": spec.manifest_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         "sha256": sha256_hex(spec.manifest_source.as_bytes()),
     })];
     for plan in &prep.plans {
-        let files = plan.entries.iter().filter(|e| matches!(e.kind, EntryKind::File { .. })).count();
+        let files = plan
+            .entries
+            .iter()
+            .filter(|e| matches!(e.kind, EntryKind::File { .. }))
+            .count();
         inputs.push(serde_json::json!({
             "kind": "payload",
             "arch": plan.arch.as_str(),
-            "path": spec.payload(plan.arch).map(|p| rel_to(&manifest_dir, &p.path)).unwrap_or_default(),
+            "path": spec.payload(plan.arch).filter(|p| p.builder.is_none()).map(|p| rel_to(&manifest_dir, &p.path)),
+            "builder_key": prep.payloads.get(&plan.arch).and_then(|p| p.builder_key.clone()),
             "files": files,
             "bytes": plan.payload_size(),
             "plan_sha256": plan_fingerprint(plan),
@@ -244,6 +320,14 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
     for f in &spec.files {
         extra.insert(rel_to(&manifest_dir, &f.src), file_sha(&f.src));
     }
+    for p in &spec.payloads {
+        for input in p.builder.iter().flat_map(|b| &b.inputs) {
+            let nar = nar::nar_hash(input)
+                .map(|h| nar::sri_sha256(&h))
+                .unwrap_or_default();
+            inputs.push(serde_json::json!({ "kind": "builder-input", "arch": p.arch.as_str(), "path": rel_to(&manifest_dir, input), "nar_sha256": nar }));
+        }
+    }
     for (path, sha) in extra {
         inputs.push(serde_json::json!({ "kind": "file", "path": path, "sha256": sha }));
     }
@@ -260,7 +344,9 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
 }
 
 fn file_sha(p: &Path) -> String {
-    pkg_core::digest::sha256_file(p).map(|(h, _)| hex::encode(h)).unwrap_or_default()
+    pkg_core::digest::sha256_file(p)
+        .map(|(h, _)| hex::encode(h))
+        .unwrap_or_default()
 }
 
 /// One unit of packaging work: a single-file artifact for one arch, or the multi-arch OCI image.
@@ -276,7 +362,10 @@ struct Job<'a> {
 impl Job<'_> {
     /// Writes the job's outputs into `dir` (the out dir, or a fresh store entry).
     fn write(&self, dir: &Path) -> Result<(), AppError> {
-        let first = self.plans.first().ok_or_else(|| AppError::Build("no architectures to build".into()))?;
+        let first = self
+            .plans
+            .first()
+            .ok_or_else(|| AppError::Build("no architectures to build".into()))?;
         match self.format {
             Format::Oci => {
                 let layout = dir.join(&self.names[0]);
@@ -284,10 +373,14 @@ impl Job<'_> {
                     let plans: Vec<Plan> = self.plans.iter().map(|p| (*p).clone()).collect();
                     formats::write_oci_layout(&plans, tmp).map(|_| ())
                 })?;
-                output::write_atomic(&dir.join(&self.names[1]), |w| formats::write_oci_archive(&layout, w))?;
+                output::write_atomic(&dir.join(&self.names[1]), |w| {
+                    formats::write_oci_archive(&layout, w)
+                })?;
             }
             f => {
-                output::write_atomic(&dir.join(&self.names[0]), |w| formats::write_file(f, first, w))?;
+                output::write_atomic(&dir.join(&self.names[0]), |w| {
+                    formats::write_file(f, first, w)
+                })?;
             }
         }
         Ok(())
@@ -300,12 +393,27 @@ fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
         if *f == Format::Oci {
             let plans: Vec<&Plan> = prep.plans.iter().collect();
             if let Some(first) = plans.first() {
-                let names = vec![formats::file_name(*f, first), formats::oci_archive_name(first)];
-                jobs.push(Job { format: *f, arch: None, key: artifact_key(*f, &plans), plans, names });
+                let names = vec![
+                    formats::file_name(*f, first),
+                    formats::oci_archive_name(first),
+                ];
+                jobs.push(Job {
+                    format: *f,
+                    arch: None,
+                    key: artifact_key(*f, &plans),
+                    plans,
+                    names,
+                });
             }
         } else {
             for p in &prep.plans {
-                jobs.push(Job { format: *f, arch: Some(p.arch), plans: vec![p], names: vec![formats::file_name(*f, p)], key: artifact_key(*f, &[p]) });
+                jobs.push(Job {
+                    format: *f,
+                    arch: Some(p.arch),
+                    plans: vec![p],
+                    names: vec![formats::file_name(*f, p)],
+                    key: artifact_key(*f, &[p]),
+                });
             }
         }
     }
@@ -314,11 +422,17 @@ fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
 
 /// Runs a build into `out`. With a store, unchanged outputs are linked from it instead of being
 /// rebuilt ("cached"); without one (`--no-cache`), everything is written straight to `out`.
-pub fn run(req: &Request, out: &Path, progress: &Progress, store: Option<&Store>) -> Result<BuildReport, AppError> {
-    let prep = prepare(req)?;
+pub fn run(
+    req: &Request,
+    out: &Path,
+    progress: &Progress,
+    store: Option<&Store>,
+) -> Result<BuildReport, AppError> {
+    let prep = prepare(req, store)?;
     output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
     let jobs = jobs(&prep);
-    let results: Vec<Result<(Vec<Artifact>, Option<store::Linked>), AppError>> = jobs
+    type JobResult = Result<(Vec<Artifact>, Option<store::Linked>), AppError>;
+    let results: Vec<JobResult> = jobs
         .par_iter()
         .map(|job| {
             let started = Instant::now();
@@ -329,10 +443,20 @@ pub fn run(req: &Request, out: &Path, progress: &Progress, store: Option<&Store>
                     (false, None)
                 }
                 Some(st) => {
-                    let key = BuildKey::parse(&job.key).ok_or_else(|| AppError::Build("bad build key".into()))?;
-                    let put = st
-                        .put(&key, &job.names[0], |dir| job.write(dir).map_err(|e| e.render(false).into()))
+                    let key = BuildKey::parse(&job.key)
+                        .ok_or_else(|| AppError::Build("bad build key".into()))?;
+                    let build = |dir: &Path| job.write(dir).map_err(|e| e.render(false).into());
+                    let mut put = st
+                        .put(&key, &job.names[0], build)
                         .map_err(AppError::build)?;
+                    // Never serve an entry that changed since it was written (e.g. an artifact
+                    // edited in place through its hard link in an out dir): drop it and rebuild.
+                    if put.cached && !st.verify(&put.entry).map_err(AppError::build)? {
+                        st.remove(&put.entry).map_err(AppError::build)?;
+                        put = st
+                            .put(&key, &job.names[0], build)
+                            .map_err(AppError::build)?;
+                    }
                     let linked = st.link_into(&put.entry, out).map_err(AppError::build)?;
                     (put.cached, Some(linked))
                 }
@@ -346,11 +470,25 @@ pub fn run(req: &Request, out: &Path, progress: &Progress, store: Option<&Store>
                     let index = format_oci_index_digest(&path)?;
                     (job.format.as_str().to_string(), 0, index)
                 } else {
-                    let (sha, size) = pkg_core::digest::sha256_file(&path).map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
-                    let f = if job.format == Format::Oci && i == 1 { "oci-archive".to_string() } else { job.format.as_str().to_string() };
+                    let (sha, size) = pkg_core::digest::sha256_file(&path)
+                        .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
+                    let f = if job.format == Format::Oci && i == 1 {
+                        "oci-archive".to_string()
+                    } else {
+                        job.format.as_str().to_string()
+                    };
                     (f, size, hex::encode(sha))
                 };
-                arts.push(Artifact { name: name.clone(), format, arch: job.arch.map(|a| a.as_str().to_string()), size, sha256, key: job.key.clone(), seconds, cached });
+                arts.push(Artifact {
+                    name: name.clone(),
+                    format,
+                    arch: job.arch.map(|a| a.as_str().to_string()),
+                    size,
+                    sha256,
+                    key: job.key.clone(),
+                    seconds,
+                    cached,
+                });
             }
             Ok((arts, linked))
         })
@@ -373,26 +511,60 @@ pub fn run(req: &Request, out: &Path, progress: &Progress, store: Option<&Store>
         if p.is_dir() {
             files.extend(output::records_for_dir(out, &p)?);
         } else {
-            files.push(FileRecord { name: a.name.clone(), size: a.size, sha256: a.sha256.clone() });
+            files.push(FileRecord {
+                name: a.name.clone(),
+                size: a.size,
+                sha256: a.sha256.clone(),
+            });
         }
     }
     let info = build_info(&prep, &artifacts);
     let info_text = serde_json::to_string_pretty(&info).map_err(AppError::build)? + "\n";
     let (size, sha256) = output::write_text_atomic(&out.join("build-info.json"), &info_text)?;
-    files.push(FileRecord { name: "build-info.json".into(), size, sha256 });
+    files.push(FileRecord {
+        name: "build-info.json".into(),
+        size,
+        sha256,
+    });
     output::write_text_atomic(&out.join("SHA256SUMS"), &output::sha256sums(&files))?;
     Ok(BuildReport {
         out_dir: out.display().to_string(),
         source_date_epoch: prep.source_date,
-        artifacts: artifacts.into_iter().map(|a| ArtifactStatus { cached: a.cached, seconds: a.seconds, artifact: a }).collect(),
+        artifacts: artifacts
+            .into_iter()
+            .map(|a| ArtifactStatus {
+                cached: a.cached,
+                seconds: a.seconds,
+                artifact: a,
+            })
+            .collect(),
         files,
         store: store.map(|s| s.root().display().to_string()),
+        payloads: prep
+            .payloads
+            .iter()
+            .map(|(arch, p)| PayloadStatus {
+                arch: arch.as_str().into(),
+                nar_sha256: prep.payload_nar.get(arch).cloned().unwrap_or_default(),
+                builder_key: p.builder_key.clone(),
+                builder_cached: p.cached,
+            })
+            .collect(),
     })
 }
 
 /// The image index digest an OCI layout's `index.json` points at.
 fn format_oci_index_digest(layout: &Path) -> Result<String, AppError> {
-    let text = std::fs::read_to_string(layout.join("index.json")).map_err(|e| AppError::Build(format!("{}: {e}", layout.display())))?;
+    let text = std::fs::read_to_string(layout.join("index.json"))
+        .map_err(|e| AppError::Build(format!("{}: {e}", layout.display())))?;
     let v: serde_json::Value = serde_json::from_str(&text).map_err(AppError::build)?;
-    v["manifests"][0]["digest"].as_str().map(str::to_string).ok_or_else(|| AppError::Build(format!("{}: index.json names no image index", layout.display())))
+    v["manifests"][0]["digest"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            AppError::Build(format!(
+                "{}: index.json names no image index",
+                layout.display()
+            ))
+        })
 }

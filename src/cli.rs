@@ -43,7 +43,12 @@ pub struct Cli {
 #[derive(Debug, Args, Clone)]
 pub struct Selection {
     /// The manifest to build.
-    #[arg(short, long, default_value = "packaging/lucia.toml", value_name = "FILE")]
+    #[arg(
+        short,
+        long,
+        default_value = "packaging/lucia.toml",
+        value_name = "FILE"
+    )]
     pub manifest: PathBuf,
     /// Architectures, comma-separated (amd64, arm64) or `all` [default: all the manifest declares].
     #[arg(short, long, value_name = "LIST")]
@@ -114,9 +119,7 @@ pub enum Command {
     /// Remove store entries no out directory refers to any more.
     Gc,
     /// Print a shell completion script.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Write the man pages (lucia-pkg.1 and one per subcommand) into a directory.
     Manpage {
         #[arg(default_value = "target/man", value_name = "DIR")]

@@ -48,7 +48,9 @@ impl AppError {
             AppError::Plan(p) => {
                 v["error"] = serde_json::json!({ "file": p.path.display().to_string(), "message": p.message, "help": p.help })
             }
-            AppError::Input(m) | AppError::Build(m) => v["error"] = serde_json::json!({ "message": m }),
+            AppError::Input(m) | AppError::Build(m) => {
+                v["error"] = serde_json::json!({ "message": m })
+            }
         }
         v
     }

@@ -4,6 +4,7 @@
 //! `formats` (one writer crate per format) → `output` (atomic files, SHA256SUMS, build-info.json).
 
 mod build;
+mod builder;
 mod cli;
 mod error;
 mod formats;
@@ -12,6 +13,8 @@ mod output;
 mod plan;
 mod progress;
 mod signals;
+// The store's API is fuller than the binary needs; tests/store.rs exercises all of it.
+#[allow(dead_code)]
 mod store;
 mod verify;
 
@@ -50,8 +53,16 @@ fn main() -> ExitCode {
 fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, AppError> {
     Ok(build::Request {
         manifest: sel.manifest.clone(),
-        arches: sel.arch.as_deref().map(build::parse_arch_list).transpose()?,
-        formats: sel.format.as_deref().map(build::parse_format_list).transpose()?,
+        arches: sel
+            .arch
+            .as_deref()
+            .map(build::parse_arch_list)
+            .transpose()?,
+        formats: sel
+            .format
+            .as_deref()
+            .map(build::parse_format_list)
+            .transpose()?,
         revision,
     })
 }
@@ -69,50 +80,98 @@ fn human_size(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn run(cli: Cli) -> Result<(), AppError> {
     let progress = progress::Progress::new(cli.quiet || cli.json);
     match cli.command {
-        Command::Build { sel, out, revision, no_cache } => {
+        Command::Build {
+            sel,
+            out,
+            revision,
+            no_cache,
+        } => {
             let req = request(&sel, revision)?;
             let store = if no_cache { None } else { Some(open_store()?) };
             let report = build::run(&req, &out, &progress, store.as_ref())?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report).map_err(AppError::build)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
+                );
             } else {
                 let mut o = std::io::stdout().lock();
-                let _ = writeln!(o, "{:<40} {:>10}  {:<12} {}", "artifact", "size", "sha256", "time");
+                let _ = writeln!(
+                    o,
+                    "{:<40} {:>10}  {:<12} time",
+                    "artifact", "size", "sha256"
+                );
                 for s in &report.artifacts {
                     let a = &s.artifact;
-                    let size = if a.size > 0 { human_size(a.size) } else { "dir".into() };
-                    let sha = a.sha256.trim_start_matches("sha256:").get(..12).unwrap_or("-");
-                    let how = if s.cached { "cached".to_string() } else { format!("built in {:.1}s", s.seconds) };
+                    let size = if a.size > 0 {
+                        human_size(a.size)
+                    } else {
+                        "dir".into()
+                    };
+                    let sha = a
+                        .sha256
+                        .trim_start_matches("sha256:")
+                        .get(..12)
+                        .unwrap_or("-");
+                    let how = if s.cached {
+                        "cached".to_string()
+                    } else {
+                        format!("built in {:.1}s", s.seconds)
+                    };
                     let _ = writeln!(o, "{:<40} {:>10}  {:<12} {how}", a.name, size, sha);
                 }
-                let _ = writeln!(o, "wrote {} files, SHA256SUMS and build-info.json to {} (source date {})", report.files.len() - 1, report.out_dir, pkg_core::determinism::rfc3339(report.source_date_epoch));
+                let _ = writeln!(
+                    o,
+                    "wrote {} files, SHA256SUMS and build-info.json to {} (source date {})",
+                    report.files.len() - 1,
+                    report.out_dir,
+                    pkg_core::determinism::rfc3339(report.source_date_epoch)
+                );
             }
         }
         Command::Check { sel } => {
             let req = request(&sel, None)?;
-            let prep = build::prepare(&req)?;
+            let store = open_store().ok();
+            let prep = build::prepare(&req, store.as_ref())?;
             if cli.json {
                 let plans: Vec<_> = prep.plans.iter().map(|p| serde_json::json!({
                     "arch": p.arch.as_str(), "entries": p.entries.len(), "bytes": p.payload_size(),
                     "plan_sha256": build::plan_fingerprint(p),
                 })).collect();
-                println!("{}", serde_json::json!({ "ok": true, "name": prep.spec.name, "version": prep.spec.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "name": prep.spec.name, "version": prep.spec.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans })
+                );
             } else {
                 for p in &prep.plans {
-                    println!("ok: {} {} for {}: {} entries, {} of payload", prep.spec.name, prep.spec.version.deb(), p.arch, p.entries.len(), human_size(p.payload_size()));
+                    println!(
+                        "ok: {} {} for {}: {} entries, {} of payload",
+                        prep.spec.name,
+                        prep.spec.version.deb(),
+                        p.arch,
+                        p.entries.len(),
+                        human_size(p.payload_size())
+                    );
                 }
             }
         }
         Command::Inspect { file } => {
             let (json, text) = formats::inspect(&file)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&json).map_err(AppError::build)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json).map_err(AppError::build)?
+                );
             } else {
                 print!("{text}");
             }
@@ -131,9 +190,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Hash { path, base32 } => {
             let digest = nar::nar_hash(&path).map_err(|e| AppError::Input(e.to_string()))?;
-            let text = if base32 { nar::nix32(&digest) } else { nar::sri_sha256(&digest) };
+            let text = if base32 {
+                nar::nix32(&digest)
+            } else {
+                nar::sri_sha256(&digest)
+            };
             if cli.json {
-                println!("{}", serde_json::json!({ "path": path.display().to_string(), "sri": nar::sri_sha256(&digest), "nix32": nar::nix32(&digest), "hex": hex::encode(digest) }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "path": path.display().to_string(), "sri": nar::sri_sha256(&digest), "nix32": nar::nix32(&digest), "hex": hex::encode(digest) })
+                );
             } else {
                 println!("{text}");
             }
@@ -142,9 +208,16 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let exe = std::env::current_exe().map_err(AppError::build)?;
             let report = verify::run(&sel, keep, &exe)?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report).map_err(AppError::build)?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
+                );
             } else {
-                let host = if report.hostname_varied { "hostname, " } else { "" };
+                let host = if report.hostname_varied {
+                    "hostname, "
+                } else {
+                    ""
+                };
                 if report.identical {
                     println!("reproducible: {} files identical across two builds (varied: TZ, LANG, umask, TMPDIR, HOME, {host}build and out paths)", report.artifacts);
                 } else {
@@ -157,17 +230,23 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 }
             }
             if !report.identical {
-                return Err(AppError::Build(format!("{} artifact(s) differ between two builds of the same inputs", report.differences.len())));
+                return Err(AppError::Build(format!(
+                    "{} artifact(s) differ between two builds of the same inputs",
+                    report.differences.len()
+                )));
             }
         }
         Command::Gc => {
             let st = open_store()?;
             let r = st.gc(false).map_err(AppError::build)?;
             if cli.json {
-                println!("{}", serde_json::json!({
-                    "removed": r.removed, "kept": r.kept, "freed_bytes": r.freed_bytes,
-                    "dead_roots": r.dead_roots, "live_roots": r.live_roots, "temp_dirs_removed": r.temp_dirs_removed,
-                }));
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "removed": r.removed, "kept": r.kept, "freed_bytes": r.freed_bytes,
+                        "dead_roots": r.dead_roots, "live_roots": r.live_roots, "temp_dirs_removed": r.temp_dirs_removed,
+                    })
+                );
             } else {
                 println!(
                     "gc: removed {} entries ({}), kept {}, {} live out dir(s), {} dead root(s) dropped, {} stale temp dir(s) removed",
@@ -176,7 +255,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::Push { .. } => {
-            return Err(AppError::Input("this subcommand is not available in this build yet".into()));
+            return Err(AppError::Input(
+                "this subcommand is not available in this build yet".into(),
+            ));
         }
     }
     Ok(())

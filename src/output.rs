@@ -23,7 +23,10 @@ const TMP_MARK: &str = ".lucia-tmp-";
 
 /// Name of a temp sibling that identifies the writing process.
 pub fn temp_sibling(final_path: &Path) -> PathBuf {
-    let name = final_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = final_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     final_path.with_file_name(format!(".{name}{TMP_MARK}{}", std::process::id()))
 }
 
@@ -37,12 +40,23 @@ pub fn prepare_out_dir(dir: &Path) -> io::Result<()> {
     for e in fs::read_dir(dir)? {
         let e = e?;
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pos) = name.find(TMP_MARK) else { continue };
-        let digits: String = name[pos + TMP_MARK.len()..].chars().take_while(char::is_ascii_digit).collect();
-        let Ok(pid) = digits.parse::<u32>() else { continue };
+        let Some(pos) = name.find(TMP_MARK) else {
+            continue;
+        };
+        let digits: String = name[pos + TMP_MARK.len()..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        let Ok(pid) = digits.parse::<u32>() else {
+            continue;
+        };
         if pid != std::process::id() && !pid_alive(pid) {
             let p = e.path();
-            if p.is_dir() { fs::remove_dir_all(&p)? } else { fs::remove_file(&p)? }
+            if p.is_dir() {
+                fs::remove_dir_all(&p)?
+            } else {
+                fs::remove_file(&p)?
+            }
         }
     }
     Ok(())
@@ -101,7 +115,10 @@ where
 }
 
 /// Atomically replaces directory `final_dir` with one filled by `fill` (for the OCI layout).
-pub fn write_dir_atomic<E>(final_dir: &Path, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E>
+pub fn write_dir_atomic<E>(
+    final_dir: &Path,
+    fill: impl FnOnce(&Path) -> Result<(), E>,
+) -> Result<(), E>
 where
     E: From<io::Error>,
 {
@@ -115,7 +132,10 @@ where
     if final_dir.exists() {
         let old = final_dir.with_file_name(format!(
             ".{}{TMP_MARK}{}-old",
-            final_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            final_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             std::process::id()
         ));
         fs::rename(final_dir, &old)?;
@@ -136,7 +156,11 @@ pub fn records_for_dir(out: &Path, dir: &Path) -> io::Result<Vec<FileRecord>> {
         if e.file_type().is_file() {
             let (sha, size) = pkg_core::digest::sha256_file(e.path())?;
             let rel = e.path().strip_prefix(out).map_err(io::Error::other)?;
-            v.push(FileRecord { name: rel.to_string_lossy().into_owned(), size, sha256: hex::encode(sha) });
+            v.push(FileRecord {
+                name: rel.to_string_lossy().into_owned(),
+                size,
+                sha256: hex::encode(sha),
+            });
         }
     }
     Ok(v)
@@ -146,7 +170,10 @@ pub fn records_for_dir(out: &Path, dir: &Path) -> io::Result<Vec<FileRecord>> {
 pub fn sha256sums(records: &[FileRecord]) -> String {
     let mut sorted: Vec<&FileRecord> = records.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
-    sorted.iter().map(|r| format!("{}  {}\n", r.sha256, r.name)).collect()
+    sorted
+        .iter()
+        .map(|r| format!("{}  {}\n", r.sha256, r.name))
+        .collect()
 }
 
 /// Writes small text atomically.

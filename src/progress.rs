@@ -17,10 +17,14 @@ impl Progress {
     /// Enabled only when stderr is a terminal, CI is not set and the user did not ask for quiet/json.
     pub fn new(quiet: bool) -> Progress {
         let enabled = !quiet && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
-        Progress { multi: enabled.then(MultiProgress::new) }
+        Progress {
+            multi: enabled.then(MultiProgress::new),
+        }
     }
     pub fn job(&self, name: &str) -> Job {
-        let Some(m) = &self.multi else { return Job { bar: None } };
+        let Some(m) = &self.multi else {
+            return Job { bar: None };
+        };
         let bar = m.add(ProgressBar::new_spinner());
         if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
             bar.set_style(style);

@@ -32,16 +32,18 @@ pub fn install() {
     if rc != 0 {
         return; // keep default behaviour: the next run cleans up by pid
     }
-    let _ = std::thread::Builder::new().name("signals".into()).spawn(move || {
-        let mut sig: libc::c_int = 0;
-        // SAFETY: `set` is a valid, initialized sigset_t; `sig` is a valid out pointer.
-        if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
-            return;
-        }
-        cleanup();
-        eprintln!("lucia-pkg: interrupted by signal {sig}; partial outputs removed");
-        std::process::exit(128 + sig);
-    });
+    let _ = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut sig: libc::c_int = 0;
+            // SAFETY: `set` is a valid, initialized sigset_t; `sig` is a valid out pointer.
+            if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                return;
+            }
+            cleanup();
+            eprintln!("lucia-pkg: interrupted by signal {sig}; partial outputs removed");
+            std::process::exit(128 + sig);
+        });
 }
 
 /// Remembers a temp path to delete if the process is interrupted.
@@ -58,7 +60,10 @@ pub fn unregister(path: &std::path::Path) {
 }
 
 fn cleanup() {
-    let paths: Vec<PathBuf> = TEMPS.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+    let paths: Vec<PathBuf> = TEMPS
+        .lock()
+        .map(|t| t.iter().cloned().collect())
+        .unwrap_or_default();
     for p in paths {
         if p.is_dir() {
             let _ = std::fs::remove_dir_all(&p);

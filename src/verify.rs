@@ -27,8 +27,22 @@ struct Variant {
 }
 
 const VARIANTS: [Variant; 2] = [
-    Variant { name: "a", tz: "UTC", lang: "C.UTF-8", umask: "022", hostname: "lucia-verify-a", depth: "a" },
-    Variant { name: "b", tz: "Pacific/Kiritimati", lang: "fr_FR.UTF-8", umask: "077", hostname: "another-host-b", depth: "b/deeper/path" },
+    Variant {
+        name: "a",
+        tz: "UTC",
+        lang: "C.UTF-8",
+        umask: "022",
+        hostname: "lucia-verify-a",
+        depth: "a",
+    },
+    Variant {
+        name: "b",
+        tz: "Pacific/Kiritimati",
+        lang: "fr_FR.UTF-8",
+        umask: "077",
+        hostname: "another-host-b",
+        depth: "b/deeper/path",
+    },
 ];
 
 #[derive(Debug, Serialize)]
@@ -47,7 +61,8 @@ pub struct VerifyReport {
 }
 
 fn sums(out: &Path) -> Result<BTreeMap<String, String>, AppError> {
-    let text = std::fs::read_to_string(out.join("SHA256SUMS")).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
+    let text = std::fs::read_to_string(out.join("SHA256SUMS"))
+        .map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
     Ok(text
         .lines()
         .filter_map(|l| l.split_once("  "))
@@ -58,7 +73,12 @@ fn sums(out: &Path) -> Result<BTreeMap<String, String>, AppError> {
 fn can_unshare_uts() -> bool {
     // SAFETY-free check: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
-    root && Command::new("unshare").arg("--uts").arg("true").status().map(|s| s.success()).unwrap_or(false)
+    root && Command::new("unshare")
+        .arg("--uts")
+        .arg("true")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// First path at which two JSON documents differ, e.g. `members[12].mode: "0644" vs "0600"`.
@@ -67,7 +87,11 @@ fn first_json_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str)
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for (k, va) in x {
-                let here = if at.is_empty() { k.clone() } else { format!("{at}.{k}") };
+                let here = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
                 match y.get(k) {
                     Some(vb) => {
                         if let Some(d) = first_json_difference(va, vb, &here) {
@@ -77,7 +101,9 @@ fn first_json_difference(a: &serde_json::Value, b: &serde_json::Value, at: &str)
                     None => return Some(format!("{here}: only in the first build")),
                 }
             }
-            y.keys().find(|k| !x.contains_key(*k)).map(|k| format!("{at}.{k}: only in the second build"))
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{at}.{k}: only in the second build"))
         }
         (Value::Array(x), Value::Array(y)) => {
             for (i, (va, vb)) in x.iter().zip(y).enumerate() {
@@ -116,7 +142,11 @@ fn explain(artifact: &str, a_out: &Path, b_out: &Path) -> String {
         _ => None,
     };
     let detail = structural.unwrap_or_else(|| first_byte_difference(&pa, &pb));
-    format!("{detail}; compare with: diffoscope {} {}", pa.display(), pb.display())
+    format!(
+        "{detail}; compare with: diffoscope {} {}",
+        pa.display(),
+        pb.display()
+    )
 }
 
 /// Compares two out dirs by their SHA256SUMS and explains each difference.
@@ -126,39 +156,71 @@ pub fn compare(a_out: &Path, b_out: &Path) -> Result<Vec<Difference>, AppError> 
     for (name, ha) in &a {
         match b.get(name) {
             Some(hb) if hb == ha => {}
-            Some(_) => differences.push(Difference { artifact: name.clone(), first_difference: explain(name, a_out, b_out) }),
-            None => differences.push(Difference { artifact: name.clone(), first_difference: "missing from the second build".into() }),
+            Some(_) => differences.push(Difference {
+                artifact: name.clone(),
+                first_difference: explain(name, a_out, b_out),
+            }),
+            None => differences.push(Difference {
+                artifact: name.clone(),
+                first_difference: "missing from the second build".into(),
+            }),
         }
     }
     for name in b.keys().filter(|n| !a.contains_key(*n)) {
-        differences.push(Difference { artifact: name.clone(), first_difference: "missing from the first build".into() });
+        differences.push(Difference {
+            artifact: name.clone(),
+            first_difference: "missing from the first build".into(),
+        });
     }
     Ok(differences)
 }
 
 pub fn run(sel: &Selection, keep: bool, exe: &Path) -> Result<VerifyReport, AppError> {
-    let manifest = sel.manifest.canonicalize().map_err(|e| AppError::Input(format!("{}: {e}", sel.manifest.display())))?;
-    let root = tempfile::Builder::new().prefix("lucia-verify-").tempdir().map_err(AppError::build)?;
+    let manifest = sel
+        .manifest
+        .canonicalize()
+        .map_err(|e| AppError::Input(format!("{}: {e}", sel.manifest.display())))?;
+    let root = tempfile::Builder::new()
+        .prefix("lucia-verify-")
+        .tempdir()
+        .map_err(AppError::build)?;
     let hostname_varied = can_unshare_uts();
     let mut outs: Vec<PathBuf> = Vec::new();
     for v in &VARIANTS {
         let base = root.path().join(v.depth);
-        let (work, tmp, home, out) = (base.join("work"), base.join("tmp"), base.join("home"), base.join("out"));
+        let (work, tmp, home, out) = (
+            base.join("work"),
+            base.join("tmp"),
+            base.join("home"),
+            base.join("out"),
+        );
         for d in [&work, &tmp, &home] {
             std::fs::create_dir_all(d).map_err(AppError::build)?;
         }
-        let mut args: Vec<String> = vec!["build".into(), "--no-cache".into(), "--quiet".into(), "--manifest".into(), manifest.display().to_string(), "--out".into(), out.display().to_string()];
+        let mut args: Vec<String> = vec![
+            "build".into(),
+            "--no-cache".into(),
+            "--quiet".into(),
+            "--manifest".into(),
+            manifest.display().to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
         if let Some(a) = &sel.arch {
             args.extend(["--arch".into(), a.clone()]);
         }
         if let Some(f) = &sel.format {
             args.extend(["--format".into(), f.clone()]);
         }
-        let quoted: Vec<String> = std::iter::once(exe.display().to_string()).chain(args).map(|a| pkg_core::lifecycle::sh_quote(&a)).collect();
+        let quoted: Vec<String> = std::iter::once(exe.display().to_string())
+            .chain(args)
+            .map(|a| pkg_core::lifecycle::sh_quote(&a))
+            .collect();
         let inner = format!("umask {}; exec {}", v.umask, quoted.join(" "));
         let mut cmd = if hostname_varied {
             let mut c = Command::new("unshare");
-            c.args(["--uts", "sh", "-c"]).arg(format!("hostname {} && {inner}", v.hostname));
+            c.args(["--uts", "sh", "-c"])
+                .arg(format!("hostname {} && {inner}", v.hostname));
             c
         } else {
             let mut c = Command::new("sh");
@@ -173,12 +235,18 @@ pub fn run(sel: &Selection, keep: bool, exe: &Path) -> Result<VerifyReport, AppE
             .env("TMPDIR", &tmp)
             .env("HOME", &home)
             .env("XDG_CACHE_HOME", home.join(".cache"));
-        let o = cmd.output().map_err(|e| AppError::Build(format!("cannot run the build: {e}")))?;
+        let o = cmd
+            .output()
+            .map_err(|e| AppError::Build(format!("cannot run the build: {e}")))?;
         if !o.status.success() {
             let err = String::from_utf8_lossy(&o.stderr);
             let code = o.status.code().unwrap_or(1);
             let msg = format!("build {} failed:\n{err}", v.name);
-            return Err(if code == 2 { AppError::Input(msg) } else { AppError::Build(msg) });
+            return Err(if code == 2 {
+                AppError::Input(msg)
+            } else {
+                AppError::Build(msg)
+            });
         }
         outs.push(out);
     }
@@ -186,11 +254,20 @@ pub fn run(sel: &Selection, keep: bool, exe: &Path) -> Result<VerifyReport, AppE
     let differences = compare(&outs[0], &outs[1])?;
     let kept = if keep {
         let p = root.keep();
-        Some([p.join(VARIANTS[0].depth).join("out").display().to_string(), p.join(VARIANTS[1].depth).join("out").display().to_string()])
+        Some([
+            p.join(VARIANTS[0].depth).join("out").display().to_string(),
+            p.join(VARIANTS[1].depth).join("out").display().to_string(),
+        ])
     } else {
         None
     };
-    Ok(VerifyReport { identical: differences.is_empty(), artifacts, hostname_varied, differences, kept })
+    Ok(VerifyReport {
+        identical: differences.is_empty(),
+        artifacts,
+        hostname_varied,
+        differences,
+        kept,
+    })
 }
 
 #[cfg(test)]
@@ -201,7 +278,10 @@ mod tests {
     fn json_differences_are_located() {
         let a = serde_json::json!({"members": [{"path": "x", "mode": "0644"}, {"path": "y", "mtime": 1}]});
         let b = serde_json::json!({"members": [{"path": "x", "mode": "0644"}, {"path": "y", "mtime": 2}]});
-        assert_eq!(first_json_difference(&a, &b, "").as_deref(), Some("members[1].mtime: 1 vs 2"));
+        assert_eq!(
+            first_json_difference(&a, &b, "").as_deref(),
+            Some("members[1].mtime: 1 vs 2")
+        );
         assert_eq!(first_json_difference(&a, &a, ""), None);
     }
 
@@ -212,23 +292,45 @@ mod tests {
         let p = t.path();
         std::fs::create_dir_all(p.join("payload")).unwrap();
         std::fs::write(p.join("payload/run"), "#!/bin/sh\n").unwrap();
-        std::process::Command::new("chmod").arg("755").arg(p.join("payload/run")).status().unwrap();
-        let manifest = |date: u64| format!(
+        std::process::Command::new("chmod")
+            .arg("755")
+            .arg(p.join("payload/run"))
+            .status()
+            .unwrap();
+        let manifest = |date: u64| {
+            format!(
             "[package]\nname = \"demo\"\nversion = \"1.0.0\"\nsummary = \"d\"\nlicense = \"MIT\"\nmaintainer = \"D <d@example.org>\"\nsource-date-epoch = {date}\narches = [\"amd64\"]\nformats = [\"tar\"]\n[payload]\ninstall-dir = \"/opt/demo\"\nentrypoint = \"run\"\n[payload.amd64]\npath = \"payload\"\n"
-        );
+        )
+        };
         let mut outs = Vec::new();
         for (i, date) in [1_700_000_000u64, 1_700_000_001].iter().enumerate() {
             let m = p.join(format!("m{i}.toml"));
             std::fs::write(&m, manifest(*date)).unwrap();
-            let req = crate::build::Request { manifest: m, arches: None, formats: None, revision: None };
+            let req = crate::build::Request {
+                manifest: m,
+                arches: None,
+                formats: None,
+                revision: None,
+            };
             let out = p.join(format!("out{i}"));
             crate::build::run(&req, &out, &crate::progress::Progress::new(true), None).unwrap();
             outs.push(out);
         }
         let d = compare(&outs[0], &outs[1]).unwrap();
-        let tar = d.iter().find(|d| d.artifact == "demo-1.0.0-linux-amd64.tar.gz").expect("the tarball differs");
-        assert!(tar.first_difference.contains("mtime"), "{}", tar.first_difference);
-        assert!(tar.first_difference.contains("diffoscope"), "{}", tar.first_difference);
+        let tar = d
+            .iter()
+            .find(|d| d.artifact == "demo-1.0.0-linux-amd64.tar.gz")
+            .expect("the tarball differs");
+        assert!(
+            tar.first_difference.contains("mtime"),
+            "{}",
+            tar.first_difference
+        );
+        assert!(
+            tar.first_difference.contains("diffoscope"),
+            "{}",
+            tar.first_difference
+        );
         assert!(compare(&outs[0], &outs[0]).unwrap().is_empty());
     }
 }

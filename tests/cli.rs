@@ -26,7 +26,11 @@ fn run(args: &[&str], dir: &Path) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// A minimal ELF header for `machine` (enough for the arch check; never executed).
@@ -83,7 +87,11 @@ impl Project {
         fs::write(p.join("payload/demo"), fake_elf(62)).unwrap();
         fs::set_permissions(p.join("payload/demo"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(p.join("payload/lib/data.txt"), "data\n").unwrap();
-        fs::write(p.join("demo.service"), "[Service]\nExecStart=/opt/demo/demo\n").unwrap();
+        fs::write(
+            p.join("demo.service"),
+            "[Service]\nExecStart=/opt/demo/demo\n",
+        )
+        .unwrap();
         fs::write(p.join("demo.env"), "PORT=8080\n").unwrap();
         fs::write(p.join("lucia.toml"), MANIFEST).unwrap();
         Project { dir }
@@ -101,7 +109,12 @@ impl Project {
 
 fn assert_input_error(o: &Output, needle: &str) {
     let t = text(o);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2 (bad input), got {:?}:\n{t}", o.status.code());
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2 (bad input), got {:?}:\n{t}",
+        o.status.code()
+    );
     assert!(t.contains(needle), "expected `{needle}` in:\n{t}");
     assert!(!t.contains("panicked"), "{t}");
 }
@@ -111,10 +124,18 @@ fn a_good_project_checks_and_builds() {
     let p = Project::new();
     let o = p.check();
     assert!(o.status.success(), "{}", text(&o));
-    let o = run(&["build", "--manifest", "lucia.toml", "--out", "out"], p.path());
+    let o = run(
+        &["build", "--manifest", "lucia.toml", "--out", "out"],
+        p.path(),
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert!(p.path().join("out/demo-1.0.0-linux-amd64.tar.gz").is_file());
-    let sums = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(p.path().join("out")).output().unwrap();
+    let sums = Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(p.path().join("out"))
+        .output()
+        .unwrap();
     assert!(sums.status.success(), "{}", text(&sums));
 }
 
@@ -146,7 +167,10 @@ fn manifest_errors_point_at_line_and_column() {
     assert_input_error(&p.check(), "missing field `license`");
     // Destinations must be absolute and normalized.
     for bad in ["opt/demo", "/opt/../etc", "/opt//demo", "/opt/demo/"] {
-        p.manifest(&MANIFEST.replace("install-dir = \"/opt/demo\"", &format!("install-dir = \"{bad}\"")));
+        p.manifest(&MANIFEST.replace(
+            "install-dir = \"/opt/demo\"",
+            &format!("install-dir = \"{bad}\""),
+        ));
         assert_input_error(&p.check(), "lucia.toml:13:15");
     }
     // A world-readable env file would leak secrets.
@@ -185,7 +209,11 @@ fn bad_payloads_are_refused_naming_the_file() {
     // A fifo.
     let p = Project::new();
     let fifo = p.path().join("payload/pipe");
-    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
     assert_input_error(&p.check(), "payload/pipe: payload contains a fifo");
 
     // A socket.
@@ -195,18 +223,31 @@ fn bad_payloads_are_refused_naming_the_file() {
 
     // setuid and world-writable files, refused unless allowed explicitly.
     let p = Project::new();
-    fs::set_permissions(p.path().join("payload/demo"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::set_permissions(
+        p.path().join("payload/demo"),
+        fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
     assert_input_error(&p.check(), "payload/demo: setuid/setgid file");
-    p.manifest(&MANIFEST.replace("entrypoint = \"demo\"", "entrypoint = \"demo\"\nallow-special-modes = [\"demo\"]"));
+    p.manifest(&MANIFEST.replace(
+        "entrypoint = \"demo\"",
+        "entrypoint = \"demo\"\nallow-special-modes = [\"demo\"]",
+    ));
     assert!(p.check().status.success());
     let p = Project::new();
-    fs::set_permissions(p.path().join("payload/lib/data.txt"), fs::Permissions::from_mode(0o666)).unwrap();
+    fs::set_permissions(
+        p.path().join("payload/lib/data.txt"),
+        fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
     assert_input_error(&p.check(), "payload/lib/data.txt: world-writable file");
 
     // Two entries with the same destination.
     let p = Project::new();
     fs::write(p.path().join("extra"), "x").unwrap();
-    p.manifest(&format!("{MANIFEST}\n[[files]]\nsrc = \"extra\"\ndest = \"/opt/demo/lib/data.txt\"\n"));
+    p.manifest(&format!(
+        "{MANIFEST}\n[[files]]\nsrc = \"extra\"\ndest = \"/opt/demo/lib/data.txt\"\n"
+    ));
     assert_input_error(&p.check(), "two entries install to /opt/demo/lib/data.txt");
 
     // Missing payload and missing entrypoint.
@@ -219,8 +260,15 @@ fn bad_payloads_are_refused_naming_the_file() {
 
     // A secret in the env template.
     let p = Project::new();
-    fs::write(p.path().join("demo.env"), "PORT=8080\nOPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789\n").unwrap();
-    assert_input_error(&p.check(), "demo.env: line 2: `OPENAI_API_KEY` looks like a real secret");
+    fs::write(
+        p.path().join("demo.env"),
+        "PORT=8080\nOPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123456789\n",
+    )
+    .unwrap();
+    assert_input_error(
+        &p.check(),
+        "demo.env: line 2: `OPENAI_API_KEY` looks like a real secret",
+    );
 
     // Non-UTF-8 file name.
     let p = Project::new();
@@ -242,21 +290,49 @@ impl FromBytesCompat for std::ffi::OsStr {
 #[test]
 fn bad_arguments_exit_2() {
     let p = Project::new();
-    assert_input_error(&run(&["build", "--manifest", "lucia.toml", "--arch", "sparc"], p.path()), "unknown architecture");
-    assert_input_error(&run(&["build", "--manifest", "lucia.toml", "--format", "zip"], p.path()), "unknown format");
-    assert_input_error(&run(&["build", "--manifest", "lucia.toml", "--arch", "arm64"], p.path()), "does not declare");
-    assert_input_error(&run(&["build", "--manifest", "nope.toml"], p.path()), "cannot read the manifest");
+    assert_input_error(
+        &run(
+            &["build", "--manifest", "lucia.toml", "--arch", "sparc"],
+            p.path(),
+        ),
+        "unknown architecture",
+    );
+    assert_input_error(
+        &run(
+            &["build", "--manifest", "lucia.toml", "--format", "zip"],
+            p.path(),
+        ),
+        "unknown format",
+    );
+    assert_input_error(
+        &run(
+            &["build", "--manifest", "lucia.toml", "--arch", "arm64"],
+            p.path(),
+        ),
+        "does not declare",
+    );
+    assert_input_error(
+        &run(&["build", "--manifest", "nope.toml"], p.path()),
+        "cannot read the manifest",
+    );
     assert_input_error(&run(&["frobnicate"], p.path()), "unrecognized subcommand");
-    let o = Command::new(bin()).args(["build", "--manifest", "lucia.toml"]).env("SOURCE_DATE_EPOCH", "yesterday").current_dir(p.path()).output().unwrap();
+    let o = Command::new(bin())
+        .args(["build", "--manifest", "lucia.toml"])
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .current_dir(p.path())
+        .output()
+        .unwrap();
     assert_input_error(&o, "SOURCE_DATE_EPOCH");
 }
 
 fn sha_map(dir: &Path) -> Vec<(String, String)> {
     let sums = fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
-    sums.lines().map(|l| {
-        let (h, n) = l.split_once("  ").unwrap();
-        (n.to_string(), h.to_string())
-    }).collect()
+    sums.lines()
+        .map(|l| {
+            let (h, n) = l.split_once("  ").unwrap();
+            (n.to_string(), h.to_string())
+        })
+        .collect()
 }
 
 /// The whole example release set, twice, under a different environment each time: identical.
@@ -264,7 +340,11 @@ fn sha_map(dir: &Path) -> Vec<(String, String)> {
 fn example_builds_are_bit_identical_under_a_varied_environment() {
     let payload = repo().join("target/demo-payload/amd64/lucia.AgentHost");
     if !payload.exists() {
-        let st = Command::new("bash").arg("scripts/build-demo-payload.sh").current_dir(repo()).status().unwrap();
+        let st = Command::new("bash")
+            .arg("scripts/build-demo-payload.sh")
+            .current_dir(repo())
+            .status()
+            .unwrap();
         assert!(st.success(), "scripts/build-demo-payload.sh failed");
     }
     let t = tempfile::tempdir().unwrap();
@@ -276,12 +356,26 @@ fn example_builds_are_bit_identical_under_a_varied_environment() {
         fs::create_dir_all(&home).unwrap();
         let script = format!("umask {umask}; exec \"$0\" \"$@\"");
         let o = Command::new("sh")
-            .arg("-c").arg(script).arg(bin())
-            .args(["build", "--no-cache", "--manifest", "packaging/lucia.toml", "--out"]).arg(&out)
+            .arg("-c")
+            .arg(script)
+            .arg(bin())
+            .args([
+                "build",
+                "--no-cache",
+                "--manifest",
+                "packaging/lucia.toml",
+                "--out",
+            ])
+            .arg(&out)
             .current_dir(repo())
             .env_remove("SOURCE_DATE_EPOCH")
-            .env("TZ", tz).env("LANG", lang).env("LC_ALL", lang).env("TMPDIR", &tmp).env("HOME", &home)
-            .output().unwrap();
+            .env("TZ", tz)
+            .env("LANG", lang)
+            .env("LC_ALL", lang)
+            .env("TMPDIR", &tmp)
+            .env("HOME", &home)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", text(&o));
         out
     };
@@ -293,39 +387,80 @@ fn example_builds_are_bit_identical_under_a_varied_environment() {
 
     // The tarball: root ownership (the env file's group aside), the fixed mtime, sorted members.
     let tgz = a.join("lucia-1.0.0-linux-amd64.tar.gz");
-    let o = Command::new("tar").args(["--numeric-owner", "-tvzf"]).arg(&tgz).env("TZ", "UTC").output().unwrap();
+    let o = Command::new("tar")
+        .args(["--numeric-owner", "-tvzf"])
+        .arg(&tgz)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
     let listing = String::from_utf8_lossy(&o.stdout).into_owned();
     let mut names = Vec::new();
     for line in listing.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
-        assert!(cols[1] == "0/0" || line.ends_with("etc/lucia/lucia.env"), "{line}");
+        assert!(
+            cols[1] == "0/0" || line.ends_with("etc/lucia/lucia.env"),
+            "{line}"
+        );
         assert_eq!(cols[3], "2026-11-01", "{line}");
         assert_eq!(cols[4], "00:00", "{line}");
         names.push(cols[5].to_string());
     }
-    let tree: Vec<&String> = names.iter().filter(|n| n.starts_with("lucia-1.0.0/root/")).collect();
+    let tree: Vec<&String> = names
+        .iter()
+        .filter(|n| n.starts_with("lucia-1.0.0/root/"))
+        .collect();
     let mut sorted = tree.clone();
-    sorted.sort_by(|x, y| x.trim_end_matches('/').as_bytes().cmp(y.trim_end_matches('/').as_bytes()));
+    sorted.sort_by(|x, y| {
+        x.trim_end_matches('/')
+            .as_bytes()
+            .cmp(y.trim_end_matches('/').as_bytes())
+    });
     assert_eq!(tree, sorted);
-    let o = Command::new("tar").args(["-tvzf"]).arg(&tgz).output().unwrap();
-    assert!(String::from_utf8_lossy(&o.stdout).contains("-rw-r----- root/lucia"), "env file is 0640 root:lucia");
+    let o = Command::new("tar")
+        .args(["-tvzf"])
+        .arg(&tgz)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("-rw-r----- root/lucia"),
+        "env file is 0640 root:lucia"
+    );
 }
 
 #[test]
 fn install_sh_into_a_destdir_twice() {
     let p = Project::new();
-    let o = run(&["build", "--manifest", "lucia.toml", "--out", "out"], p.path());
+    let o = run(
+        &["build", "--manifest", "lucia.toml", "--out", "out"],
+        p.path(),
+    );
     assert!(o.status.success(), "{}", text(&o));
     let x = p.path().join("x");
     fs::create_dir_all(&x).unwrap();
-    let st = Command::new("tar").arg("-xzf").arg(p.path().join("out/demo-1.0.0-linux-amd64.tar.gz")).current_dir(&x).status().unwrap();
+    let st = Command::new("tar")
+        .arg("-xzf")
+        .arg(p.path().join("out/demo-1.0.0-linux-amd64.tar.gz"))
+        .current_dir(&x)
+        .status()
+        .unwrap();
     assert!(st.success());
     let dest = p.path().join("dest");
     for round in 0..2 {
-        let o = Command::new("sh").arg("demo-1.0.0/install.sh").env("DESTDIR", &dest).current_dir(&x).output().unwrap();
+        let o = Command::new("sh")
+            .arg("demo-1.0.0/install.sh")
+            .env("DESTDIR", &dest)
+            .current_dir(&x)
+            .output()
+            .unwrap();
         assert!(o.status.success(), "round {round}: {}", text(&o));
     }
-    let mode = |rel: &str| fs::symlink_metadata(dest.join(rel)).unwrap().permissions().mode() & 0o7777;
+    let mode = |rel: &str| {
+        fs::symlink_metadata(dest.join(rel))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
     assert_eq!(mode("opt/demo/demo"), 0o755);
     assert_eq!(mode("opt/demo/lib/data.txt"), 0o644);
     assert_eq!(mode("etc/demo/demo.env"), 0o640);
@@ -334,16 +469,39 @@ fn install_sh_into_a_destdir_twice() {
     assert!(dest.join("usr/lib/sysusers.d/demo.conf").is_file());
     // An edited config survives a re-install; the new template lands beside it.
     fs::write(dest.join("etc/demo/demo.env"), "PORT=9090\n").unwrap();
-    let o = Command::new("sh").arg("demo-1.0.0/install.sh").env("DESTDIR", &dest).current_dir(&x).output().unwrap();
+    let o = Command::new("sh")
+        .arg("demo-1.0.0/install.sh")
+        .env("DESTDIR", &dest)
+        .current_dir(&x)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(fs::read_to_string(dest.join("etc/demo/demo.env")).unwrap(), "PORT=9090\n");
-    assert_eq!(fs::read_to_string(dest.join("etc/demo/demo.env.dist")).unwrap(), "PORT=8080\n");
+    assert_eq!(
+        fs::read_to_string(dest.join("etc/demo/demo.env")).unwrap(),
+        "PORT=9090\n"
+    );
+    assert_eq!(
+        fs::read_to_string(dest.join("etc/demo/demo.env.dist")).unwrap(),
+        "PORT=8080\n"
+    );
     // Uninstall keeps config, --purge removes it.
-    let o = Command::new("sh").arg("demo-1.0.0/install.sh").arg("--uninstall").env("DESTDIR", &dest).current_dir(&x).output().unwrap();
+    let o = Command::new("sh")
+        .arg("demo-1.0.0/install.sh")
+        .arg("--uninstall")
+        .env("DESTDIR", &dest)
+        .current_dir(&x)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(!dest.join("opt/demo/demo").exists());
     assert!(dest.join("etc/demo/demo.env").exists());
-    let o = Command::new("sh").arg("demo-1.0.0/install.sh").args(["--uninstall", "--purge"]).env("DESTDIR", &dest).current_dir(&x).output().unwrap();
+    let o = Command::new("sh")
+        .arg("demo-1.0.0/install.sh")
+        .args(["--uninstall", "--purge"])
+        .env("DESTDIR", &dest)
+        .current_dir(&x)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(!dest.join("etc/demo/demo.env").exists());
     assert!(!dest.join("var/lib/demo").exists());
@@ -371,22 +529,49 @@ fn unchanged_inputs_are_cache_hits_and_changes_rebuild_only_dependents() {
     let p = Project::new();
     let m = MANIFEST.replace("arches = [\"amd64\"]", "arches = [\"amd64\", \"arm64\"]")
         + "\n[payload.arm64]\npath = \"payload-arm64\"\n";
-    let m = m.replacen("[payload.amd64]\npath = \"payload\"\n", "[payload.amd64]\npath = \"payload\"\n", 1);
     p.manifest(&m);
     fs::create_dir_all(p.path().join("payload-arm64")).unwrap();
     fs::write(p.path().join("payload-arm64/demo"), fake_elf(183)).unwrap();
-    fs::set_permissions(p.path().join("payload-arm64/demo"), fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(
+        p.path().join("payload-arm64/demo"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
     let build = || {
-        let o = run(&["--json", "build", "--manifest", "lucia.toml", "--out", "out"], p.path());
+        let o = run(
+            &[
+                "--json",
+                "build",
+                "--manifest",
+                "lucia.toml",
+                "--out",
+                "out",
+            ],
+            p.path(),
+        );
         assert!(o.status.success(), "{}", text(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-        v["artifacts"].as_array().unwrap().iter().map(|a| (a["name"].as_str().unwrap().to_string(), a["cached"].as_bool().unwrap(), a["sha256"].as_str().unwrap().to_string())).collect::<Vec<_>>()
+        v["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["name"].as_str().unwrap().to_string(),
+                    a["cached"].as_bool().unwrap(),
+                    a["sha256"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
     };
     let first = build();
     assert!(first.iter().all(|(_, cached, _)| !cached), "{first:?}");
     let second = build();
     assert!(second.iter().all(|(_, cached, _)| *cached), "{second:?}");
-    assert_eq!(first.iter().map(|a| &a.2).collect::<Vec<_>>(), second.iter().map(|a| &a.2).collect::<Vec<_>>());
+    assert_eq!(
+        first.iter().map(|a| &a.2).collect::<Vec<_>>(),
+        second.iter().map(|a| &a.2).collect::<Vec<_>>()
+    );
     // Change only the arm64 payload: the amd64 tarball stays cached, the arm64 one is rebuilt.
     fs::write(p.path().join("payload-arm64/extra.txt"), "new\n").unwrap();
     let third = build();
@@ -394,7 +579,12 @@ fn unchanged_inputs_are_cache_hits_and_changes_rebuild_only_dependents() {
     assert!(status("demo-1.0.0-linux-amd64.tar.gz"));
     assert!(!status("demo-1.0.0-linux-arm64.tar.gz"));
     // The out dir is still complete and correct.
-    let sums = Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(p.path().join("out")).output().unwrap();
+    let sums = Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(p.path().join("out"))
+        .output()
+        .unwrap();
     assert!(sums.status.success(), "{}", text(&sums));
     // gc removes the superseded arm64 entry and keeps the two in use.
     let o = run(&["--json", "gc"], p.path());
@@ -413,12 +603,100 @@ fn unchanged_inputs_are_cache_hits_and_changes_rebuild_only_dependents() {
 fn verify_proves_the_example_reproducible() {
     let payload = repo().join("target/demo-payload/amd64/lucia.AgentHost");
     if !payload.exists() {
-        let st = Command::new("bash").arg("scripts/build-demo-payload.sh").current_dir(repo()).status().unwrap();
+        let st = Command::new("bash")
+            .arg("scripts/build-demo-payload.sh")
+            .current_dir(repo())
+            .status()
+            .unwrap();
         assert!(st.success());
     }
-    let o = Command::new(bin()).args(["--json", "verify", "--manifest", "packaging/lucia.toml"]).current_dir(repo()).output().unwrap();
+    let o = Command::new(bin())
+        .args(["--json", "verify", "--manifest", "packaging/lucia.toml"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", text(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["identical"], true, "{v}");
     assert!(v["artifacts"].as_u64().unwrap() >= 10, "{v}");
+}
+
+/// A payload produced by a builder runs in a scrubbed environment, is cached by its inputs' NAR
+/// hashes, and reruns only when an input changes.
+#[test]
+fn payload_builders_are_hermetic_and_cached() {
+    let p = Project::new();
+    fs::create_dir_all(p.path().join("src")).unwrap();
+    fs::write(p.path().join("src/version.txt"), "1\n").unwrap();
+    let elf = p.path().join("payload/demo");
+    let counter = p.path().join("runs.log");
+    fs::write(
+        p.path().join("build.sh"),
+        format!(
+            "set -e\nout=\"$1\"\necho run >> {counter}\ncp {elf} \"$out/demo\"\nchmod 755 \"$out/demo\"\ncp src/version.txt \"$out/version.txt\"\nenv | sort > \"$out/env.txt\"\n",
+            counter = counter.display(),
+            elf = elf.display()
+        ),
+    )
+    .unwrap();
+    let manifest = MANIFEST.replace(
+        "[payload.amd64]\npath = \"payload\"\n",
+        "[payload.amd64.builder]\ncommand = [\"sh\", \"build.sh\", \"{out}\"]\ninputs = [\"build.sh\", \"src\"]\n",
+    );
+    p.manifest(&manifest);
+    let build = || {
+        let o = Command::new(bin())
+            .args(["build", "--manifest", "lucia.toml", "--out", "out"])
+            .current_dir(p.path())
+            .env("LUCIA_PKG_STORE", p.path().join(".store"))
+            .env("OUTSIDE_SECRET", "must-not-leak")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let runs = || {
+        fs::read_to_string(&counter)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    };
+    build();
+    assert_eq!(runs(), 1);
+    build();
+    assert_eq!(runs(), 1, "unchanged inputs must not rerun the builder");
+    // What the builder saw: only the declared environment.
+    let listing = Command::new("tar")
+        .args([
+            "-xzOf",
+            "out/demo-1.0.0-linux-amd64.tar.gz",
+            "demo-1.0.0/root/opt/demo/env.txt",
+        ])
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    let env = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert!(
+        env.contains("TZ=UTC\n")
+            && env.contains("LC_ALL=C.UTF-8\n")
+            && env.contains("LUCIA_PKG_ARCH=amd64\n")
+            && env.contains("SOURCE_DATE_EPOCH=1700000000\n"),
+        "{env}"
+    );
+    assert!(!env.contains("OUTSIDE_SECRET"), "{env}");
+    // A changed input reruns it.
+    fs::write(p.path().join("src/version.txt"), "2\n").unwrap();
+    build();
+    assert_eq!(runs(), 2);
+    // A failing builder fails the build (exit 1) and says so.
+    fs::write(p.path().join("build.sh"), "echo boom >&2; exit 3\n").unwrap();
+    let o = run(
+        &["build", "--manifest", "lucia.toml", "--out", "out"],
+        p.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("payload builder for amd64 failed") && text(&o).contains("boom"),
+        "{}",
+        text(&o)
+    );
 }

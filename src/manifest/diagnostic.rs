@@ -18,8 +18,19 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(file: &Path, source: &str, span: Option<Range<usize>>, message: impl Into<String>) -> Self {
-        Diagnostic { file: file.to_path_buf(), source: source.to_string(), span, message: message.into(), help: None }
+    pub fn new(
+        file: &Path,
+        source: &str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            file: file.to_path_buf(),
+            source: source.to_string(),
+            span,
+            message: message.into(),
+            help: None,
+        }
     }
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
@@ -30,7 +41,12 @@ impl Diagnostic {
         let start = self.span.as_ref()?.start.min(self.source.len());
         let before = self.source.get(..start)?;
         let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+        let col = before
+            .rsplit('\n')
+            .next()
+            .map(|l| l.chars().count())
+            .unwrap_or(0)
+            + 1;
         Some((line, col))
     }
     /// `file:line:col` (or just the file).
@@ -60,11 +76,18 @@ impl Diagnostic {
         if let Some(h) = &self.help {
             groups.push(Group::with_title(Level::HELP.secondary_title(h.as_str())));
         }
-        let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        };
         renderer.render(&groups).to_string()
     }
     pub fn to_json(&self) -> serde_json::Value {
-        let (line, column) = self.line_col().map(|(l, c)| (Some(l), Some(c))).unwrap_or((None, None));
+        let (line, column) = self
+            .line_col()
+            .map(|(l, c)| (Some(l), Some(c)))
+            .unwrap_or((None, None));
         serde_json::json!({
             "file": self.file.display().to_string(),
             "line": line,
@@ -86,7 +109,10 @@ impl fmt::Display for Diagnostic {
 }
 
 /// The closest candidate to `word`, if any is close enough to be a likely typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
@@ -112,7 +138,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("versoin", ["name", "version", "release"]), Some("version"));
+        assert_eq!(
+            did_you_mean("versoin", ["name", "version", "release"]),
+            Some("version")
+        );
         assert_eq!(did_you_mean("zzz", ["name", "version"]), None);
     }
 }

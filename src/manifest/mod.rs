@@ -174,10 +174,20 @@ pub fn load(path: &Path) -> Result<Spec, Box<Diagnostic>> {
 
 /// Parses and validates manifest text; `path` locates relative paths and names the file in errors.
 pub fn parse(path: &Path, source: &str) -> Result<Spec, Box<Diagnostic>> {
-    let raw: RawManifest = toml::from_str(source).map_err(|e| Box::new(toml_error(path, source, &e)))?;
+    let raw: RawManifest =
+        toml::from_str(source).map_err(|e| Box::new(toml_error(path, source, &e)))?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
-    Validator { file: path, source, base: &base }.spec(raw)
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
+    Validator {
+        file: path,
+        source,
+        base: &base,
+    }
+    .spec(raw)
 }
 
 fn toml_error(path: &Path, source: &str, e: &toml::de::Error) -> Diagnostic {
@@ -216,24 +226,37 @@ type R<T> = Result<T, Box<Diagnostic>>;
 /// Validates an absolute, normalized install path (no `.`/`..`/`//`, no trailing slash, printable).
 pub fn check_install_path(p: &str) -> Result<(), String> {
     if !p.starts_with('/') {
-        return Err(format!("`{p}` is not absolute: install paths start with `/`"));
+        return Err(format!(
+            "`{p}` is not absolute: install paths start with `/`"
+        ));
     }
     if p == "/" {
         return Err("`/` itself cannot be a destination".into());
     }
     if p.ends_with('/') {
-        return Err(format!("`{p}` ends with `/`: write it without the trailing slash"));
+        return Err(format!(
+            "`{p}` ends with `/`: write it without the trailing slash"
+        ));
     }
     for comp in p[1..].split('/') {
         match comp {
             "" => return Err(format!("`{p}` contains `//`: normalize the path")),
-            "." | ".." => return Err(format!("`{p}` contains `{comp}`: write the normalized absolute path")),
-            c if c.len() > 255 => return Err(format!("a component of `{p}` is longer than 255 bytes")),
+            "." | ".." => {
+                return Err(format!(
+                    "`{p}` contains `{comp}`: write the normalized absolute path"
+                ))
+            }
+            c if c.len() > 255 => {
+                return Err(format!("a component of `{p}` is longer than 255 bytes"))
+            }
             _ => {}
         }
     }
     if p.chars().any(|c| c.is_control()) {
-        return Err(format!("`{}` contains a control character (newline, tab…)", p.escape_debug()));
+        return Err(format!(
+            "`{}` contains a control character (newline, tab…)",
+            p.escape_debug()
+        ));
     }
     Ok(())
 }
@@ -247,17 +270,30 @@ fn parse_mode(s: &str) -> Option<u32> {
 }
 
 impl Validator<'_> {
-    fn err(&self, span: Option<Range<usize>>, msg: impl Into<String>, help: impl Into<String>) -> Box<Diagnostic> {
+    fn err(
+        &self,
+        span: Option<Range<usize>>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Box<Diagnostic> {
         Box::new(Diagnostic::new(self.file, self.source, span, msg).help(help))
     }
 
     fn path(&self, s: &S<String>) -> R<PathBuf> {
         let v = s.get_ref();
         if v.trim().is_empty() {
-            return Err(self.err(Some(s.span()), "empty path", "give a path relative to the manifest's directory"));
+            return Err(self.err(
+                Some(s.span()),
+                "empty path",
+                "give a path relative to the manifest's directory",
+            ));
         }
         let p = Path::new(v);
-        Ok(if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) })
+        Ok(if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        })
     }
 
     fn existing_file(&self, s: &S<String>, what: &str) -> R<PathBuf> {
@@ -274,29 +310,49 @@ impl Validator<'_> {
     }
 
     fn install_path(&self, s: &S<String>) -> R<String> {
-        check_install_path(s.get_ref())
-            .map_err(|m| self.err(Some(s.span()), m, "destinations are absolute, normalized paths such as /opt/lucia"))?;
+        check_install_path(s.get_ref()).map_err(|m| {
+            self.err(
+                Some(s.span()),
+                m,
+                "destinations are absolute, normalized paths such as /opt/lucia",
+            )
+        })?;
         Ok(s.get_ref().clone())
     }
 
     fn mode(&self, s: &S<String>) -> R<u32> {
         parse_mode(s.get_ref()).ok_or_else(|| {
-            self.err(Some(s.span()), format!("`{}` is not an octal file mode", s.get_ref()), "write modes as quoted octal strings, e.g. \"0644\" or \"0755\"")
+            self.err(
+                Some(s.span()),
+                format!("`{}` is not an octal file mode", s.get_ref()),
+                "write modes as quoted octal strings, e.g. \"0644\" or \"0755\"",
+            )
         })
     }
 
     fn codec(&self, s: &Option<S<String>>, default: Codec) -> R<Codec> {
         match s {
             None => Ok(default),
-            Some(s) => s.get_ref().parse::<Codec>().map_err(|e| self.err(Some(s.span()), e.0, "e.g. compression = \"xz\", \"zstd:19\" or \"gzip:9\"")),
+            Some(s) => s.get_ref().parse::<Codec>().map_err(|e| {
+                self.err(
+                    Some(s.span()),
+                    e.0,
+                    "e.g. compression = \"xz\", \"zstd:19\" or \"gzip:9\"",
+                )
+            }),
         }
     }
 
     fn spec(&self, raw: RawManifest) -> R<Spec> {
         let pkg_span = raw.package.span();
         let p = raw.package.into_inner();
-        validate_name(p.name.get_ref()).map_err(|e| self.err(Some(p.name.span()), e.to_string(), "e.g. name = \"lucia\""))?;
-        let release = p.release.as_ref().map(|r| r.get_ref().as_str()).unwrap_or("1");
+        validate_name(p.name.get_ref())
+            .map_err(|e| self.err(Some(p.name.span()), e.to_string(), "e.g. name = \"lucia\""))?;
+        let release = p
+            .release
+            .as_ref()
+            .map(|r| r.get_ref().as_str())
+            .unwrap_or("1");
         let version = PackageVersion::new(p.version.get_ref(), release, p.epoch.as_ref().map(|e| *e.get_ref()))
             .map_err(|e| {
                 let span = match (&e, &p.release) {
@@ -305,21 +361,43 @@ impl Validator<'_> {
                 };
                 self.err(Some(span), e.to_string(), "versions must be accepted by both dpkg and rpm, e.g. version = \"1.2.0\" or \"1.2.0-rc.1\"")
             })?;
-        for (field, what) in [(&p.summary, "summary"), (&p.license, "license"), (&p.maintainer, "maintainer")] {
+        for (field, what) in [
+            (&p.summary, "summary"),
+            (&p.license, "license"),
+            (&p.maintainer, "maintainer"),
+        ] {
             if field.get_ref().trim().is_empty() {
-                return Err(self.err(Some(field.span()), format!("`{what}` is empty"), format!("give the package a {what}")));
+                return Err(self.err(
+                    Some(field.span()),
+                    format!("`{what}` is empty"),
+                    format!("give the package a {what}"),
+                ));
             }
             if field.get_ref().contains('\n') {
-                return Err(self.err(Some(field.span()), format!("`{what}` must be a single line"), "move longer text into `description`"));
+                return Err(self.err(
+                    Some(field.span()),
+                    format!("`{what}` must be a single line"),
+                    "move longer text into `description`",
+                ));
             }
         }
         if !p.maintainer.get_ref().contains('<') || !p.maintainer.get_ref().ends_with('>') {
-            return Err(self.err(Some(p.maintainer.span()), "maintainer must be `Name <email>`", "e.g. maintainer = \"Lucia Project <maintainers@example.org>\""));
+            return Err(self.err(
+                Some(p.maintainer.span()),
+                "maintainer must be `Name <email>`",
+                "e.g. maintainer = \"Lucia Project <maintainers@example.org>\"",
+            ));
         }
         let source_date_epoch = match &p.source_date_epoch {
             None => None,
             Some(s) if (0..=u32::MAX as i64).contains(s.get_ref()) => Some(*s.get_ref() as u64),
-            Some(s) => return Err(self.err(Some(s.span()), "source-date-epoch is out of range", "give seconds since 1970-01-01 UTC, e.g. 1793491200")),
+            Some(s) => {
+                return Err(self.err(
+                    Some(s.span()),
+                    "source-date-epoch is out of range",
+                    "give seconds since 1970-01-01 UTC, e.g. 1793491200",
+                ))
+            }
         };
         let arches = self.arches(&p.arches, pkg_span.clone())?;
         let formats = self.formats(&p.formats)?;
@@ -329,26 +407,64 @@ impl Validator<'_> {
         let pl = raw.payload.into_inner();
         let install_dir = self.install_path(&pl.install_dir)?;
         let entrypoint = pl.entrypoint.get_ref().trim_matches('/').to_string();
-        if entrypoint.is_empty() || entrypoint.split('/').any(|c| c == ".." || c == "." || c.is_empty()) {
-            return Err(self.err(Some(pl.entrypoint.span()), "entrypoint must be a path inside the payload", "e.g. entrypoint = \"lucia.AgentHost\" (relative to install-dir)"));
+        if entrypoint.is_empty()
+            || entrypoint
+                .split('/')
+                .any(|c| c == ".." || c == "." || c.is_empty())
+        {
+            return Err(self.err(
+                Some(pl.entrypoint.span()),
+                "entrypoint must be a path inside the payload",
+                "e.g. entrypoint = \"lucia.AgentHost\" (relative to install-dir)",
+            ));
         }
         let mut payloads = Vec::new();
         for (arch, ap) in [(Arch::Amd64, &pl.amd64), (Arch::Arm64, &pl.arm64)] {
             match ap {
-                Some(ap) => {
-                    let ap = ap.get_ref();
+                Some(ap_spanned) => {
+                    let ap = ap_spanned.get_ref();
                     let builder = match &ap.builder {
                         None => None,
                         Some(b) => {
                             let bs = b.get_ref();
                             if bs.command.is_empty() {
-                                return Err(self.err(Some(b.span()), "builder.command is empty", "give the command as a list, e.g. [\"sh\", \"build.sh\"]"));
+                                return Err(self.err(
+                                    Some(b.span()),
+                                    "builder.command is empty",
+                                    "give the command as a list, e.g. [\"sh\", \"build.sh\"]",
+                                ));
                             }
-                            let inputs = bs.inputs.iter().map(|i| self.path(i)).collect::<R<Vec<_>>>()?;
-                            Some(BuilderSpec { command: bs.command.clone(), inputs, env: bs.env.clone() })
+                            let inputs = bs
+                                .inputs
+                                .iter()
+                                .map(|i| self.path(i))
+                                .collect::<R<Vec<_>>>()?;
+                            Some(BuilderSpec {
+                                command: bs.command.clone(),
+                                inputs,
+                                env: bs.env.clone(),
+                            })
                         }
                     };
-                    payloads.push(ArchPayload { arch, path: self.path(&ap.path)?, builder });
+                    let path = match (&ap.path, &builder) {
+                        (Some(p), None) => self.path(p)?,
+                        (None, Some(_)) => PathBuf::new(),
+                        (Some(p), Some(_)) => {
+                            return Err(self.err(Some(p.span()), format!("[payload.{arch}] has both `path` and `builder`"), "give either a directory (`path`) or a command that produces it (`builder`)"));
+                        }
+                        (None, None) => {
+                            return Err(self.err(
+                                Some(ap_spanned.span()),
+                                format!("[payload.{arch}] needs `path` or `builder`"),
+                                "e.g. path = \"publish/linux-x64\"",
+                            ));
+                        }
+                    };
+                    payloads.push(ArchPayload {
+                        arch,
+                        path,
+                        builder,
+                    });
                 }
                 None if arches.contains(&arch) => {
                     return Err(self.err(
@@ -360,7 +476,11 @@ impl Validator<'_> {
                 None => {}
             }
         }
-        let allow_special_modes = pl.allow_special_modes.iter().map(|s| s.get_ref().trim_matches('/').to_string()).collect();
+        let allow_special_modes = pl
+            .allow_special_modes
+            .iter()
+            .map(|s| s.get_ref().trim_matches('/').to_string())
+            .collect();
 
         let service = match raw.service {
             None => None,
@@ -372,8 +492,16 @@ impl Validator<'_> {
             let owner = match &f.owner {
                 None => None,
                 Some(o) => match o.get_ref().split_once(':') {
-                    Some((u, g)) if !u.is_empty() && !g.is_empty() => Some((u.to_string(), g.to_string())),
-                    _ => return Err(self.err(Some(o.span()), "owner must be `user:group`", "e.g. owner = \"root:lucia\"")),
+                    Some((u, g)) if !u.is_empty() && !g.is_empty() => {
+                        Some((u.to_string(), g.to_string()))
+                    }
+                    _ => {
+                        return Err(self.err(
+                            Some(o.span()),
+                            "owner must be `user:group`",
+                            "e.g. owner = \"root:lucia\"",
+                        ))
+                    }
                 },
             };
             files.push(FileSpec {
@@ -393,8 +521,12 @@ impl Validator<'_> {
                 pre_depends: d.map(|d| d.pre_depends.clone()).unwrap_or_default(),
                 recommends: d.map(|d| d.recommends.clone()).unwrap_or_default(),
                 suggests: d.map(|d| d.suggests.clone()).unwrap_or_default(),
-                section: d.and_then(|d| d.section.clone()).unwrap_or_else(|| "misc".into()),
-                priority: d.and_then(|d| d.priority.clone()).unwrap_or_else(|| "optional".into()),
+                section: d
+                    .and_then(|d| d.section.clone())
+                    .unwrap_or_else(|| "misc".into()),
+                priority: d
+                    .and_then(|d| d.priority.clone())
+                    .unwrap_or_else(|| "optional".into()),
                 lintian_overrides: d.map(|d| d.lintian_overrides.clone()).unwrap_or_default(),
             }
         };
@@ -414,7 +546,10 @@ impl Validator<'_> {
             }
         };
         let tar = pkg_core::plan::TarOptions {
-            compression: self.codec(&raw.tar.as_ref().and_then(|t| t.compression.clone()), Codec::Gzip(9))?,
+            compression: self.codec(
+                &raw.tar.as_ref().and_then(|t| t.compression.clone()),
+                Codec::Gzip(9),
+            )?,
         };
         let oci = self.oci(raw.oci, &service)?;
 
@@ -452,55 +587,99 @@ impl Validator<'_> {
     }
 
     fn arches(&self, list: &Option<Vec<S<String>>>, pkg_span: Range<usize>) -> R<Vec<Arch>> {
-        let Some(list) = list else { return Ok(Arch::ALL.to_vec()) };
+        let Some(list) = list else {
+            return Ok(Arch::ALL.to_vec());
+        };
         if list.is_empty() {
-            return Err(self.err(Some(pkg_span), "package.arches is empty", "list at least one of \"amd64\", \"arm64\""));
+            return Err(self.err(
+                Some(pkg_span),
+                "package.arches is empty",
+                "list at least one of \"amd64\", \"arm64\"",
+            ));
         }
         let mut out = BTreeSet::new();
         for a in list {
-            let arch = a.get_ref().parse::<Arch>().map_err(|e| self.err(Some(a.span()), e.to_string(), "arches use Debian names: \"amd64\", \"arm64\""))?;
+            let arch = a.get_ref().parse::<Arch>().map_err(|e| {
+                self.err(
+                    Some(a.span()),
+                    e.to_string(),
+                    "arches use Debian names: \"amd64\", \"arm64\"",
+                )
+            })?;
             out.insert(arch);
         }
         Ok(out.into_iter().collect())
     }
 
     fn formats(&self, list: &Option<Vec<S<String>>>) -> R<Vec<Format>> {
-        let Some(list) = list else { return Ok(Format::ALL.to_vec()) };
+        let Some(list) = list else {
+            return Ok(Format::ALL.to_vec());
+        };
         let mut out = BTreeSet::new();
         for f in list {
             let fmt = Format::parse(f.get_ref()).ok_or_else(|| {
-                let help = match diagnostic::did_you_mean(f.get_ref(), Format::ALL.iter().map(|f| f.as_str())) {
+                let help = match diagnostic::did_you_mean(
+                    f.get_ref(),
+                    Format::ALL.iter().map(|f| f.as_str()),
+                ) {
                     Some(s) => format!("did you mean \"{s}\"? formats are tar, deb, rpm, oci"),
                     None => "formats are \"tar\", \"deb\", \"rpm\", \"oci\"".to_string(),
                 };
-                self.err(Some(f.span()), format!("unknown format `{}`", f.get_ref()), help)
+                self.err(
+                    Some(f.span()),
+                    format!("unknown format `{}`", f.get_ref()),
+                    help,
+                )
             })?;
             out.insert(fmt);
         }
         Ok(out.into_iter().collect())
     }
 
-    fn changelog(&self, list: &[S<RawChangelog>], version: &PackageVersion, maintainer: &S<String>) -> R<Vec<ChangelogEntry>> {
+    fn changelog(
+        &self,
+        list: &[S<RawChangelog>],
+        version: &PackageVersion,
+        maintainer: &S<String>,
+    ) -> R<Vec<ChangelogEntry>> {
         let mut out = Vec::new();
         for c in list {
             let c = c.get_ref();
-            let date = pkg_core::determinism::parse_utc_date(c.date.get_ref()).ok_or_else(|| {
-                self.err(Some(c.date.span()), format!("`{}` is not a date", c.date.get_ref()), "write dates as \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM:SSZ\" (UTC)")
-            })?;
-            if c.version.get_ref().trim().is_empty() || c.version.get_ref().contains(char::is_whitespace) {
-                return Err(self.err(Some(c.version.span()), "changelog version must be one word", "e.g. version = \"1.0.0-1\""));
+            let date =
+                pkg_core::determinism::parse_utc_date(c.date.get_ref()).ok_or_else(|| {
+                    self.err(
+                        Some(c.date.span()),
+                        format!("`{}` is not a date", c.date.get_ref()),
+                        "write dates as \"YYYY-MM-DD\" or \"YYYY-MM-DDTHH:MM:SSZ\" (UTC)",
+                    )
+                })?;
+            if c.version.get_ref().trim().is_empty()
+                || c.version.get_ref().contains(char::is_whitespace)
+            {
+                return Err(self.err(
+                    Some(c.version.span()),
+                    "changelog version must be one word",
+                    "e.g. version = \"1.0.0-1\"",
+                ));
             }
             if c.changes.is_empty() {
-                return Err(self.err(Some(c.version.span()), "changelog entry has no changes", "list at least one change"));
+                return Err(self.err(
+                    Some(c.version.span()),
+                    "changelog entry has no changes",
+                    "list at least one change",
+                ));
             }
             out.push(ChangelogEntry {
                 version: c.version.get_ref().clone(),
                 date,
-                author: c.author.clone().unwrap_or_else(|| maintainer.get_ref().clone()),
+                author: c
+                    .author
+                    .clone()
+                    .unwrap_or_else(|| maintainer.get_ref().clone()),
                 changes: c.changes.clone(),
             });
         }
-        out.sort_by(|a, b| b.date.cmp(&a.date));
+        out.sort_by_key(|c| std::cmp::Reverse(c.date));
         if out.is_empty() {
             // A package always has a changelog (lintian requires one): synthesize the current entry.
             out.push(ChangelogEntry {
@@ -523,12 +702,22 @@ impl Validator<'_> {
         for u in &s.extra_units {
             let u = u.get_ref();
             let p = self.existing_file(&u.path, "unit")?;
-            units.push(self.unit(&u.path, p, u.enable.unwrap_or(enable), u.start.unwrap_or(start), u.restart_after_upgrade.unwrap_or(restart))?);
+            units.push(self.unit(
+                &u.path,
+                p,
+                u.enable.unwrap_or(enable),
+                u.start.unwrap_or(start),
+                u.restart_after_upgrade.unwrap_or(restart),
+            )?);
         }
         let mut seen = BTreeSet::new();
         for u in &units {
             if !seen.insert(u.name.clone()) {
-                return Err(self.err(Some(s.unit.span()), format!("unit `{}` is listed twice", u.name), "give each unit once"));
+                return Err(self.err(
+                    Some(s.unit.span()),
+                    format!("unit `{}` is listed twice", u.name),
+                    "give each unit once",
+                ));
             }
         }
         for n in std::iter::once(&s.user).chain(s.group.iter()) {
@@ -536,13 +725,18 @@ impl Validator<'_> {
             let ok = !v.is_empty()
                 && v.len() <= 32
                 && v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                && v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+                && v.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
             if !ok || v == "root" {
                 return Err(self.err(Some(n.span()), format!("`{v}` is not a valid system account name for the service"), "use lowercase letters, digits, `_`, `-` (max 32), not root, e.g. user = \"lucia\""));
             }
         }
         let user = s.user.get_ref().clone();
-        let group = s.group.as_ref().map(|g| g.get_ref().clone()).unwrap_or_else(|| user.clone());
+        let group = s
+            .group
+            .as_ref()
+            .map(|g| g.get_ref().clone())
+            .unwrap_or_else(|| user.clone());
         let home = match &s.home {
             Some(h) => self.install_path(h)?,
             None => format!("/var/lib/{user}"),
@@ -551,31 +745,67 @@ impl Validator<'_> {
         for d in &s.state_dirs {
             state_dirs.push(self.install_path(d)?);
         }
-        let state_dir_mode = s.state_dir_mode.as_ref().map(|m| self.mode(m)).transpose()?.unwrap_or(0o750);
+        let state_dir_mode = s
+            .state_dir_mode
+            .as_ref()
+            .map(|m| self.mode(m))
+            .transpose()?
+            .unwrap_or(0o750);
         let env = match &s.env {
             None => None,
             Some(e) => {
                 let e = e.get_ref();
-                let mode = e.mode.as_ref().map(|m| self.mode(m)).transpose()?.unwrap_or(0o640);
+                let mode = e
+                    .mode
+                    .as_ref()
+                    .map(|m| self.mode(m))
+                    .transpose()?
+                    .unwrap_or(0o640);
                 if mode & 0o007 != 0 {
                     let span = e.mode.as_ref().map(|m| m.span());
-                    return Err(self.err(span, format!("env file mode {mode:04o} is readable or writable by others"), "the env file may hold secrets: use \"0640\" (root:<group>) or \"0600\""));
+                    return Err(self.err(
+                        span,
+                        format!("env file mode {mode:04o} is readable or writable by others"),
+                        "the env file may hold secrets: use \"0640\" (root:<group>) or \"0600\"",
+                    ));
                 }
-                Some(EnvSpec { template: self.existing_file(&e.template, "env template")?, path: self.install_path(&e.path)?, mode })
+                Some(EnvSpec {
+                    template: self.existing_file(&e.template, "env template")?,
+                    path: self.install_path(&e.path)?,
+                    mode,
+                })
             }
         };
         let scripts = match &s.scripts {
             None => ScriptSpec::default(),
             Some(sc) => ScriptSpec {
-                pre_install: sc.pre_install.as_ref().map(|p| self.existing_file(p, "script")).transpose()?,
-                post_install: sc.post_install.as_ref().map(|p| self.existing_file(p, "script")).transpose()?,
-                pre_remove: sc.pre_remove.as_ref().map(|p| self.existing_file(p, "script")).transpose()?,
-                post_remove: sc.post_remove.as_ref().map(|p| self.existing_file(p, "script")).transpose()?,
+                pre_install: sc
+                    .pre_install
+                    .as_ref()
+                    .map(|p| self.existing_file(p, "script"))
+                    .transpose()?,
+                post_install: sc
+                    .post_install
+                    .as_ref()
+                    .map(|p| self.existing_file(p, "script"))
+                    .transpose()?,
+                pre_remove: sc
+                    .pre_remove
+                    .as_ref()
+                    .map(|p| self.existing_file(p, "script"))
+                    .transpose()?,
+                post_remove: sc
+                    .post_remove
+                    .as_ref()
+                    .map(|p| self.existing_file(p, "script"))
+                    .transpose()?,
             },
         };
         Ok(ServiceSpec {
             units,
-            description: s.description.unwrap_or_else(|| format!("{user} service account")),
+            description: s
+                .description
+                .unwrap_or_else(|| format!("{user} service account")),
             user,
             group,
             home,
@@ -590,13 +820,38 @@ impl Validator<'_> {
         })
     }
 
-    fn unit(&self, span_of: &S<String>, path: PathBuf, enable: bool, start: bool, restart: bool) -> R<UnitSpec> {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-        let valid_suffix = [".service", ".socket", ".timer", ".path", ".target", ".mount"].iter().any(|s| name.ends_with(s));
+    fn unit(
+        &self,
+        span_of: &S<String>,
+        path: PathBuf,
+        enable: bool,
+        start: bool,
+        restart: bool,
+    ) -> R<UnitSpec> {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_string();
+        let valid_suffix = [
+            ".service", ".socket", ".timer", ".path", ".target", ".mount",
+        ]
+        .iter()
+        .any(|s| name.ends_with(s));
         if !valid_suffix || name.contains(char::is_whitespace) {
-            return Err(self.err(Some(span_of.span()), format!("`{name}` is not a systemd unit file name"), "name the file after the unit, e.g. lucia.service"));
+            return Err(self.err(
+                Some(span_of.span()),
+                format!("`{name}` is not a systemd unit file name"),
+                "name the file after the unit, e.g. lucia.service",
+            ));
         }
-        Ok(UnitSpec { path, name, enable, start, restart_after_upgrade: restart })
+        Ok(UnitSpec {
+            path,
+            name,
+            enable,
+            start,
+            restart_after_upgrade: restart,
+        })
     }
 
     fn oci(&self, raw: Option<RawOci>, service: &Option<ServiceSpec>) -> R<OciSpec> {
@@ -623,36 +878,66 @@ impl Validator<'_> {
                 }
                 RawOciBase::Local { path, digest } => {
                     let hex = digest.strip_prefix("sha256:").unwrap_or("");
-                    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()) {
+                    if hex.len() != 64
+                        || !hex
+                            .chars()
+                            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                    {
                         return Err(self.err(Some(b.span()), format!("`{digest}` is not a sha256 digest"), "pin the base by its index or manifest digest: \"sha256:<64 lowercase hex>\""));
                     }
                     let p = Path::new(path);
-                    Some(OciBase { path: if p.is_absolute() { p.to_path_buf() } else { self.base.join(p) }, digest: digest.clone() })
+                    Some(OciBase {
+                        path: if p.is_absolute() {
+                            p.to_path_buf()
+                        } else {
+                            self.base.join(p)
+                        },
+                        digest: digest.clone(),
+                    })
                 }
             },
         };
         let user = match &o.user {
             Some(u) => {
                 let v = u.get_ref();
-                let ok = v.split(':').count() <= 2 && !v.is_empty() && v.split(':').all(|p| !p.is_empty());
+                let ok = v.split(':').count() <= 2
+                    && !v.is_empty()
+                    && v.split(':').all(|p| !p.is_empty());
                 if !ok {
-                    return Err(self.err(Some(u.span()), format!("`{v}` is not a container user"), "write \"uid:gid\", e.g. user = \"1100:1100\""));
+                    return Err(self.err(
+                        Some(u.span()),
+                        format!("`{v}` is not a container user"),
+                        "write \"uid:gid\", e.g. user = \"1100:1100\"",
+                    ));
                 }
                 if v == "0" || v.starts_with("0:") || v == "root" || v.starts_with("root:") {
-                    return Err(self.err(Some(u.span()), "the image would run as root", "run as an unprivileged uid:gid, e.g. \"1100:1100\""));
+                    return Err(self.err(
+                        Some(u.span()),
+                        "the image would run as root",
+                        "run as an unprivileged uid:gid, e.g. \"1100:1100\"",
+                    ));
                 }
                 v.clone()
             }
             None => match service {
-                Some(s) => format!("{}:{}", s.uid.unwrap_or(1000), s.gid.or(s.uid).unwrap_or(1000)),
+                Some(s) => format!(
+                    "{}:{}",
+                    s.uid.unwrap_or(1000),
+                    s.gid.or(s.uid).unwrap_or(1000)
+                ),
                 None => "65534:65534".into(),
             },
         };
         for p in &o.ports {
             let v = p.get_ref();
             let (num, proto) = v.split_once('/').unwrap_or((v.as_str(), "tcp"));
-            if num.parse::<u16>().map(|n| n == 0).unwrap_or(true) || !matches!(proto, "tcp" | "udp") {
-                return Err(self.err(Some(p.span()), format!("`{v}` is not a port"), "write ports as \"8080/tcp\" or \"10400/udp\""));
+            if num.parse::<u16>().map(|n| n == 0).unwrap_or(true) || !matches!(proto, "tcp" | "udp")
+            {
+                return Err(self.err(
+                    Some(p.span()),
+                    format!("`{v}` is not a port"),
+                    "write ports as \"8080/tcp\" or \"10400/udp\"",
+                ));
             }
         }
         for (k, v) in &o.env {
@@ -668,10 +953,18 @@ impl Validator<'_> {
             entrypoint: o.entrypoint,
             cmd: o.cmd,
             env: o.env.into_iter().collect(),
-            ports: o.ports.into_iter().map(|p| {
-                let v = p.into_inner();
-                if v.contains('/') { v } else { format!("{v}/tcp") }
-            }).collect(),
+            ports: o
+                .ports
+                .into_iter()
+                .map(|p| {
+                    let v = p.into_inner();
+                    if v.contains('/') {
+                        v
+                    } else {
+                        format!("{v}/tcp")
+                    }
+                })
+                .collect(),
             volumes: o.volumes,
             labels: o.labels.into_iter().collect(),
             repository: o.repository,
@@ -687,15 +980,43 @@ pub fn looks_like_secret(key: &str, value: &str) -> bool {
     if v.is_empty() {
         return false;
     }
-    let prefixes = ["sk-", "sk_live_", "ghp_", "gho_", "github_pat_", "xoxb-", "xoxp-", "AKIA", "AIza", "glpat-", "eyJ"];
+    let prefixes = [
+        "sk-",
+        "sk_live_",
+        "ghp_",
+        "gho_",
+        "github_pat_",
+        "xoxb-",
+        "xoxp-",
+        "AKIA",
+        "AIza",
+        "glpat-",
+        "eyJ",
+    ];
     if prefixes.iter().any(|p| v.starts_with(p) && v.len() >= 20) || v.contains("-----BEGIN") {
         return true;
     }
     let k = key.to_ascii_lowercase();
-    let secretish = ["token", "secret", "password", "apikey", "api_key", "accesskey", "access_key", "key"].iter().any(|s| k.replace("__", "_").contains(s));
-    let placeholder = v.starts_with('<') || v.contains("change") || v.contains("example") || v.contains("${");
+    let secretish = [
+        "token",
+        "secret",
+        "password",
+        "apikey",
+        "api_key",
+        "accesskey",
+        "access_key",
+        "key",
+    ]
+    .iter()
+    .any(|s| k.replace("__", "_").contains(s));
+    let placeholder =
+        v.starts_with('<') || v.contains("change") || v.contains("example") || v.contains("${");
     if secretish && !placeholder && v.len() >= 16 {
-        let classes = [v.chars().any(|c| c.is_ascii_lowercase()), v.chars().any(|c| c.is_ascii_uppercase()), v.chars().any(|c| c.is_ascii_digit())];
+        let classes = [
+            v.chars().any(|c| c.is_ascii_lowercase()),
+            v.chars().any(|c| c.is_ascii_uppercase()),
+            v.chars().any(|c| c.is_ascii_digit()),
+        ];
         return classes.iter().filter(|b| **b).count() >= 2 && !v.contains(' ');
     }
     false
@@ -708,12 +1029,31 @@ mod tests {
     /// docs/manifest.md documents every key the parser accepts, as `table.key`.
     #[test]
     fn every_key_is_documented() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/manifest.md")).unwrap();
-        let tables = ["package", "changelog", "payload", "arch-payload", "builder", "service", "unit", "env", "scripts", "files", "deb", "rpm", "tar", "oci"];
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/manifest.md"))
+            .unwrap();
+        let tables = [
+            "package",
+            "changelog",
+            "payload",
+            "arch-payload",
+            "builder",
+            "service",
+            "unit",
+            "env",
+            "scripts",
+            "files",
+            "deb",
+            "rpm",
+            "tar",
+            "oci",
+        ];
         let mut missing = Vec::new();
         for t in tables {
             for k in schema::known_keys(t) {
-                if !doc.contains(&format!("`{t}.{k}`")) && !doc.contains(&format!("`{t}.{k},")) && !doc.contains(&format!(", `{t}.{k}`")) {
+                if !doc.contains(&format!("`{t}.{k}`"))
+                    && !doc.contains(&format!("`{t}.{k},"))
+                    && !doc.contains(&format!(", `{t}.{k}`"))
+                {
                     missing.push(format!("{t}.{k}"));
                 }
             }
@@ -732,11 +1072,26 @@ mod tests {
 
     #[test]
     fn secrets_are_recognized() {
-        assert!(looks_like_secret("OPENAI_KEY", "sk-abcdefghijklmnopqrstuvwxyz012345"));
-        assert!(looks_like_secret("HomeAssistant__AccessToken", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"));
-        assert!(looks_like_secret("DASHBOARD_API_KEY", "Xq7Lm2Pz9Rt4Vw8Ys3Kb6Nc1"));
+        assert!(looks_like_secret(
+            "OPENAI_KEY",
+            "sk-abcdefghijklmnopqrstuvwxyz012345"
+        ));
+        assert!(looks_like_secret(
+            "HomeAssistant__AccessToken",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"
+        ));
+        assert!(looks_like_secret(
+            "DASHBOARD_API_KEY",
+            "Xq7Lm2Pz9Rt4Vw8Ys3Kb6Nc1"
+        ));
         assert!(!looks_like_secret("ASPNETCORE_URLS", "http://+:8080"));
-        assert!(!looks_like_secret("HomeAssistant__AccessToken", "<your long-lived access token>"));
-        assert!(!looks_like_secret("DataProvider__SqlitePath", "/var/lib/lucia/lucia.db"));
+        assert!(!looks_like_secret(
+            "HomeAssistant__AccessToken",
+            "<your long-lived access token>"
+        ));
+        assert!(!looks_like_secret(
+            "DataProvider__SqlitePath",
+            "/var/lib/lucia/lucia.db"
+        ));
     }
 }

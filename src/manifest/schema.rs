@@ -74,7 +74,7 @@ pub struct RawPayload {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawArchPayload {
-    pub path: S<String>,
+    pub path: Option<S<String>>,
     pub builder: Option<S<RawBuilder>>,
 }
 
@@ -222,34 +222,95 @@ pub enum RawOciBase {
 /// Every key the schema knows, per table, for "did you mean" suggestions.
 pub fn known_keys(table: &str) -> &'static [&'static str] {
     match table {
-        "" => &["package", "payload", "service", "files", "deb", "rpm", "tar", "oci"],
+        "" => &[
+            "package", "payload", "service", "files", "deb", "rpm", "tar", "oci",
+        ],
         "package" => &[
-            "name", "version", "release", "epoch", "summary", "description", "license", "homepage",
-            "source", "revision", "maintainer", "vendor", "source-date-epoch", "arches", "formats",
-            "changelog", "provides", "conflicts", "replaces",
+            "name",
+            "version",
+            "release",
+            "epoch",
+            "summary",
+            "description",
+            "license",
+            "homepage",
+            "source",
+            "revision",
+            "maintainer",
+            "vendor",
+            "source-date-epoch",
+            "arches",
+            "formats",
+            "changelog",
+            "provides",
+            "conflicts",
+            "replaces",
         ],
         "changelog" => &["version", "date", "author", "changes"],
-        "payload" => &["install-dir", "entrypoint", "amd64", "arm64", "allow-special-modes"],
+        "payload" => &[
+            "install-dir",
+            "entrypoint",
+            "amd64",
+            "arm64",
+            "allow-special-modes",
+        ],
         "arch-payload" => &["path", "builder"],
         "builder" => &["command", "inputs", "env"],
         "service" => &[
-            "unit", "extra-units", "user", "group", "home", "shell", "description", "uid", "gid",
-            "enable", "start", "restart-after-upgrade", "state-dirs", "state-dir-mode", "purge-state",
-            "env", "scripts",
+            "unit",
+            "extra-units",
+            "user",
+            "group",
+            "home",
+            "shell",
+            "description",
+            "uid",
+            "gid",
+            "enable",
+            "start",
+            "restart-after-upgrade",
+            "state-dirs",
+            "state-dir-mode",
+            "purge-state",
+            "env",
+            "scripts",
         ],
         "unit" => &["path", "enable", "start", "restart-after-upgrade"],
         "env" => &["template", "path", "mode"],
         "scripts" => &["pre-install", "post-install", "pre-remove", "post-remove"],
         "files" => &["src", "dest", "mode", "owner", "config"],
         "deb" => &[
-            "compression", "depends", "pre-depends", "recommends", "suggests", "section", "priority",
+            "compression",
+            "depends",
+            "pre-depends",
+            "recommends",
+            "suggests",
+            "section",
+            "priority",
             "lintian-overrides",
         ],
-        "rpm" => &["compression", "requires", "recommends", "group", "packager", "signing-key"],
+        "rpm" => &[
+            "compression",
+            "requires",
+            "recommends",
+            "group",
+            "packager",
+            "signing-key",
+        ],
         "tar" => &["compression"],
         "oci" => &[
-            "compression", "base", "user", "working-dir", "entrypoint", "cmd", "env", "ports", "volumes",
-            "labels", "repository", "tags",
+            "compression",
+            "base",
+            "user",
+            "working-dir",
+            "entrypoint",
+            "cmd",
+            "env",
+            "ports",
+            "volumes",
+            "labels",
+            "repository",
+            "tags",
         ],
         _ => &[],
     }
@@ -258,10 +319,26 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
 /// All keys of all tables, for suggestions when the table is not known from the error.
 pub fn all_keys() -> Vec<&'static str> {
     let tables = [
-        "", "package", "changelog", "payload", "arch-payload", "builder", "service", "unit", "env", "scripts",
-        "files", "deb", "rpm", "tar", "oci",
+        "",
+        "package",
+        "changelog",
+        "payload",
+        "arch-payload",
+        "builder",
+        "service",
+        "unit",
+        "env",
+        "scripts",
+        "files",
+        "deb",
+        "rpm",
+        "tar",
+        "oci",
     ];
-    let mut v: Vec<&str> = tables.iter().flat_map(|t| known_keys(t).iter().copied()).collect();
+    let mut v: Vec<&str> = tables
+        .iter()
+        .flat_map(|t| known_keys(t).iter().copied())
+        .collect();
     v.sort_unstable();
     v.dedup();
     v

@@ -26,8 +26,12 @@ pub fn elf_machine(path: &Path) -> io::Result<Option<u16>> {
     }
     // EI_CLASS: 1 = 32-bit, 2 = 64-bit.
     let machine = match data[4] {
-        2 => FileHeader64::<Endianness>::parse(data).ok().and_then(|h| h.endian().ok().map(|e| h.e_machine(e).0)),
-        1 => FileHeader32::<Endianness>::parse(data).ok().and_then(|h| h.endian().ok().map(|e| h.e_machine(e).0)),
+        2 => FileHeader64::<Endianness>::parse(data)
+            .ok()
+            .and_then(|h| h.endian().ok().map(|e| h.e_machine(e).0)),
+        1 => FileHeader32::<Endianness>::parse(data)
+            .ok()
+            .and_then(|h| h.endian().ok().map(|e| h.e_machine(e).0)),
         _ => None,
     };
     Ok(machine)

@@ -10,8 +10,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use pkg_core::determinism::{DIR_MODE, FILE_MODE};
-use pkg_core::lifecycle::{self, EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent};
-use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, OciOptions, Owner, PackageMeta, Plan};
+use pkg_core::lifecycle::{
+    self, EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent,
+};
+use pkg_core::plan::{
+    Content, Entry, EntryKind, FormatOptions, Layer, OciOptions, Owner, PackageMeta, Plan,
+};
 use pkg_core::Arch;
 use sha2::{Digest, Sha256};
 
@@ -27,7 +31,11 @@ pub struct PlanError {
 
 impl PlanError {
     pub fn new(path: &Path, message: impl Into<String>) -> Self {
-        PlanError { path: path.to_path_buf(), message: message.into(), help: None }
+        PlanError {
+            path: path.to_path_buf(),
+            message: message.into(),
+            help: None,
+        }
     }
     pub fn help(mut self, h: impl Into<String>) -> Self {
         self.help = Some(h.into());
@@ -51,16 +59,59 @@ pub const TMPFILES_DIR: &str = "/usr/lib/tmpfiles.d";
 
 /// Directories every system already has: listed in tar-based archives, never owned by a package.
 const SYSTEM_DIRS: &[&str] = &[
-    "/etc", "/etc/default", "/etc/systemd", "/etc/systemd/system", "/lib", "/opt", "/srv", "/usr", "/usr/bin",
-    "/usr/lib", "/usr/lib/systemd", "/usr/lib/systemd/system", "/usr/lib/sysusers.d", "/usr/lib/tmpfiles.d",
-    "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/lib", "/usr/sbin", "/usr/share", "/usr/share/doc",
-    "/usr/share/man", "/usr/share/lintian", "/usr/share/lintian/overrides", "/var", "/var/lib", "/var/log", "/var/cache",
+    "/etc",
+    "/etc/default",
+    "/etc/systemd",
+    "/etc/systemd/system",
+    "/lib",
+    "/opt",
+    "/srv",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/lib/systemd",
+    "/usr/lib/systemd/system",
+    "/usr/lib/sysusers.d",
+    "/usr/lib/tmpfiles.d",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/share/doc",
+    "/usr/share/man",
+    "/usr/share/lintian",
+    "/usr/share/lintian/overrides",
+    "/var",
+    "/var/lib",
+    "/var/log",
+    "/var/cache",
 ];
 
-fn inline_file(path: &str, bytes: Vec<u8>, mode: u32, owner: Owner, config: bool, layer: Layer) -> Entry {
+fn inline_file(
+    path: &str,
+    bytes: Vec<u8>,
+    mode: u32,
+    owner: Owner,
+    config: bool,
+    layer: Layer,
+) -> Entry {
     let sha256 = Sha256::digest(&bytes).into();
     let size = bytes.len() as u64;
-    Entry { path: path.into(), kind: EntryKind::File { content: Content::inline(bytes), size, sha256 }, mode, owner, config, owned: true, layer }
+    Entry {
+        path: path.into(),
+        kind: EntryKind::File {
+            content: Content::inline(bytes),
+            size,
+            sha256,
+        },
+        mode,
+        owner,
+        config,
+        owned: true,
+        layer,
+    }
 }
 
 fn add(entries: &mut BTreeMap<String, Entry>, e: Entry, src: &Path) -> Result<(), PlanError> {
@@ -99,23 +150,37 @@ fn read(path: &Path) -> Result<Vec<u8>, PlanError> {
 }
 
 fn read_text(path: &Path) -> Result<String, PlanError> {
-    String::from_utf8(read(path)?).map_err(|_| PlanError::new(path, "not valid UTF-8 text").help("save the file as UTF-8"))
+    String::from_utf8(read(path)?)
+        .map_err(|_| PlanError::new(path, "not valid UTF-8 text").help("save the file as UTF-8"))
 }
 
 /// Builds the plan for one architecture. `payload_root` is where that arch's payload lives (the
 /// manifest path, or a builder's cached output).
-pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> Result<Plan, PlanError> {
+pub fn build(
+    spec: &Spec,
+    arch: Arch,
+    payload_root: &Path,
+    source_date: u64,
+) -> Result<Plan, PlanError> {
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
 
-    for e in payload::scan(payload_root, &spec.install_dir, arch, &spec.allow_special_modes)? {
+    for e in payload::scan(
+        payload_root,
+        &spec.install_dir,
+        arch,
+        &spec.allow_special_modes,
+    )? {
         add(&mut entries, e, payload_root)?;
     }
     let entry_path = format!("{}/{}", spec.install_dir, spec.entrypoint);
     let entrypoint = payload_root.join(&spec.entrypoint);
     let ok = matches!(entries.get(&entry_path), Some(Entry { kind: EntryKind::File { .. }, mode, .. }) if mode & 0o111 != 0);
     if !ok {
-        return Err(PlanError::new(&entrypoint, "the entrypoint is missing from the payload or not an executable file")
-            .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode"));
+        return Err(PlanError::new(
+            &entrypoint,
+            "the entrypoint is missing from the payload or not an executable file",
+        )
+        .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode"));
     }
 
     let service = match &spec.service {
@@ -123,39 +188,105 @@ pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> 
         Some(s) => {
             let group_gid = s.gid.or(s.uid).unwrap_or(0) as u64;
             for u in &s.units {
-                add(&mut entries, inline_file(&format!("{UNIT_DIR}/{}", u.name), read(&u.path)?, FILE_MODE, Owner::root(), false, Layer::Config), &u.path)?;
+                add(
+                    &mut entries,
+                    inline_file(
+                        &format!("{UNIT_DIR}/{}", u.name),
+                        read(&u.path)?,
+                        FILE_MODE,
+                        Owner::root(),
+                        false,
+                        Layer::Config,
+                    ),
+                    &u.path,
+                )?;
             }
-            let user = SystemUser { name: s.user.clone(), group: s.group.clone(), home: s.home.clone(), shell: s.shell.clone(), gecos: s.description.clone() };
+            let user = SystemUser {
+                name: s.user.clone(),
+                group: s.group.clone(),
+                home: s.home.clone(),
+                shell: s.shell.clone(),
+                gecos: s.description.clone(),
+            };
             let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.name);
             let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.name);
             let dirs: Vec<ManagedDir> = s
                 .state_dirs
                 .iter()
-                .map(|d| ManagedDir { path: d.clone(), mode: s.state_dir_mode, user: s.user.clone(), group: s.group.clone(), remove_on_purge: s.purge_state })
+                .map(|d| ManagedDir {
+                    path: d.clone(),
+                    mode: s.state_dir_mode,
+                    user: s.user.clone(),
+                    group: s.group.clone(),
+                    remove_on_purge: s.purge_state,
+                })
                 .collect();
             let manifest = &spec.manifest_path;
-            add(&mut entries, inline_file(&sysusers_path, lifecycle::sysusers_conf(&user).into_bytes(), FILE_MODE, Owner::root(), false, Layer::Config), manifest)?;
+            add(
+                &mut entries,
+                inline_file(
+                    &sysusers_path,
+                    lifecycle::sysusers_conf(&user).into_bytes(),
+                    FILE_MODE,
+                    Owner::root(),
+                    false,
+                    Layer::Config,
+                ),
+                manifest,
+            )?;
             if !dirs.is_empty() {
-                add(&mut entries, inline_file(&tmpfiles_path, lifecycle::tmpfiles_conf(&dirs).into_bytes(), FILE_MODE, Owner::root(), false, Layer::Config), manifest)?;
+                add(
+                    &mut entries,
+                    inline_file(
+                        &tmpfiles_path,
+                        lifecycle::tmpfiles_conf(&dirs).into_bytes(),
+                        FILE_MODE,
+                        Owner::root(),
+                        false,
+                        Layer::Config,
+                    ),
+                    manifest,
+                )?;
             }
             let env_file = match &s.env {
                 None => None,
                 Some(env) => {
-                    let owner = Owner { user: "root".into(), group: s.group.clone(), uid: 0, gid: group_gid };
+                    let owner = Owner {
+                        user: "root".into(),
+                        group: s.group.clone(),
+                        uid: 0,
+                        gid: group_gid,
+                    };
                     let template = read(&env.template)?;
                     check_no_secrets(&env.template, &template)?;
-                    add(&mut entries, inline_file(&env.path, template, env.mode, owner, true, Layer::Config), &env.template)?;
-                    Some(EnvFile { path: env.path.clone(), mode: env.mode, user: "root".into(), group: s.group.clone() })
+                    add(
+                        &mut entries,
+                        inline_file(&env.path, template, env.mode, owner, true, Layer::Config),
+                        &env.template,
+                    )?;
+                    Some(EnvFile {
+                        path: env.path.clone(),
+                        mode: env.mode,
+                        user: "root".into(),
+                        group: s.group.clone(),
+                    })
                 }
             };
-            let snippet = |p: &Option<PathBuf>| -> Result<Option<String>, PlanError> { p.as_deref().map(read_text).transpose() };
+            let snippet = |p: &Option<PathBuf>| -> Result<Option<String>, PlanError> {
+                p.as_deref().map(read_text).transpose()
+            };
             Some(ServiceIntent {
                 user: Some(user),
                 dirs,
                 units: s
                     .units
                     .iter()
-                    .map(|u| UnitIntent { name: u.name.clone(), enable: u.enable, start: u.start, restart_after_upgrade: u.restart_after_upgrade })
+                    .map(|u| UnitIntent {
+                        name: u.name.clone(),
+                        enable: u.enable,
+                        start: u.start,
+                        restart_after_upgrade: u.restart_after_upgrade,
+                    })
                     .collect(),
                 env_file,
                 sysusers_path,
@@ -175,13 +306,33 @@ pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> 
         let bytes = read(&f.src)?;
         let mode = f.mode.unwrap_or(FILE_MODE);
         if mode & 0o002 != 0 || mode & 0o6000 != 0 {
-            return Err(PlanError::new(&f.src, format!("[[files]] mode {mode:04o} is world-writable or setuid/setgid")).help("use a mode such as \"0644\" or \"0755\""));
+            return Err(PlanError::new(
+                &f.src,
+                format!("[[files]] mode {mode:04o} is world-writable or setuid/setgid"),
+            )
+            .help("use a mode such as \"0644\" or \"0755\""));
         }
         let owner = match &f.owner {
-            Some((u, g)) => Owner { user: u.clone(), group: g.clone(), uid: 0, gid: 0 },
+            Some((u, g)) => Owner {
+                user: u.clone(),
+                group: g.clone(),
+                uid: 0,
+                gid: 0,
+            },
             None => Owner::root(),
         };
-        add(&mut entries, inline_file(&f.dest, bytes, mode, owner, f.config || f.dest.starts_with("/etc/"), Layer::Config), &f.src)?;
+        add(
+            &mut entries,
+            inline_file(
+                &f.dest,
+                bytes,
+                mode,
+                owner,
+                f.config || f.dest.starts_with("/etc/"),
+                Layer::Config,
+            ),
+            &f.src,
+        )?;
     }
 
     // Parent directories: listed explicitly (tar-based formats carry them); the package owns only
@@ -192,16 +343,24 @@ pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> 
             if entries.contains_key(&anc) {
                 continue;
             }
-            let layer = if anc == spec.install_dir || anc.starts_with(&format!("{}/", spec.install_dir)) { Layer::App } else { Layer::Config };
-            entries.insert(anc.clone(), Entry {
-                owned: !SYSTEM_DIRS.contains(&anc.as_str()),
-                path: anc,
-                kind: EntryKind::Dir,
-                mode: DIR_MODE,
-                owner: Owner::root(),
-                config: false,
-                layer,
-            });
+            let layer =
+                if anc == spec.install_dir || anc.starts_with(&format!("{}/", spec.install_dir)) {
+                    Layer::App
+                } else {
+                    Layer::Config
+                };
+            entries.insert(
+                anc.clone(),
+                Entry {
+                    owned: !SYSTEM_DIRS.contains(&anc.as_str()),
+                    path: anc,
+                    kind: EntryKind::Dir,
+                    mode: DIR_MODE,
+                    owner: Owner::root(),
+                    config: false,
+                    layer,
+                },
+            );
         }
     }
     let mut entries: Vec<Entry> = entries.into_values().collect();
@@ -210,7 +369,13 @@ pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> 
     let oci = &spec.oci;
     let mut env = oci.env.clone();
     if !env.iter().any(|(k, _)| k == "PATH") {
-        env.push(("PATH".into(), format!("{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", spec.install_dir)));
+        env.push((
+            "PATH".into(),
+            format!(
+                "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                spec.install_dir
+            ),
+        ));
     }
     env.sort();
     let mut labels = oci.labels.clone();
@@ -253,7 +418,10 @@ pub fn build(spec: &Spec, arch: Arch, payload_root: &Path, source_date: u64) -> 
             oci: OciOptions {
                 layer_compression: oci.compression,
                 base: oci.base.clone(),
-                entrypoint: oci.entrypoint.clone().unwrap_or_else(|| vec![entry_path.clone()]),
+                entrypoint: oci
+                    .entrypoint
+                    .clone()
+                    .unwrap_or_else(|| vec![entry_path.clone()]),
                 cmd: oci.cmd.clone(),
                 env,
                 working_dir: oci.working_dir.clone(),

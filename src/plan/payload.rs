@@ -21,35 +21,54 @@ enum Node {
 }
 
 /// Walks `root` and returns plan entries installed under `install_dir`.
-pub fn scan(root: &Path, install_dir: &str, arch: Arch, allow_special: &[String]) -> Result<Vec<Entry>, PlanError> {
+pub fn scan(
+    root: &Path,
+    install_dir: &str,
+    arch: Arch,
+    allow_special: &[String],
+) -> Result<Vec<Entry>, PlanError> {
     let meta = fs::metadata(root).map_err(|e| {
         PlanError::new(root, format!("payload directory cannot be read: {e}"))
             .help("build the payload first (scripts/build-demo-payload.sh for the example) or fix [payload.<arch>] path")
     })?;
     if !meta.is_dir() {
-        return Err(PlanError::new(root, "payload path is not a directory").help("point [payload.<arch>] path at the publish output directory"));
+        return Err(PlanError::new(root, "payload path is not a directory")
+            .help("point [payload.<arch>] path at the publish output directory"));
     }
     let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
     for item in walkdir::WalkDir::new(root).follow_links(false).min_depth(1) {
         let item = item.map_err(|e| {
-            let p = e.path().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf());
-            PlanError::new(&p, format!("cannot read payload entry: {e}")).help("check the file's permissions")
+            let p = e
+                .path()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf());
+            PlanError::new(&p, format!("cannot read payload entry: {e}"))
+                .help("check the file's permissions")
         })?;
         let path = item.path();
-        let rel = path.strip_prefix(root).map_err(|_| PlanError::new(path, "entry outside the payload root"))?;
+        let rel = path
+            .strip_prefix(root)
+            .map_err(|_| PlanError::new(path, "entry outside the payload root"))?;
         let rel_str = rel.to_str().ok_or_else(|| {
-            PlanError::new(path, "file name is not valid UTF-8").help("rename the file: package databases and manifests need UTF-8 paths")
+            PlanError::new(path, "file name is not valid UTF-8")
+                .help("rename the file: package databases and manifests need UTF-8 paths")
         })?;
         if rel_str.chars().any(|c| c.is_control()) {
-            return Err(PlanError::new(path, "file name contains a control character (newline, tab…)").help("rename the file"));
+            return Err(PlanError::new(
+                path,
+                "file name contains a control character (newline, tab…)",
+            )
+            .help("rename the file"));
         }
-        let md = fs::symlink_metadata(path).map_err(|e| PlanError::new(path, format!("cannot stat: {e}")))?;
+        let md = fs::symlink_metadata(path)
+            .map_err(|e| PlanError::new(path, format!("cannot stat: {e}")))?;
         let ft = md.file_type();
         let perm = md.permissions().mode() & 0o7777;
         let node = if ft.is_dir() {
             Node::Dir
         } else if ft.is_symlink() {
-            let target = fs::read_link(path).map_err(|e| PlanError::new(path, format!("cannot read symlink: {e}")))?;
+            let target = fs::read_link(path)
+                .map_err(|e| PlanError::new(path, format!("cannot read symlink: {e}")))?;
             let target_str = target
                 .to_str()
                 .ok_or_else(|| PlanError::new(path, "symlink target is not valid UTF-8"))?
@@ -58,11 +77,18 @@ pub fn scan(root: &Path, install_dir: &str, arch: Arch, allow_special: &[String]
         } else if ft.is_file() {
             let special = perm & 0o6000 != 0 || perm & 0o002 != 0;
             if special && !allow_special.iter().any(|a| a == rel_str) {
-                let what = if perm & 0o6000 != 0 { "setuid/setgid" } else { "world-writable" };
+                let what = if perm & 0o6000 != 0 {
+                    "setuid/setgid"
+                } else {
+                    "world-writable"
+                };
                 return Err(PlanError::new(path, format!("{what} file (mode {perm:04o})"))
                     .help(format!("fix the mode, or allow it explicitly: [payload] allow-special-modes = [\"{rel_str}\"]")));
             }
-            Node::File { path: path.to_path_buf(), mode: perm }
+            Node::File {
+                path: path.to_path_buf(),
+                mode: perm,
+            }
         } else {
             let kind = if ft.is_fifo() {
                 "a fifo"
@@ -133,7 +159,9 @@ pub fn scan(root: &Path, install_dir: &str, arch: Arch, allow_special: &[String]
             }),
             Node::Symlink { target } => out.push(Entry {
                 path: join(install_dir, rel),
-                kind: EntryKind::Symlink { target: target.clone() },
+                kind: EntryKind::Symlink {
+                    target: target.clone(),
+                },
                 mode: 0o777,
                 owner: Owner::root(),
                 config: false,
@@ -187,16 +215,23 @@ fn resolve_within(link_rel: &str, target: &str, install_dir: &str) -> Option<Str
     Some(parts.join("/"))
 }
 
-fn check_symlinks(root: &Path, install_dir: &str, nodes: &BTreeMap<String, Node>) -> Result<(), PlanError> {
+fn check_symlinks(
+    root: &Path,
+    install_dir: &str,
+    nodes: &BTreeMap<String, Node>,
+) -> Result<(), PlanError> {
     for (rel, node) in nodes {
-        let Node::Symlink { target } = node else { continue };
+        let Node::Symlink { target } = node else {
+            continue;
+        };
         let link = root.join(rel);
         // Follow the chain inside the payload to detect escapes and loops.
         let mut cur_rel = rel.clone();
         let mut cur_target = target.clone();
         for hop in 0.. {
             if hop > 40 {
-                return Err(PlanError::new(&link, "symlink loop").help("break the cycle of symlinks in the payload"));
+                return Err(PlanError::new(&link, "symlink loop")
+                    .help("break the cycle of symlinks in the payload"));
             }
             let Some(resolved) = resolve_within(&cur_rel, &cur_target, install_dir) else {
                 return Err(PlanError::new(&link, format!("symlink escapes the payload: `{rel}` -> `{target}`"))
@@ -222,9 +257,15 @@ mod tests {
     #[test]
     fn resolves_relative_and_absolute_targets() {
         assert_eq!(resolve_within("a/b", "c", "/opt/x").as_deref(), Some("a/c"));
-        assert_eq!(resolve_within("a/b", "../c", "/opt/x").as_deref(), Some("c"));
+        assert_eq!(
+            resolve_within("a/b", "../c", "/opt/x").as_deref(),
+            Some("c")
+        );
         assert_eq!(resolve_within("a/b", "../../c", "/opt/x"), None);
-        assert_eq!(resolve_within("b", "/opt/x/lib/y", "/opt/x").as_deref(), Some("lib/y"));
+        assert_eq!(
+            resolve_within("b", "/opt/x/lib/y", "/opt/x").as_deref(),
+            Some("lib/y")
+        );
         assert_eq!(resolve_within("b", "/etc/passwd", "/opt/x"), None);
     }
 }

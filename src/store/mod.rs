@@ -29,7 +29,8 @@ mod lock;
 #[allow(unused_imports)] // part of the module's API; the binary names it only through `gc()`
 pub use gc::GcReport;
 pub use key::{BuildKey, KeyBuilder};
-#[allow(unused_imports)] // LinkMethod/LinkedFile are for callers inspecting what was placed (tests)
+#[allow(unused_imports)]
+// LinkMethod/LinkedFile are for callers inspecting what was placed (tests)
 pub use link::{LinkMethod, Linked, LinkedFile};
 
 use lock::{Lock, Mode};
