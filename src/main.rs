@@ -67,6 +67,30 @@ fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, 
     })
 }
 
+/// The OCI layout the last build wrote into `out`, from its build-info.json.
+fn last_oci_output(out: &std::path::Path) -> Result<std::path::PathBuf, AppError> {
+    let info = out.join("build-info.json");
+    let text = std::fs::read_to_string(&info).map_err(|e| {
+        AppError::Input(format!(
+            "{}: {e}; build first or name the OCI layout/archive to push",
+            info.display()
+        ))
+    })?;
+    let v: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| AppError::Input(format!("{}: {e}", info.display())))?;
+    v["outputs"]
+        .as_array()
+        .and_then(|a| a.iter().find(|o| o["format"] == "oci"))
+        .and_then(|o| o["name"].as_str())
+        .map(|n| out.join(n))
+        .ok_or_else(|| {
+            AppError::Input(format!(
+                "{} lists no OCI output: build with --format oci first",
+                info.display()
+            ))
+        })
+}
+
 fn open_store() -> Result<store::Store, AppError> {
     let root = store::default_root().map_err(|e| AppError::Input(e.to_string()))?;
     store::Store::open(&root).map_err(AppError::build)
@@ -254,10 +278,34 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 );
             }
         }
-        Command::Push { .. } => {
-            return Err(AppError::Input(
-                "this subcommand is not available in this build yet".into(),
-            ));
+        Command::Push {
+            source,
+            to,
+            tags,
+            out,
+            insecure_http,
+        } => {
+            let source = match source {
+                Some(s) => s,
+                None => last_oci_output(&out)?,
+            };
+            let report =
+                registry_push::push_with_default_credentials(&source, &to, tags, insecure_http)
+                    .map_err(|e| {
+                        if e.exit_code() == 2 {
+                            AppError::Input(e.to_string())
+                        } else {
+                            AppError::Build(e.to_string())
+                        }
+                    })?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
+                );
+            } else {
+                print!("{report}");
+            }
         }
     }
     Ok(())
