@@ -88,7 +88,39 @@ e2e_need_lucia_pkg() {
 
 # --- cleanup machinery -------------------------------------------------------------------
 
+# A script killed with SIGKILL leaves its scratch root behind, possibly with /proc and an
+# rbind of the host's /dev mounted inside: a later careless `rm -rf /tmp/*` would then delete
+# host device nodes. So each root records its owner, and roots of dead owners are unmounted
+# and removed when the next script starts.
+_e2e_sweep_stale_roots() {
+    local d owner
+    [[ "$(id -u)" == 0 ]] || return 0
+    for d in "${TMPDIR:-/tmp}"/lucia-e2e.*; do
+        [[ -d "$d" && -f "$d/.owner" ]] || continue
+        owner=$(cat "$d/.owner" 2>/dev/null) || continue
+        [[ "$owner" =~ ^[0-9]+$ ]] || continue
+        kill -0 "$owner" 2>/dev/null && continue
+        if e2e_umount_below "$d"; then
+            rm -rf --one-file-system "$d" 2>/dev/null || true
+        fi
+    done
+}
+
 _E2E_ROOT=$(mktemp -d "${TMPDIR:-/tmp}/lucia-e2e.XXXXXXXX")
+# As root, the scratch root is a tmpfs when memory allows (LUCIA_E2E_TMPFS=0 turns it off):
+# extracting a chroot there took 1.2 s instead of 12 s on a busy shared disk, and cleanup is
+# one unmount. Size: half the available memory, at most 6 GiB (pages are used only as written).
+_e2e_maybe_tmpfs() {
+    [[ "${LUCIA_E2E_TMPFS:-1}" != 0 && "$(id -u)" == 0 ]] || return 0
+    local avail_kib size_kib
+    avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo 2>/dev/null || echo 0)
+    [[ "$avail_kib" =~ ^[0-9]+$ ]] && ((avail_kib >= 3 * 1024 * 1024)) || return 0
+    size_kib=$((avail_kib / 2))
+    ((size_kib <= 6 * 1024 * 1024)) || size_kib=$((6 * 1024 * 1024))
+    mount -t tmpfs -o "size=${size_kib}k,mode=0700" lucia-e2e "$_E2E_ROOT" 2>/dev/null || true
+}
+_e2e_maybe_tmpfs
+echo "$$" >"$_E2E_ROOT/.owner"
 _E2E_CLEANUPS="$_E2E_ROOT/.cleanups"
 : >"$_E2E_CLEANUPS"
 
@@ -150,6 +182,7 @@ _e2e_run_cleanups() {
     fi
     exit "$rc"
 }
+_e2e_sweep_stale_roots
 trap _e2e_run_cleanups EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
