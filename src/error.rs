@@ -32,7 +32,7 @@ impl AppError {
             AppError::Manifest(d) => d.render(color),
             AppError::Plan(p) => format!("error: {p}"),
             AppError::Input(m) => format!("error: {m}"),
-            AppError::Build(m) => format!("error: build failed: {m}"),
+            AppError::Build(m) => format!("error: {m}"),
         }
     }
     pub fn to_json(&self) -> serde_json::Value {
