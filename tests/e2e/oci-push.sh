@@ -35,15 +35,19 @@ unset SOURCE_DATE_EPOCH LUCIA_PKG_REGISTRY_USER LUCIA_PKG_REGISTRY_PASSWORD
 USER_NAME=lucia-ci
 PASSWORD='s3cret-Pa55:with=colon'
 
-# push SOURCE REF [--tag T]... ; prints the tool's stdout (JSON), stderr to $T/push.err
+# push SOURCE REF [--tag T]... ; prints the tool's stdout (the JSON report). Everything it said
+# (stderr, and stdout where `--json` puts errors as JSON) is kept in $T/push.msg.
 do_push() {
-    local src="$1" ref="$2"
+    local src="$1" ref="$2" rc=0
     shift 2
     if [[ -n "${LUCIA_E2E_PUSH_EXAMPLE:-}" ]]; then
-        "$LUCIA_E2E_PUSH_EXAMPLE" "$src" "$ref" --json "$@" 2>"$T/push.err"
+        "$LUCIA_E2E_PUSH_EXAMPLE" "$src" "$ref" --json "$@" >"$T/push.out" 2>"$T/push.err" || rc=$?
     else
-        "$LUCIA_PKG" --json push "$src" --to "$ref" "$@" 2>"$T/push.err"
+        "$LUCIA_PKG" --json push "$src" --to "$ref" "$@" >"$T/push.out" 2>"$T/push.err" || rc=$?
     fi
+    cat "$T/push.err" "$T/push.out" >"$T/push.msg"
+    cat "$T/push.out"
+    return "$rc"
 }
 
 # Reads a count (blobs_uploaded, blobs_skipped) from the push report JSON, wherever it sits.
@@ -81,7 +85,7 @@ CREDS="$USER_NAME:$PASSWORD"
 e2e_log "1. push to $REF:1.0.0 (+ tag 1.0)"
 LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
     do_push "$L" "$REF:1.0.0" --tag 1.0 >"$T/push1.json" ||
-    { cat "$T/push.err" >&2; e2e_fail "first push failed"; }
+    { cat "$T/push.msg" >&2; e2e_fail "first push failed"; }
 up=$(report_field "$T/push1.json" blobs_uploaded)
 # Every blob of the layout except the index and the two manifests (those are PUT as manifests).
 want=$(($(find "$L/blobs/sha256" -type f | wc -l) - 3))
@@ -101,7 +105,7 @@ done
 e2e_log "2. push again (from the archive): no blob uploaded"
 LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
     do_push "$A" "$REF:1.0.0" >"$T/push2.json" ||
-    { cat "$T/push.err" >&2; e2e_fail "second push failed"; }
+    { cat "$T/push.msg" >&2; e2e_fail "second push failed"; }
 up=$(report_field "$T/push2.json" blobs_uploaded)
 skipped=$(report_field "$T/push2.json" blobs_skipped)
 [[ "$up" -eq 0 && "$skipped" -gt 0 ]] || e2e_fail "second push uploaded $up blobs (skipped $skipped); want 0 uploaded"
@@ -112,20 +116,20 @@ rc=0
 LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=not-the-password \
     do_push "$L" "$REF:wrong" >/dev/null || rc=$?
 [[ $rc -eq 1 ]] || e2e_fail "a wrong password exited $rc, want 1"
-grep -qi "rejected the credentials" "$T/push.err" || e2e_fail "unclear wrong-password message: $(cat "$T/push.err")"
-! grep -q "not-the-password" "$T/push.err" || e2e_fail "the password was printed"
+grep -qi "rejected the credentials" "$T/push.msg" || e2e_fail "unclear wrong-password message: $(cat "$T/push.msg")"
+! grep -q "not-the-password" "$T/push.msg" || e2e_fail "the password was printed"
 rc=0
 # An empty DOCKER_CONFIG dir, so a developer's ~/.docker/config.json cannot supply credentials.
 mkdir -p "$T/empty-docker"
 DOCKER_CONFIG=$T/empty-docker do_push "$L" "$REF:anon" >/dev/null || rc=$?
-if [[ $rc -ne 1 ]] || ! grep -q "requires authentication" "$T/push.err"; then
-    e2e_fail "an anonymous push exited $rc: $(cat "$T/push.err")"
+if [[ $rc -ne 1 ]] || ! grep -q "requires authentication" "$T/push.msg"; then
+    e2e_fail "an anonymous push exited $rc: $(cat "$T/push.msg")"
 fi
 mkdir -p "$T/docker"
 printf '{"auths":{"%s":{"auth":"%s"}}}\n' "$ADDR" "$(printf '%s' "$CREDS" | base64 -w0)" >"$T/docker/config.json"
 DOCKER_CONFIG=$T/docker do_push "$L" "$REF:from-docker-config" >"$T/push3.json" ||
-    { cat "$T/push.err" >&2; e2e_fail "push with docker config.json credentials failed"; }
-! grep -q "$PASSWORD" "$T/push3.json" "$T/push.err" || e2e_fail "the password was printed"
+    { cat "$T/push.msg" >&2; e2e_fail "push with docker config.json credentials failed"; }
+! grep -q "$PASSWORD" "$T/push3.json" "$T/push.msg" || e2e_fail "the password was printed"
 
 # --- 4. podman runs it from the registry ---------------------------------------------------------
 e2e_log "4. podman run from the registry (amd64, arm64)"
@@ -255,7 +259,7 @@ curl -s -D - -o /dev/null "http://127.0.0.1:$BPORT/v2/" | grep -qi '^www-authent
 BREF=127.0.0.1:$BPORT/lucia/agenthost
 LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
     do_push "$L" "$BREF:1.0.0" >"$T/push-bearer.json" ||
-    { cat "$T/push.err" >&2; e2e_fail "push with Bearer token auth failed"; }
+    { cat "$T/push.msg" >&2; e2e_fail "push with Bearer token auth failed"; }
 got=$(skopeo inspect --raw --tls-verify=false --creds "$CREDS" "docker://$BREF:1.0.0" | sha256sum | cut -d' ' -f1)
 [[ "sha256:$got" == "$INDEX_DIGEST" ]] || e2e_fail "Bearer push: $BREF:1.0.0 hashes to sha256:$got"
 LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
@@ -264,8 +268,8 @@ LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
 rc=0
 LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=not-the-password \
     do_push "$L" "$BREF:wrong" >/dev/null || rc=$?
-if [[ $rc -ne 1 ]] || ! grep -qi "rejected the credentials" "$T/push.err" || grep -q not-the-password "$T/push.err"; then
-    e2e_fail "Bearer, wrong password: exit $rc, $(cat "$T/push.err")"
+if [[ $rc -ne 1 ]] || ! grep -qi "rejected the credentials" "$T/push.msg" || grep -q not-the-password "$T/push.msg"; then
+    e2e_fail "Bearer, wrong password: exit $rc, $(cat "$T/push.msg")"
 fi
 
 e2e_log "PASS: pushed $INDEX_DIGEST to $REF (basic) and $BREF (bearer); re-push uploaded nothing; podman ran it"
