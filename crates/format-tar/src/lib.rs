@@ -2,8 +2,8 @@
 //! of every entry with its declared mode and owner, and an `install.sh` that applies it — for
 //! systems that take neither deb nor rpm.
 
-mod install_script;
 pub mod inspect;
+mod install_script;
 
 use std::io::{self, Write};
 
@@ -27,7 +27,12 @@ pub enum TarballError {
 pub fn file_name(plan: &Plan) -> String {
     let ext = plan.formats.tar.compression.extension();
     let dot = if ext.is_empty() { "" } else { "." };
-    format!("{}-{}-linux-{}.tar{dot}{ext}", plan.meta.name, plan.meta.version.upstream, plan.arch.as_str())
+    format!(
+        "{}-{}-linux-{}.tar{dot}{ext}",
+        plan.meta.name,
+        plan.meta.version.upstream,
+        plan.arch.as_str()
+    )
 }
 
 /// The top directory inside the tarball.
@@ -53,15 +58,24 @@ pub fn manifest_listing(plan: &Plan) -> String {
             EntryKind::File { .. } => ("f", String::new()),
             EntryKind::Symlink { target } => ("l", format!("\t{target}")),
         };
-        s.push_str(&format!("{kind}\t{:04o}\t{}\t{}\t{}{extra}\n", e.mode, e.owner.user, e.owner.group, e.path));
+        s.push_str(&format!(
+            "{kind}\t{:04o}\t{}\t{}\t{}{extra}\n",
+            e.mode, e.owner.user, e.owner.group, e.path
+        ));
     }
     s
 }
 
 /// Streams the tarball for `plan` into `out`.
 pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, TarballError> {
-    if plan.entries.iter().any(|e| e.path.contains('\t') || e.path.contains('\n')) {
-        return Err(TarballError::Unsupported("paths with tabs or newlines cannot be listed in MANIFEST".into()));
+    if plan
+        .entries
+        .iter()
+        .any(|e| e.path.contains('\t') || e.path.contains('\n'))
+    {
+        return Err(TarballError::Unsupported(
+            "paths with tabs or newlines cannot be listed in MANIFEST".into(),
+        ));
     }
     let top = top_dir(plan);
     let enc = Encoder::new(plan.formats.tar.compression, out)?;
@@ -73,7 +87,12 @@ pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, Tarbal
     let script = install_script::render(plan);
     t.append_bytes(&format!("{top}/MANIFEST"), 0o644, &root, listing.as_bytes())?;
     t.append_bytes(&format!("{top}/README"), 0o644, &root, readme.as_bytes())?;
-    t.append_bytes(&format!("{top}/install.sh"), 0o755, &root, script.as_bytes())?;
+    t.append_bytes(
+        &format!("{top}/install.sh"),
+        0o755,
+        &root,
+        script.as_bytes(),
+    )?;
     t.append_dir(&format!("{top}/root"), 0o755, &root)?;
     let prefix = format!("{top}/root/");
     for e in &plan.entries {
@@ -82,7 +101,9 @@ pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, Tarbal
     let enc = t.finish()?;
     let mut out = enc.finish()?;
     out.flush()?;
-    Ok(TarSummary { entries: plan.entries.len() + 5 })
+    Ok(TarSummary {
+        entries: plan.entries.len() + 5,
+    })
 }
 
 #[cfg(test)]
@@ -101,7 +122,10 @@ mod tests {
         write_tarball(&plan, &mut b).unwrap();
         assert_eq!(a, b);
         let listing = manifest_listing(&plan);
-        assert!(listing.contains("c\t0640\troot\tlucia\t/etc/lucia/lucia.env\n"), "{listing}");
+        assert!(
+            listing.contains("c\t0640\troot\tlucia\t/etc/lucia/lucia.env\n"),
+            "{listing}"
+        );
         assert!(listing.contains("D\t0755\troot\troot\t/usr\n"));
     }
 
@@ -109,7 +133,16 @@ mod tests {
     fn install_script_parses() {
         let plan = lucia_like_plan(Arch::Arm64);
         let script = install_script::render(&plan);
-        let out = std::process::Command::new("sh").arg("-n").arg("-c").arg(&script).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -42,7 +42,14 @@ const TABLE: [(Arch, ArchNames); 2] = [
             nix_system: "x86_64-linux",
             rust_triple: "x86_64-unknown-linux-gnu",
             elf_machine: 62, // EM_X86_64
-            aliases: &["amd64", "x86_64", "x86-64", "x64", "linux-x64", "linux/amd64"],
+            aliases: &[
+                "amd64",
+                "x86_64",
+                "x86-64",
+                "x64",
+                "linux-x64",
+                "linux/amd64",
+            ],
         },
     ),
     (
@@ -57,7 +64,14 @@ const TABLE: [(Arch, ArchNames); 2] = [
             nix_system: "aarch64-linux",
             rust_triple: "aarch64-unknown-linux-gnu",
             elf_machine: 183, // EM_AARCH64
-            aliases: &["arm64", "aarch64", "arm64v8", "linux-arm64", "linux/arm64", "linux/arm64/v8"],
+            aliases: &[
+                "arm64",
+                "aarch64",
+                "arm64v8",
+                "linux-arm64",
+                "linux/arm64",
+                "linux/arm64/v8",
+            ],
         },
     ),
 ];

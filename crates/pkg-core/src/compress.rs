@@ -88,7 +88,8 @@ impl FromStr for Codec {
             }
             None => (s, None),
         };
-        let range_err = |lo: i32, hi: i32| CodecError(format!("`{s}`: {name} levels go from {lo} to {hi}"));
+        let range_err =
+            |lo: i32, hi: i32| CodecError(format!("`{s}`: {name} levels go from {lo} to {hi}"));
         match name {
             "none" if level.is_none() => Ok(Codec::None),
             "gzip" | "gz" => {
@@ -120,7 +121,10 @@ impl FromStr for Codec {
 }
 
 fn zstd_workers() -> u32 {
-    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1).max(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// A streaming compressor; call [`Encoder::finish`] to flush the trailer and get the sink back.
@@ -136,11 +140,14 @@ impl<W: Write> Encoder<W> {
         Ok(match codec {
             Codec::None => Encoder::None(w),
             Codec::Gzip(l) => Encoder::Gzip(
-                flate2::GzBuilder::new().mtime(0).write(w, flate2::Compression::new(l)),
+                flate2::GzBuilder::new()
+                    .mtime(0)
+                    .write(w, flate2::Compression::new(l)),
             ),
             Codec::Xz(l) => {
-                let stream = liblzma::stream::Stream::new_easy_encoder(l, liblzma::stream::Check::Crc64)
-                    .map_err(io::Error::other)?;
+                let stream =
+                    liblzma::stream::Stream::new_easy_encoder(l, liblzma::stream::Check::Crc64)
+                        .map_err(io::Error::other)?;
                 Encoder::Xz(liblzma::write::XzEncoder::new_stream(w, stream))
             }
             Codec::Zstd(l) => {
@@ -227,13 +234,18 @@ mod tests {
 
     #[test]
     fn round_trips_and_is_deterministic() {
-        let data: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
         for codec in [Codec::None, Codec::Gzip(6), Codec::Xz(1), Codec::Zstd(3)] {
             let a = compress_bytes(codec, &data).unwrap();
             let b = compress_bytes(codec, &data).unwrap();
             assert_eq!(a, b, "{codec}");
             let mut out = Vec::new();
-            decoder(codec, &a[..]).unwrap().read_to_end(&mut out).unwrap();
+            decoder(codec, &a[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
             assert_eq!(out, data, "{codec}");
             if codec != Codec::None {
                 assert_eq!(sniff(&a).name(), codec.name());

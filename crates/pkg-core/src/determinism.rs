@@ -92,20 +92,32 @@ fn utc(secs: u64) -> Utc {
     let (y, mo, d) = civil_from_days(days);
     // 1970-01-01 was a Thursday.
     let weekday = ((days + 4).rem_euclid(7)) as usize;
-    Utc { y, mo, d, h: rem / 3600, mi: rem % 3600 / 60, s: rem % 60, weekday }
+    Utc {
+        y,
+        mo,
+        d,
+        h: rem / 3600,
+        mi: rem % 3600 / 60,
+        s: rem % 60,
+        weekday,
+    }
 }
 
 /// `2026-01-01T00:00:00Z`
 pub fn rfc3339(secs: u64) -> String {
     let t = utc(secs);
-    format!("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", t.y, t.mo, t.d, t.h, t.mi, t.s)
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        t.y, t.mo, t.d, t.h, t.mi, t.s
+    )
 }
 
 /// `Thu, 01 Jan 2026 00:00:00 +0000` (Debian changelog trailer; English names regardless of locale).
 pub fn rfc2822(secs: u64) -> String {
     const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let t = utc(secs);
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} +0000",
@@ -164,9 +176,18 @@ mod tests {
 
     #[test]
     fn source_date_precedence() {
-        assert_eq!(resolve_source_date(Some("1700000000"), Some(5)).unwrap(), (1_700_000_000, SourceDateOrigin::Environment));
-        assert_eq!(resolve_source_date(Some(""), Some(5)).unwrap(), (5, SourceDateOrigin::Manifest));
-        assert_eq!(resolve_source_date(None, None).unwrap(), (DEFAULT_SOURCE_DATE, SourceDateOrigin::Default));
+        assert_eq!(
+            resolve_source_date(Some("1700000000"), Some(5)).unwrap(),
+            (1_700_000_000, SourceDateOrigin::Environment)
+        );
+        assert_eq!(
+            resolve_source_date(Some(""), Some(5)).unwrap(),
+            (5, SourceDateOrigin::Manifest)
+        );
+        assert_eq!(
+            resolve_source_date(None, None).unwrap(),
+            (DEFAULT_SOURCE_DATE, SourceDateOrigin::Default)
+        );
         assert!(resolve_source_date(Some("yesterday"), None).is_err());
         assert!(resolve_source_date(Some("-5"), None).is_err());
     }

@@ -48,7 +48,11 @@ pub struct HashingWriter<W: Write> {
 
 impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
-        HashingWriter { inner, hasher: Sha256::new(), count: 0 }
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            count: 0,
+        }
     }
     /// Returns the inner writer, the sha256 and the byte count.
     pub fn finish(self) -> (W, [u8; 32], u64) {
@@ -80,7 +84,11 @@ pub struct HashingReader<R: Read, H: Digest> {
 
 impl<R: Read, H: Digest> HashingReader<R, H> {
     pub fn new(inner: R) -> Self {
-        HashingReader { inner, hasher: H::new(), count: 0 }
+        HashingReader {
+            inner,
+            hasher: H::new(),
+            count: 0,
+        }
     }
 }
 

@@ -27,7 +27,12 @@ pub struct Owner {
 
 impl Owner {
     pub fn root() -> Owner {
-        Owner { user: "root".into(), group: "root".into(), uid: 0, gid: 0 }
+        Owner {
+            user: "root".into(),
+            group: "root".into(),
+            uid: 0,
+            gid: 0,
+        }
     }
     pub fn is_root(&self) -> bool {
         self.uid == 0 && self.gid == 0 && self.user == "root" && self.group == "root"
@@ -50,7 +55,8 @@ impl Content {
     pub fn open(&self) -> io::Result<Box<dyn Read + Send + '_>> {
         match self {
             Content::Disk(p) => {
-                let f = File::open(p).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
+                let f = File::open(p)
+                    .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", p.display())))?;
                 Ok(Box::new(f))
             }
             Content::Inline(b) => Ok(Box::new(b.as_slice())),
@@ -61,8 +67,14 @@ impl Content {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryKind {
     Dir,
-    File { content: Content, size: u64, sha256: [u8; 32] },
-    Symlink { target: String },
+    File {
+        content: Content,
+        size: u64,
+        sha256: [u8; 32],
+    },
+    Symlink {
+        target: String,
+    },
 }
 
 /// Which part of the installed tree an entry belongs to. OCI uses it to split layers so that an

@@ -25,12 +25,25 @@ fn file(path: &str, mode: u32, owner: Owner, bytes: &[u8], config: bool, layer: 
 }
 
 fn dir(path: &str, owned: bool, layer: Layer) -> Entry {
-    Entry { path: path.into(), kind: EntryKind::Dir, mode: 0o755, owner: Owner::root(), config: false, owned, layer }
+    Entry {
+        path: path.into(),
+        kind: EntryKind::Dir,
+        mode: 0o755,
+        owner: Owner::root(),
+        config: false,
+        owned,
+        layer,
+    }
 }
 
 /// A plan shaped like Lucia's: an app under /opt/lucia, a unit, sysusers/tmpfiles, an env file.
 pub fn lucia_like_plan(arch: Arch) -> Plan {
-    let lucia_group = Owner { user: "root".into(), group: "lucia".into(), uid: 0, gid: 1100 };
+    let lucia_group = Owner {
+        user: "root".into(),
+        group: "lucia".into(),
+        uid: 0,
+        gid: 1100,
+    };
     let intent = ServiceIntent {
         user: Some(SystemUser {
             name: "lucia".into(),
@@ -46,33 +59,86 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
             group: "lucia".into(),
             remove_on_purge: true,
         }],
-        units: vec![UnitIntent { name: "lucia.service".into(), enable: true, start: true, restart_after_upgrade: true }],
-        env_file: Some(EnvFile { path: "/etc/lucia/lucia.env".into(), mode: 0o640, user: "root".into(), group: "lucia".into() }),
+        units: vec![UnitIntent {
+            name: "lucia.service".into(),
+            enable: true,
+            start: true,
+            restart_after_upgrade: true,
+        }],
+        env_file: Some(EnvFile {
+            path: "/etc/lucia/lucia.env".into(),
+            mode: 0o640,
+            user: "root".into(),
+            group: "lucia".into(),
+        }),
         sysusers_path: "/usr/lib/sysusers.d/lucia.conf".into(),
         tmpfiles_path: "/usr/lib/tmpfiles.d/lucia.conf".into(),
         unit_dir: "/usr/lib/systemd/system".into(),
         snippets: Snippets::default(),
     };
     let unit = b"[Unit]\nDescription=Lucia\n\n[Service]\nType=exec\nUser=lucia\nExecStart=/opt/lucia/lucia.AgentHost\n\n[Install]\nWantedBy=multi-user.target\n";
-    let sysusers = crate::lifecycle::sysusers_conf(intent.user.as_ref().unwrap_or_else(|| unreachable!()));
+    let sysusers =
+        crate::lifecycle::sysusers_conf(intent.user.as_ref().unwrap_or_else(|| unreachable!()));
     let tmpfiles = crate::lifecycle::tmpfiles_conf(&intent.dirs);
     let mut entries = vec![
         dir("/etc", false, Layer::Config),
         dir("/etc/lucia", true, Layer::Config),
-        file("/etc/lucia/lucia.env", 0o640, lucia_group, b"ASPNETCORE_URLS=http://0.0.0.0:8080\n", true, Layer::Config),
+        file(
+            "/etc/lucia/lucia.env",
+            0o640,
+            lucia_group,
+            b"ASPNETCORE_URLS=http://0.0.0.0:8080\n",
+            true,
+            Layer::Config,
+        ),
         dir("/opt", false, Layer::App),
         dir("/opt/lucia", true, Layer::App),
-        file("/opt/lucia/appsettings.json", 0o644, Owner::root(), b"{}\n", false, Layer::App),
-        file("/opt/lucia/lucia.AgentHost", 0o755, Owner::root(), b"#!/bin/sh\nexec sleep infinity\n", false, Layer::App),
+        file(
+            "/opt/lucia/appsettings.json",
+            0o644,
+            Owner::root(),
+            b"{}\n",
+            false,
+            Layer::App,
+        ),
+        file(
+            "/opt/lucia/lucia.AgentHost",
+            0o755,
+            Owner::root(),
+            b"#!/bin/sh\nexec sleep infinity\n",
+            false,
+            Layer::App,
+        ),
         dir("/usr", false, Layer::Config),
         dir("/usr/lib", false, Layer::Config),
         dir("/usr/lib/systemd", false, Layer::Config),
         dir("/usr/lib/systemd/system", false, Layer::Config),
-        file("/usr/lib/systemd/system/lucia.service", 0o644, Owner::root(), unit, false, Layer::Config),
+        file(
+            "/usr/lib/systemd/system/lucia.service",
+            0o644,
+            Owner::root(),
+            unit,
+            false,
+            Layer::Config,
+        ),
         dir("/usr/lib/sysusers.d", false, Layer::Config),
-        file("/usr/lib/sysusers.d/lucia.conf", 0o644, Owner::root(), sysusers.as_bytes(), false, Layer::Config),
+        file(
+            "/usr/lib/sysusers.d/lucia.conf",
+            0o644,
+            Owner::root(),
+            sysusers.as_bytes(),
+            false,
+            Layer::Config,
+        ),
         dir("/usr/lib/tmpfiles.d", false, Layer::Config),
-        file("/usr/lib/tmpfiles.d/lucia.conf", 0o644, Owner::root(), tmpfiles.as_bytes(), false, Layer::Config),
+        file(
+            "/usr/lib/tmpfiles.d/lucia.conf",
+            0o644,
+            Owner::root(),
+            tmpfiles.as_bytes(),
+            false,
+            Layer::Config,
+        ),
     ];
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     let version = PackageVersion::new("1.0.0", "1", None).unwrap_or_else(|_| unreachable!());
@@ -110,8 +176,13 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
                 priority: "optional".into(),
                 ..Default::default()
             },
-            rpm: RpmOptions { compression: Codec::Zstd(19), ..Default::default() },
-            tar: TarOptions { compression: Codec::Gzip(9) },
+            rpm: RpmOptions {
+                compression: Codec::Zstd(19),
+                ..Default::default()
+            },
+            tar: TarOptions {
+                compression: Codec::Gzip(9),
+            },
             oci: OciOptions {
                 layer_compression: Codec::Gzip(6),
                 entrypoint: vec!["/opt/lucia/lucia.AgentHost".into()],

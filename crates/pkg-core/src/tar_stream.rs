@@ -32,19 +32,28 @@ pub enum TarError {
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
     #[error("{path}: size changed during the build (planned {planned} bytes, read {actual}); rebuild when the payload is stable")]
-    SizeChanged { path: String, planned: u64, actual: u64 },
+    SizeChanged {
+        path: String,
+        planned: u64,
+        actual: u64,
+    },
 }
 
 impl TarError {
     fn io(path: &str, source: io::Error) -> TarError {
-        TarError::Io { path: path.to_string(), source }
+        TarError::Io {
+            path: path.to_string(),
+            source,
+        }
     }
 }
 
 impl From<TarError> for io::Error {
     fn from(e: TarError) -> io::Error {
         match e {
-            TarError::Io { path, source } => io::Error::new(source.kind(), format!("{path}: {source}")),
+            TarError::Io { path, source } => {
+                io::Error::new(source.kind(), format!("{path}: {source}"))
+            }
             other => io::Error::other(other.to_string()),
         }
     }
@@ -67,7 +76,12 @@ fn long_name_header(kind: u8, len: usize) -> tar::Header {
 }
 
 /// Writes `name` into a header's 100-byte name field, preceded by a LongLink record when needed.
-fn set_name<W: Write>(b: &mut tar::Builder<W>, h: &mut tar::Header, name: &[u8], kind: u8) -> io::Result<()> {
+fn set_name<W: Write>(
+    b: &mut tar::Builder<W>,
+    h: &mut tar::Header,
+    name: &[u8],
+    kind: u8,
+) -> io::Result<()> {
     let field: &mut [u8; 100] = match kind {
         b'K' => &mut h.as_old_mut().linkname,
         _ => &mut h.as_old_mut().name,
@@ -86,10 +100,19 @@ fn set_name<W: Write>(b: &mut tar::Builder<W>, h: &mut tar::Header, name: &[u8],
 
 impl<W: Write> TarStream<W> {
     pub fn new(w: W, mtime: u64) -> Self {
-        TarStream { inner: tar::Builder::new(w), mtime }
+        TarStream {
+            inner: tar::Builder::new(w),
+            mtime,
+        }
     }
 
-    fn header(&self, owner: &Owner, mode: u32, kind: tar::EntryType, size: u64) -> io::Result<tar::Header> {
+    fn header(
+        &self,
+        owner: &Owner,
+        mode: u32,
+        kind: tar::EntryType,
+        size: u64,
+    ) -> io::Result<tar::Header> {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(kind);
         h.set_mode(mode & 0o7777);
@@ -120,20 +143,46 @@ impl<W: Write> TarStream<W> {
     }
 
     /// Appends a regular file streamed from `data`, which must yield exactly `size` bytes.
-    pub fn append_file(&mut self, name: &str, mode: u32, owner: &Owner, size: u64, data: impl Read) -> Result<(), TarError> {
-        let mut h = self.header(owner, mode, tar::EntryType::Regular, size).map_err(|e| TarError::io(name, e))?;
-        self.finish_header(&mut h, name.as_bytes()).map_err(|e| TarError::io(name, e))?;
-        let mut counted = CountingReader { inner: data.take(size), count: 0 };
-        self.inner.append(&h, &mut counted).map_err(|e| TarError::io(name, e))?;
+    pub fn append_file(
+        &mut self,
+        name: &str,
+        mode: u32,
+        owner: &Owner,
+        size: u64,
+        data: impl Read,
+    ) -> Result<(), TarError> {
+        let mut h = self
+            .header(owner, mode, tar::EntryType::Regular, size)
+            .map_err(|e| TarError::io(name, e))?;
+        self.finish_header(&mut h, name.as_bytes())
+            .map_err(|e| TarError::io(name, e))?;
+        let mut counted = CountingReader {
+            inner: data.take(size),
+            count: 0,
+        };
+        self.inner
+            .append(&h, &mut counted)
+            .map_err(|e| TarError::io(name, e))?;
         if counted.count != size {
-            return Err(TarError::SizeChanged { path: name.to_string(), planned: size, actual: counted.count });
+            return Err(TarError::SizeChanged {
+                path: name.to_string(),
+                planned: size,
+                actual: counted.count,
+            });
         }
         Ok(())
     }
 
     /// Appends a small in-memory file.
-    pub fn append_bytes(&mut self, name: &str, mode: u32, owner: &Owner, bytes: &[u8]) -> io::Result<()> {
-        self.append_file(name, mode, owner, bytes.len() as u64, bytes).map_err(io::Error::from)
+    pub fn append_bytes(
+        &mut self,
+        name: &str,
+        mode: u32,
+        owner: &Owner,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        self.append_file(name, mode, owner, bytes.len() as u64, bytes)
+            .map_err(io::Error::from)
     }
 
     pub fn append_symlink(&mut self, name: &str, target: &str, owner: &Owner) -> io::Result<()> {
@@ -147,18 +196,25 @@ impl<W: Write> TarStream<W> {
     pub fn append_entry(&mut self, prefix: &str, e: &Entry) -> Result<(), TarError> {
         let name = format!("{prefix}{}", e.rel_path());
         match &e.kind {
-            EntryKind::Dir => self.append_dir(&name, e.mode, &e.owner).map_err(|x| TarError::io(&e.path, x)),
-            EntryKind::Symlink { target } => {
-                self.append_symlink(&name, target, &e.owner).map_err(|x| TarError::io(&e.path, x))
-            }
+            EntryKind::Dir => self
+                .append_dir(&name, e.mode, &e.owner)
+                .map_err(|x| TarError::io(&e.path, x)),
+            EntryKind::Symlink { target } => self
+                .append_symlink(&name, target, &e.owner)
+                .map_err(|x| TarError::io(&e.path, x)),
             EntryKind::File { content, size, .. } => {
                 let r = content.open().map_err(|x| TarError::io(&e.path, x))?;
-                self.append_file(&name, e.mode, &e.owner, *size, r).map_err(|err| match err {
-                    TarError::SizeChanged { planned, actual, .. } => {
-                        TarError::SizeChanged { path: source_name(content, &e.path), planned, actual }
-                    }
-                    other => other,
-                })
+                self.append_file(&name, e.mode, &e.owner, *size, r)
+                    .map_err(|err| match err {
+                        TarError::SizeChanged {
+                            planned, actual, ..
+                        } => TarError::SizeChanged {
+                            path: source_name(content, &e.path),
+                            planned,
+                            actual,
+                        },
+                        other => other,
+                    })
             }
         }
     }
@@ -212,8 +268,10 @@ mod tests {
         let build = || {
             let mut t = TarStream::new(Vec::new(), 1_700_000_000);
             t.append_dir("./opt", 0o755, &Owner::root()).unwrap();
-            t.append_bytes(&long, 0o640, &Owner::root(), b"hello").unwrap();
-            t.append_symlink("./opt/link", &"t".repeat(120), &Owner::root()).unwrap();
+            t.append_bytes(&long, 0o640, &Owner::root(), b"hello")
+                .unwrap();
+            t.append_symlink("./opt/link", &"t".repeat(120), &Owner::root())
+                .unwrap();
             t.finish().unwrap()
         };
         let a = build();
@@ -225,7 +283,11 @@ mod tests {
             .map(|e| {
                 let e = e.unwrap();
                 let h = e.header();
-                (String::from_utf8_lossy(&e.path_bytes()).into_owned(), h.mtime().unwrap(), h.mode().unwrap())
+                (
+                    String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+                    h.mtime().unwrap(),
+                    h.mode().unwrap(),
+                )
             })
             .collect();
         assert_eq!(names[0], ("./opt/".into(), 1_700_000_000, 0o755));
@@ -236,13 +298,25 @@ mod tests {
     #[test]
     fn short_read_is_an_error() {
         let mut t = TarStream::new(Vec::new(), 0);
-        let err = t.append_file("x", 0o644, &Owner::root(), 10, &b"abc"[..]).unwrap_err();
-        assert!(matches!(err, TarError::SizeChanged { planned: 10, actual: 3, .. }));
+        let err = t
+            .append_file("x", 0o644, &Owner::root(), 10, &b"abc"[..])
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            TarError::SizeChanged {
+                planned: 10,
+                actual: 3,
+                ..
+            }
+        ));
     }
 
     #[test]
     fn ancestors_of_a_path() {
-        assert_eq!(ancestors("/opt/lucia/bin/x"), vec!["/opt", "/opt/lucia", "/opt/lucia/bin"]);
+        assert_eq!(
+            ancestors("/opt/lucia/bin/x"),
+            vec!["/opt", "/opt/lucia", "/opt/lucia/bin"]
+        );
         assert!(ancestors("/x").is_empty());
     }
 }

@@ -20,7 +20,10 @@ pub enum VersionError {
 /// Checks a package name against Debian policy §5.6.1 (rpm accepts every such name).
 pub fn validate_name(name: &str) -> Result<(), VersionError> {
     let ok = name.len() >= 2
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
@@ -60,12 +63,18 @@ impl PackageVersion {
                 format!("{core}~{pre}")
             }
             Some(_) => {
-                return Err(VersionError::BadChar { value: upstream.to_string(), ch: '-' });
+                return Err(VersionError::BadChar {
+                    value: upstream.to_string(),
+                    ch: '-',
+                });
             }
             None => upstream.to_string(),
         };
         if let Some(ch) = pkg.chars().find(|c| !allowed(*c)) {
-            return Err(VersionError::BadChar { value: upstream.to_string(), ch });
+            return Err(VersionError::BadChar {
+                value: upstream.to_string(),
+                ch,
+            });
         }
         if release.is_empty()
             || !release.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -73,7 +82,12 @@ impl PackageVersion {
         {
             return Err(VersionError::BadRelease(release.to_string()));
         }
-        Ok(PackageVersion { upstream: upstream.to_string(), pkg, release: release.to_string(), epoch })
+        Ok(PackageVersion {
+            upstream: upstream.to_string(),
+            pkg,
+            release: release.to_string(),
+            epoch,
+        })
     }
 
     /// Debian `Version:` field: `[epoch:]upstream-revision`.
