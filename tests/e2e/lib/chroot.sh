@@ -119,10 +119,14 @@ chroot_exec() {
     if ! grep -qxF "e2e_umount_below '$dir'" "$_E2E_CLEANUPS"; then
         e2e_on_exit "e2e_umount_below '$dir'"
     fi
-    mount -t proc proc "$dir/proc"
-    mount --rbind /dev "$dir/dev"
+    # Explicit checks: errexit is off when the caller writes `chroot_exec ... || ...`.
     # Slave propagation: unmounting inside the chroot must never unmount the host's /dev/pts.
-    mount --make-rslave "$dir/dev"
+    if ! mount -t proc proc "$dir/proc" || ! mount --rbind /dev "$dir/dev" ||
+        ! mount --make-rslave "$dir/dev"; then
+        e2e_umount_below "$dir/dev" || true
+        e2e_umount_below "$dir/proc" || true
+        e2e_fail "chroot_exec: could not mount /proc and /dev in $dir"
+    fi
     rm -f "$dir/etc/resolv.conf"
     cp -L /etc/resolv.conf "$dir/etc/resolv.conf" 2>/dev/null || true
     local rc=0
