@@ -376,6 +376,13 @@ impl Job<'_> {
                 output::write_atomic(&dir.join(&self.names[1]), |w| {
                     formats::write_oci_archive(&layout, w)
                 })?;
+                let digest = format_oci_index_digest(&layout)?;
+                output::write_dir_atomic(&dir.join(&self.names[2]), |d| {
+                    for (name, text) in crate::deploy::render(first, &digest) {
+                        output::write_text_atomic(&d.join(name), &text)?;
+                    }
+                    Ok::<(), AppError>(())
+                })?;
             }
             f => {
                 output::write_atomic(&dir.join(&self.names[0]), |w| {
@@ -396,6 +403,7 @@ fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
                 let names = vec![
                     formats::file_name(*f, first),
                     formats::oci_archive_name(first),
+                    crate::deploy::dir_name(first),
                 ];
                 jobs.push(Job {
                     format: *f,
@@ -466,7 +474,9 @@ pub fn run(
             let mut arts = Vec::new();
             for (i, name) in job.names.iter().enumerate() {
                 let path = out.join(name);
-                let (format, size, sha256) = if path.is_dir() {
+                let (format, size, sha256) = if i == 2 {
+                    ("deploy".to_string(), 0, String::new())
+                } else if path.is_dir() {
                     let index = format_oci_index_digest(&path)?;
                     (job.format.as_str().to_string(), 0, index)
                 } else {

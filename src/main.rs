@@ -6,6 +6,7 @@
 mod build;
 mod builder;
 mod cli;
+mod deploy;
 mod error;
 mod formats;
 mod manifest;
