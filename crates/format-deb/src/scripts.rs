@@ -35,7 +35,7 @@ fn header(plan: &Plan, name: &str) -> String {
 fn function(name: &str, body: &str) -> String {
     // Fragments are kept at column 0: they may contain here-documents whose terminator must not
     // be indented.
-    format!("{name}() {{\n:\n{body}}}\n\n")
+    format!("{name}() {{\n{body}}}\n\n")
 }
 
 fn case(branches: &[(&str, String)], script: &str) -> String {

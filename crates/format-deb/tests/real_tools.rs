@@ -394,3 +394,56 @@ fn inspect_survives_corrupt_input() {
     .unwrap();
     assert!(format_deb::inspect(&p).is_err());
 }
+
+/// inspect also reads what dpkg-deb itself builds (GNU tar from dpkg, xz and zstd members).
+#[test]
+fn inspect_reads_dpkg_deb_built_packages() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pkg");
+    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+    std::fs::create_dir_all(root.join("usr/share/demo")).unwrap();
+    let long = format!("usr/share/demo/{}", "n".repeat(120));
+    std::fs::write(root.join(&long), b"x").unwrap();
+    std::os::unix::fs::symlink("../demo", root.join("usr/share/demo-link")).unwrap();
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        "Package: demo\nVersion: 2:1.0-3\nArchitecture: all\nMaintainer: A <a@example.org>\nDescription: demo\n body\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("DEBIAN/postinst"), "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(
+        root.join("DEBIAN/postinst"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for z in ["xz", "zstd", "gzip"] {
+        let deb = dir.path().join(format!("demo-{z}.deb"));
+        run(Command::new("dpkg-deb")
+            .args(["--root-owner-group", &format!("-Z{z}"), "--build"])
+            .arg(&root)
+            .arg(&deb));
+        let r = format_deb::inspect(&deb).unwrap();
+        assert_eq!(r.field("Version"), Some("2:1.0-3"), "{z}");
+        assert_eq!(r.scripts.len(), 1);
+        assert!(
+            r.files.iter().any(|f| f.path == format!("./{long}")),
+            "{z}: {:?}",
+            r.files
+        );
+        let link = r
+            .files
+            .iter()
+            .find(|f| f.path == "./usr/share/demo-link")
+            .unwrap();
+        assert_eq!(
+            (link.kind.as_str(), link.link_target.as_deref()),
+            ("symlink", Some("../demo"))
+        );
+        assert_eq!(
+            r.files.len(),
+            stdout(Command::new("dpkg-deb").arg("-c").arg(&deb))
+                .lines()
+                .count()
+        );
+    }
+}
