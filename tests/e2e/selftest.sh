@@ -37,6 +37,33 @@ out=$(LUCIA_E2E_REQUIRED=0 bash -c '. "$1/common.sh"; x=$(e2e_skip inner); echo 
 [[ $rc -eq 77 && "$out" == "SKIP: inner" ]] || e2e_fail "skip inside \$(...): rc=$rc output='$out'"
 echo "ok 1 - e2e_skip gives 77 (SKIP line), or 1 with LUCIA_E2E_REQUIRED=1"
 
+# --- 1b. e2e_manifest_variant ------------------------------------------------------------
+e2e_log "1b. e2e_manifest_variant"
+mv_dir=$(e2e_tmpdir)
+e2e_manifest_variant "$mv_dir/v2.toml" version=1.1.0 release=2 source-date-epoch:=1793491300 \
+    service.env.template="$mv_dir/v2.env" 'summary=with "quotes" and \ backslash'
+if command -v python3 >/dev/null 2>&1; then
+    # tomllib (Python 3.11, Debian 12) is an independent TOML parser for the result.
+    python3 - "$mv_dir/v2.toml" "$mv_dir/v2.env" "$REPO_ROOT" <<'PY' || e2e_fail "variant manifest check failed"
+import os, sys, tomllib
+m = tomllib.load(open(sys.argv[1], "rb"))
+p, root = m["package"], sys.argv[3]
+assert (p["version"], p["release"], p["source-date-epoch"]) == ("1.1.0", "2", 1793491300), p
+assert p["summary"] == 'with "quotes" and \\ backslash', p["summary"]
+assert m["service"]["env"]["template"] == sys.argv[2], m["service"]["env"]
+paths = [m["service"]["unit"], m["payload"]["amd64"]["path"], m["payload"]["arm64"]["path"]]
+paths += [f["src"] for f in m.get("files", [])]
+for path in paths:
+    assert path.startswith(root + "/") and "/../" not in path and "/./" not in path, path
+assert os.path.isfile(m["service"]["unit"]), m["service"]["unit"]
+PY
+fi
+rc=0
+out=$(e2e_manifest_variant "$mv_dir/bad.toml" no-such-table.key=1 2>&1) || rc=$?
+[[ $rc -ne 0 && "$out" == *"table [no-such-table] not found"* ]] || e2e_fail "override of a missing table: rc=$rc '$out'"
+[[ ! -e "$mv_dir/bad.toml" ]] || e2e_fail "a failed e2e_manifest_variant left its output behind"
+echo "ok 1b - e2e_manifest_variant: absolute paths, string/raw/table overrides, bad table rejected"
+
 # --- 2. cleanups: reverse order, exit status kept, unmount before rm, registry stopped ----
 e2e_log "2. cleanup machinery"
 work=$(e2e_tmpdir)
