@@ -32,8 +32,9 @@ unset SOURCE_DATE_EPOCH
 
 # --- 0. build and static checks -------------------------------------------------------------
 e2e_manifest_variant "$T/lucia.toml"
+# --no-cache: every build must run the writer; the store would hand back the first result.
 build() { # build OUTDIR
-    "$LUCIA_PKG" build --manifest "$T/lucia.toml" --arch "$ARCH" --format deb --out "$1" >"$1.log" 2>&1 ||
+    "$LUCIA_PKG" build --no-cache --manifest "$T/lucia.toml" --arch "$ARCH" --format deb --out "$1" >"$1.log" 2>&1 ||
         e2e_fail "lucia-pkg build --arch arm64 --format deb failed: $(cat "$1.log")"
 }
 e2e_log "building the arm64 deb"

@@ -2,7 +2,7 @@
 # End-to-end test of the lucia .deb (issue 3) with real dpkg/apt in a fresh Debian bookworm root
 # (tooling.md §2) and a real systemd boot under systemd-nspawn. Steps:
 #   0. build v1 (1.0.0) and v2 (1.1.0, changed env template) with `lucia-pkg build --format deb`;
-#      a second v1 build is bit-identical; dpkg-deb -I/-f/-c, lintian (--fail-on error,warning,
+#      a second v1 build under another umask, TZ, locale, TMPDIR and core count is bit-identical; dpkg-deb -I/-f/-c, lintian (--fail-on error,warning,
 #      overrides shipped in the package) and `lucia-pkg inspect` on v1.
 #   1. offline install of v1 with apt (no systemd running, like an image build): lucia is a
 #      system user (uid < 1000, nologin shell), every file/dir has the mode and owner listed in
@@ -38,18 +38,29 @@ cp "$REPO_ROOT/systemd/lucia.env" "$T/lucia-v2.env"
 printf '\n# Added in 1.1.0 (e2e marker).\nLUCIA_E2E_TEMPLATE_V2=1\n' >>"$T/lucia-v2.env"
 e2e_manifest_variant "$T/v2.toml" version=1.1.0 service.env.template="$T/lucia-v2.env"
 
+# --no-cache: every build must run the writer; the store would hand back the first result.
 build() { # build MANIFEST OUTDIR
-    "$LUCIA_PKG" build --manifest "$1" --arch "$ARCH" --format deb --out "$2" >"$2.log" 2>&1 ||
+    "$LUCIA_PKG" build --no-cache --manifest "$1" --arch "$ARCH" --format deb --out "$2" >"$2.log" 2>&1 ||
         e2e_fail "lucia-pkg build --format deb failed for $1: $(cat "$2.log")"
 }
 e2e_log "building v1 and v2 debs ($ARCH)"
 build "$T/v1.toml" "$T/out1"
 build "$T/v2.toml" "$T/out2"
-build "$T/v1.toml" "$T/out1-again"
+# The second v1 build varies what must not matter: umask, time zone, locale, temp dir, cores.
+mkdir -p "$T/tmp-again"
+one_core=()
+if command -v taskset >/dev/null 2>&1; then one_core=(taskset -c 0); fi
+(
+    umask 077
+    export TZ=Pacific/Kiritimati LC_ALL=C.UTF-8 LANG=C.UTF-8 TMPDIR="$T/tmp-again"
+    "${one_core[@]}" "$LUCIA_PKG" build --no-cache --manifest "$T/v1.toml" --arch "$ARCH" --format deb --out "$T/out1-again" \
+        >"$T/out1-again.log" 2>&1
+) || e2e_fail "second v1 build failed: $(cat "$T/out1-again.log")"
 V1=$T/out1/lucia_1.0.0-1_$ARCH.deb
 V2=$T/out2/lucia_1.1.0-1_$ARCH.deb
 [[ -f "$V1" && -f "$V2" ]] || e2e_fail "expected $V1 and $V2; got: $(ls "$T"/out1 "$T"/out2)"
-cmp -s "$V1" "$T/out1-again/$(basename "$V1")" || e2e_fail "two builds of v1 differ"
+cmp -s "$V1" "$T/out1-again/$(basename "$V1")" ||
+    e2e_fail "two builds of v1 differ (umask/TZ/locale/TMPDIR/cores varied); compare with diffoscope"
 
 e2e_log "static checks: dpkg-deb, lintian, lucia-pkg inspect"
 dpkg-deb --info "$V1" >"$T/info" || e2e_fail "dpkg-deb --info failed on v1"
