@@ -559,15 +559,56 @@ dockerfile_check() {
     else
         e2e_log "comparison with the lucia-pkg image skipped: this lucia-pkg cannot build OCI images"
     fi
-    # Run it as the compose file does and ask it for /health.
-    local port=$((20000 + RANDOM % 20000)) cid
-    if ! cid=$("${pm[@]}" run -d --read-only --tmpfs /tmp --cap-drop ALL --security-opt no-new-privileges \
-        --user 1100:1100 -e LUCIA_STATE_DIR=/var/lib/lucia -p "127.0.0.1:$port:8080" "$img" 2>"$WORK/run.err"); then
-        bad "podman run of the Dockerfile image: $(cat "$WORK/run.err")"
+    run_hardened "$img" "the Dockerfile image"
+    if ((with_oci)); then
+        # And the image lucia-pkg itself built, which is what the compose file runs.
+        local layout ref="localhost/lucia-pkg-e2e:$$"
+        layout=$(find "$dist" -maxdepth 1 -type d -name 'lucia-*-oci' | head -n1)
+        e2e_on_exit "podman rmi -f '$ref' >/dev/null 2>&1"
+        if skopeo copy --quiet "oci:$layout" "containers-storage:$ref" >"$WORK/copy.log" 2>&1; then
+            run_hardened "$ref" "the lucia-pkg image"
+        else
+            bad "skopeo copy of the lucia-pkg image into podman: $(tail -n 5 "$WORK/copy.log")"
+        fi
+    fi
+}
+
+# run_hardened IMAGE LABEL: run IMAGE with the lucia service's settings from the resolved compose
+# file (user, read-only root, tmpfs, capabilities, security options, limits, environment, a fresh
+# named volume on /var/lib/lucia, port on 127.0.0.1) and require /health and /alive to answer.
+run_hardened() {
+    local image="$1" label="$2" port=$((20000 + RANDOM % 20000)) cid vol="lucia-e2e-state-$$-$RANDOM"
+    local -a flags
+    mapfile -t flags < <("$PY" - "$WORK/compose.yaml" <<'PY'
+import sys, yaml
+l = yaml.safe_load(open(sys.argv[1]))["services"]["lucia"]
+out = ["--user", l["user"]]
+if l.get("read_only"):
+    out.append("--read-only")
+for t in l.get("tmpfs", []):
+    out += ["--tmpfs", t]
+for c in l.get("cap_drop", []):
+    out += ["--cap-drop", c]
+for o in l.get("security_opt", []):
+    out += ["--security-opt", o]
+out += ["--memory", str(l["mem_limit"]), "--cpus", str(l["cpus"]), "--pids-limit", str(l["pids_limit"])]
+for k, v in sorted(l.get("environment", {}).items()):
+    out += ["-e", f"{k}={v}"]
+print("\n".join(out))
+PY
+    )
+    if ((${#flags[@]} < 10)); then
+        bad "could not derive podman flags from the compose file"
         return 0
     fi
-    # Runs before the image removal registered earlier (cleanups run newest first).
-    e2e_on_exit "podman rm -f -t 0 '$cid' >/dev/null 2>&1; true"
+    podman volume create "$vol" >/dev/null
+    e2e_on_exit "podman volume rm -f '$vol' >/dev/null 2>&1; true"
+    if ! cid=$(podman run -d "${flags[@]}" -v "$vol:/var/lib/lucia" -p "127.0.0.1:$port:8080" "$image" 2>"$WORK/run.err"); then
+        bad "podman run of $label with the compose settings: $(cat "$WORK/run.err")"
+        return 0
+    fi
+    # Runs before the image and volume removals registered earlier (cleanups run newest first).
+    e2e_on_exit "podman rm -f -v -t 0 '$cid' >/dev/null 2>&1; true"
     local ok=0 _
     for _ in $(seq 1 50); do
         if curl -fsS --max-time 2 "http://127.0.0.1:$port/health" >/dev/null 2>&1 &&
@@ -577,12 +618,20 @@ dockerfile_check() {
         fi
         sleep 0.2
     done
-    "${pm[@]}" logs "$cid" >"$WORK/run.log" 2>&1 || true
-    "${pm[@]}" rm -f -t 5 "$cid" >/dev/null 2>&1 || true
-    if ((ok)); then
-        pass "the Dockerfile image serves /health and /alive as uid 1100, read-only root, no capabilities"
+    local owner mnt
+    mnt=$(podman volume inspect "$vol" --format '{{.Mountpoint}}' 2>/dev/null || true)
+    owner=""
+    if [[ -n "$mnt" ]]; then
+        owner=$(stat -c '%u:%g' "$mnt" 2>/dev/null || true)
+    fi
+    podman logs "$cid" >"$WORK/run.log" 2>&1 || true
+    podman rm -f -v -t 5 "$cid" >/dev/null 2>&1 || true
+    if ((ok)) && [[ "$owner" == 1100:1100 ]]; then
+        pass "$label serves /health and /alive under the compose settings (uid 1100, read-only, no caps, limits; state volume owned by 1100:1100)"
+    elif ((ok)); then
+        bad "$label answered, but its state volume is owned by '$owner', not 1100:1100"
     else
-        bad "the Dockerfile image did not answer /health: $(tail -n 20 "$WORK/run.log")"
+        bad "$label did not answer /health under the compose settings: $(tail -n 20 "$WORK/run.log")"
     fi
 }
 dockerfile_check
