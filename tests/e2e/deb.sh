@@ -14,7 +14,9 @@
 #      InvocationID, demo start counter +1) and is healthy, the user is unchanged;
 #      apt-get remove → service stopped, not enabled any more, config kept;
 #      apt-get purge → config gone, /var/lib/lucia kept (the manifest says purge-state = false),
-#      systemd state cleaned, the user still there.
+#      systemd state cleaned, the user still there; a new install with systemd running enables
+#      and starts the service and reuses the kept account. Before the boot, every maintainer
+#      script is re-run for each dpkg action it knows (and an unknown one): no failure, no change.
 #
 # Env: LUCIA_PKG (binary under test).
 
@@ -126,6 +128,27 @@ got=$(rstat /var/lib/lucia)
 enabled=$(chroot_exec "$R" systemctl is-enabled lucia.service) || e2e_fail "lucia.service is '$enabled', not enabled"
 [[ "$enabled" == enabled ]] || e2e_fail "lucia.service is '$enabled'"
 
+# The scripts are idempotent and honour every action: run them again, as dpkg would on a
+# reconfigure, an aborted upgrade or an unknown future action; nothing fails or changes.
+before=$(chroot_exec "$R" sh -c 'getent passwd lucia; stat -c "%a %U:%G" /etc/lucia/lucia.env /var/lib/lucia; systemctl is-enabled lucia.service')
+for call in "preinst install" "preinst upgrade 1.0.0-1" "preinst abort-upgrade 1.0.0-1" \
+    "postinst configure 1.0.0-1" "postinst configure" "postinst abort-upgrade 1.0.0-1" \
+    "postinst abort-remove" "postinst abort-deconfigure in-favour x 1.0" "postinst triggered /x" \
+    "prerm upgrade 1.0.0-1" "prerm failed-upgrade 1.0.0-1" "prerm deconfigure in-favour x 1.0" \
+    "postrm upgrade 1.0.0-1" "postrm failed-upgrade 1.0.0-1" "postrm abort-upgrade 1.0.0-1" \
+    "postinst some-future-action"; do
+    read -r script args <<<"$call"
+    # shellcheck disable=SC2086 # $args is a word list on purpose
+    chroot_exec "$R" env DPKG_MAINTSCRIPT_PACKAGE=lucia DPKG_MAINTSCRIPT_NAME="$script" \
+        sh -e "/var/lib/dpkg/info/lucia.$script" $args </dev/null >"$T/script.log" 2>&1 ||
+        e2e_fail "lucia.$script $args failed: $(cat "$T/script.log")"
+done
+after=$(chroot_exec "$R" sh -c 'getent passwd lucia; stat -c "%a %U:%G" /etc/lucia/lucia.env /var/lib/lucia; systemctl is-enabled lucia.service')
+[[ "$before" == "$after" ]] || e2e_fail "re-running the maintainer scripts changed the system:
+before: $before
+after:  $after"
+e2e_log "maintainer scripts re-run for 16 dpkg actions: idempotent"
+
 # --- 2. boot: run, upgrade, remove, purge with systemd running -------------------------------
 cat >"$T/boot-check.sh" <<'EOF'
 set -euo pipefail
@@ -181,6 +204,14 @@ apt_q purge lucia
 getent passwd lucia >/dev/null || fail "user lucia deleted on purge"
 dpkg-query -W lucia >/dev/null 2>&1 && fail "lucia still known to dpkg after purge"
 ok "purge: config and systemd state gone, /var/lib/lucia kept, user kept"
+
+# A first install while systemd runs: enabled and started by postinst, the kept account reused.
+apt_q install /srv/debs/lucia_1.0.0-1_amd64.deb
+boot_wait_active lucia.service 60 || fail "lucia.service not started by a first install under systemd"
+[ "$(systemctl is-enabled lucia.service)" = enabled ] || fail "not enabled by a first install after purge"
+boot_wait_http http://127.0.0.1:8080/health 60 || fail "/health after reinstall"
+[ "$(id -u lucia)" = "$uid_before" ] || fail "reinstall created a new lucia account"
+ok "reinstall with systemd running: enabled, started (start #$(starts)), same uid $uid_before"
 EOF
 e2e_log "booting the root: v1 running, upgrade to v2, remove, purge"
 chroot_boot "$R" "$T/boot-check.sh" lucia.service || e2e_fail "boot checks failed (output above)"
