@@ -340,10 +340,21 @@ fi
 mapfile -t WORKFLOWS < <(ls .github/workflows/*.yml)
 printf 'on: push\njobs:\n  x:\n    steps: []\n' >"$WORK/bad-workflow.yml"
 if must_fail "workflow schema on a job without runs-on" "$CJS" --builtin-schema vendor.github-workflows "$WORK/bad-workflow.yml"; then
-    if "$CJS" --builtin-schema vendor.github-workflows "${WORKFLOWS[@]}"; then
-        pass "workflows match the GitHub workflow schema"
+    if "$CJS" --builtin-schema vendor.github-workflows "${WORKFLOWS[@]}" &&
+        "$CJS" --builtin-schema custom.github-workflows-require-timeout "${WORKFLOWS[@]}"; then
+        pass "workflows match the GitHub workflow schema; every job has a timeout"
     else
         bad "check-jsonschema on the workflows"
+    fi
+fi
+# docker-compose 1.29 is what runs here; the Compose Specification schema is what Compose v2
+# validates against, so a file both accept works with either.
+printf 'services:\n  x:\n    image: a\n    readonly: true\n' >"$WORK/bad-compose.yml"
+if must_fail "compose-spec schema on an unknown key" "$CJS" --builtin-schema vendor.compose-spec "$WORK/bad-compose.yml"; then
+    if "$CJS" --builtin-schema vendor.compose-spec docker/docker-compose.yml; then
+        pass "docker-compose.yml matches the Compose Specification schema (Compose v2)"
+    else
+        bad "docker-compose.yml does not match the Compose Specification schema"
     fi
 fi
 # shellcheck disable=SC2016 # the ${{ }} is a GitHub expression, meant literally
