@@ -48,6 +48,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let arch: pkg_core::Arch = args.get(1).map(String::as_str).unwrap_or("amd64").parse()?;
     let mut plan = pkg_core::sample::lucia_like_plan(arch);
+    // e.g. COMPRESSION=gzip:9 (pkg-core's codec syntax) to compare memory and time.
+    if let Ok(c) = std::env::var("COMPRESSION") {
+        plan.formats.rpm.compression = c.parse()?;
+    }
     if let Ok(sde) = std::env::var("SOURCE_DATE_EPOCH") {
         plan.source_date = sde.parse()?;
     }
@@ -97,7 +101,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let path = dir.join(format_rpm::file_name(&plan));
-    let summary = format_rpm::write_rpm(&plan, File::create(&path)?)?;
+    // IN_MEMORY=1: the rpm crate's all-in-memory build (the reference the streaming writer matches).
+    let summary = if std::env::var_os("IN_MEMORY").is_some() {
+        format_rpm::write_rpm_in_memory(&plan, File::create(&path)?)?
+    } else {
+        format_rpm::write_rpm(&plan, File::create(&path)?)?
+    };
     println!("{} {} {}", path.display(), summary.size, summary.sha256);
     Ok(())
 }

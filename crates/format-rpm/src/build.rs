@@ -25,7 +25,7 @@ fn compression(codec: Codec) -> CompressionWithLevel {
 
 /// Reads the source date the way the header needs it, refusing values the crate would replace by
 /// the current time.
-fn checked_source_date(plan: &Plan) -> Result<Timestamp, RpmError> {
+pub(crate) fn checked_source_date(plan: &Plan) -> Result<Timestamp, RpmError> {
     let date = plan.source_date;
     let t = u32::try_from(date).map_err(|_| RpmError::SourceDateTooLarge { date })?;
     let now = std::time::SystemTime::now()
@@ -69,19 +69,42 @@ fn hardlinked_duplicates(plan: &Plan) -> Result<std::collections::HashSet<String
     Ok(dups)
 }
 
+/// How the builder gets the bytes of files that live on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DiskFiles {
+    /// `with_file`: the crate streams the file (the compressed payload ends up in memory).
+    Crate,
+    /// Read into memory (hard-linked duplicates, see [`hardlinked_duplicates`]).
+    Read,
+    /// An empty placeholder: the payload is written separately by [`crate::stream`], which
+    /// patches sizes and digests into the header afterwards.
+    Placeholder,
+}
+
+/// Entries the rpm lists: files, symlinks and the directories the package owns.
+pub(crate) fn listed(e: &Entry) -> bool {
+    // Shared parents (/usr, /etc, /opt…) belong to the filesystem package; claiming them would
+    // make rpm -e try to remove them and conflict with other packages' modes.
+    !matches!(e.kind, EntryKind::Dir) || e.owned
+}
+
+/// rpm-rs reads sysusers.d files to generate user()/group() provides, so they must keep their
+/// real content even in placeholder mode (they are tiny).
+pub(crate) fn needs_real_content(e: &Entry) -> bool {
+    e.path.starts_with("/usr/lib/sysusers.d/") && e.path.ends_with(".conf")
+}
+
 fn add_entry(
     b: &mut PackageBuilder,
     e: &Entry,
     mtime: Timestamp,
-    inline_disk: bool,
+    disk: DiskFiles,
 ) -> Result<bool, RpmError> {
     let ctx = || format!("adding {} to the rpm", e.path);
     let perms = (e.mode & 0o7777) as u16;
     match &e.kind {
         EntryKind::Dir => {
-            // Shared parents (/usr, /etc, /opt…) belong to the filesystem package; claiming them
-            // would make rpm -e try to remove them and conflicts with other packages' modes.
-            if !e.owned {
+            if !listed(e) {
                 return Ok(false);
             }
             let o = FileOptions::dir(&e.path)
@@ -111,7 +134,11 @@ fn add_entry(
             }
             match content {
                 // Streamed by the crate at build time (hashed, then copied into the compressor).
-                Content::Disk(src) if !inline_disk => {
+                Content::Disk(_) if disk == DiskFiles::Placeholder && !needs_real_content(e) => {
+                    b.with_file_contents(Vec::new(), o)
+                        .map_err(RpmError::rpm(ctx()))?;
+                }
+                Content::Disk(src) if disk == DiskFiles::Crate => {
                     b.with_file(src, o).map_err(RpmError::rpm(format!(
                         "{} (from {})",
                         ctx(),
@@ -140,8 +167,13 @@ fn changelog_author_line(author: &str, version: &str) -> String {
     format!("{author} - {version}")
 }
 
-/// Builds the package in memory (see the crate docs on memory) without writing it.
-pub(crate) fn build(plan: &Plan) -> Result<(rpm::Package, usize), RpmError> {
+/// Builds the package with the crate, unsigned. With [`DiskFiles::Crate`] the result is complete
+/// (payload in memory); with [`DiskFiles::Placeholder`] it is the skeleton [`crate::stream`]
+/// completes.
+pub(crate) fn build_unsigned(
+    plan: &Plan,
+    disk: DiskFiles,
+) -> Result<(rpm::Package, usize), RpmError> {
     let mtime = checked_source_date(plan)?;
     let meta = &plan.meta;
     let opts = &plan.formats.rpm;
@@ -235,21 +267,24 @@ pub(crate) fn build(plan: &Plan) -> Result<(rpm::Package, usize), RpmError> {
         b.post_uninstall_script(sh(x));
     }
 
-    let dups = hardlinked_duplicates(plan)?;
-    let mut listed = 0;
+    let dups = match disk {
+        DiskFiles::Crate => hardlinked_duplicates(plan)?,
+        _ => Default::default(),
+    };
+    let mut count = 0;
     for e in &plan.entries {
-        if add_entry(&mut b, e, mtime, dups.contains(&e.path))? {
-            listed += 1;
+        let mode = if dups.contains(&e.path) {
+            DiskFiles::Read
+        } else {
+            disk
+        };
+        if add_entry(&mut b, e, mtime, mode)? {
+            count += 1;
         }
     }
 
-    let mut pkg = b.build().map_err(RpmError::rpm("building the rpm"))?;
-    check_digests_match_plan(plan, &pkg)?;
-
-    if let Some(key) = &opts.signing_key {
-        sign::sign(&mut pkg, key, mtime)?;
-    }
-    Ok((pkg, listed))
+    let pkg = b.build().map_err(RpmError::rpm("building the rpm"))?;
+    Ok((pkg, count))
 }
 
 /// The crate hashed every file while building; a payload file edited between planning and now
@@ -273,16 +308,20 @@ fn check_digests_match_plan(plan: &Plan, pkg: &rpm::Package) -> Result<(), RpmEr
     Ok(())
 }
 
-fn hex_lower(bytes: &[u8]) -> String {
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Builds the plan's rpm and writes it to `out`.
-///
-/// `out` receives the complete package; the caller names it [`file_name`] and should write to a
-/// temporary file and rename on success (a failed build leaves partial bytes in `out`).
-pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
-    let (pkg, files) = build(plan)?;
+/// Builds the plan's rpm entirely with the `rpm` crate (compressed payload held in memory) and
+/// writes it to `out`. [`crate::write_rpm`] produces the same bytes with bounded memory; this
+/// path is kept as the reference the tests compare it with.
+#[doc(hidden)]
+pub fn write_rpm_in_memory<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
+    let (mut pkg, files) = build_unsigned(plan, DiskFiles::Crate)?;
+    check_digests_match_plan(plan, &pkg)?;
+    if let Some(key) = &plan.formats.rpm.signing_key {
+        sign::sign(&mut pkg, key, checked_source_date(plan)?)?;
+    }
     let mut w = HashingWriter::new(out);
     pkg.write(&mut w)
         .map_err(RpmError::rpm("writing the rpm"))?;
@@ -291,12 +330,16 @@ pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> 
         source,
     })?;
     let (_, sha, size) = w.finish();
-    Ok(RpmSummary {
+    Ok(summary(plan, files, sha, size))
+}
+
+pub(crate) fn summary(plan: &Plan, files: usize, sha: [u8; 32], size: u64) -> RpmSummary {
+    RpmSummary {
         file_name: file_name(plan),
         size,
         sha256: hex_lower(&sha),
         compression: plan.formats.rpm.compression.to_string(),
         files,
         signed: plan.formats.rpm.signing_key.is_some(),
-    })
+    }
 }

@@ -162,6 +162,14 @@ fn reproducible_for_every_codec_and_read_by_rpm() {
         let (ba, bb) = (fs::read(&pa).unwrap(), fs::read(&pb).unwrap());
         assert!(ba == bb, "{name}: two builds differ");
 
+        // The bounded-memory writer and the crate's all-in-memory build give the same bytes.
+        let mut reference = Vec::new();
+        format_rpm::write_rpm_in_memory(&plan(a.path(), codec), &mut reference).unwrap();
+        assert!(
+            reference == ba,
+            "{name}: streaming writer differs from the rpm crate's own build"
+        );
+
         let q = rpmq(
             a.path(),
             &[

@@ -1,0 +1,369 @@
+//! Writing an rpm with bounded memory.
+//!
+//! rpm-rs 0.30.2 compresses the payload into a `Vec<u8>` (peak RSS ≈ compressed payload + codec
+//! state), and its header needs the payload's digests before the payload can be written. So the
+//! work is split:
+//!
+//! 1. The cpio payload is written here, streamed file by file from disk through the compressor
+//!    into an anonymous temporary file, hashing the archive before and after compression and
+//!    every file on the way (each file is checked against the plan's size and sha256).
+//! 2. The crate builds the header from the same plan with empty placeholders for the on-disk
+//!    files (everything else — tags, dependencies, scriptlets, the sysusers-derived provides —
+//!    is the crate's own work).
+//! 3. The placeholder-dependent tags (FILESIZES, FILEDIGESTS, SIZE, PAYLOADSHA256,
+//!    PAYLOADSHA256ALT) are replaced, the signature header is computed for the final header,
+//!    the package is optionally signed, and lead + headers + the temporary payload are copied
+//!    to the output.
+//!
+//! The cpio entries, their order, inode numbers and padding, the codec calls and the flush after
+//! every entry mirror the
+//! crate's `PackageBuilder::prepare_data` exactly, so the result is byte-identical to building
+//! the whole package with the crate (tests/rpm_tools.rs compares both for every codec). Memory
+//! is the codec state plus small buffers, independent of the payload size.
+//!
+//! Limits: total payload ≤ 4 GiB (the crate's v4 small-file layout; larger payloads need rpm's
+//! LONGFILESIZES and a stripped cpio, which this writer refuses with a clear error).
+
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+
+use pkg_core::compress::Codec;
+use pkg_core::digest::HashingWriter;
+use pkg_core::{Entry, EntryKind, Plan};
+use rpm::{Header, HeaderEntry, IndexData, IndexTag, RpmFormat, SignatureHeaderBuilder, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::build::{build_unsigned, checked_source_date, hex_lower, listed, summary, DiskFiles};
+use crate::{file_name, sign, RpmError, RpmSummary};
+
+const S_IFREG: u32 = 0o100000;
+const S_IFDIR: u32 = 0o040000;
+const S_IFLNK: u32 = 0o120000;
+
+/// The compressors exactly as rpm-rs configures them (same crates, same calls), writing to any
+/// sink instead of a `Vec`.
+enum Compressor<W: Write> {
+    None(W),
+    Gzip(flate2::write::GzEncoder<W>),
+    Zstd(zstd::stream::Encoder<'static, W>),
+    Xz(liblzma::write::XzEncoder<W>),
+}
+
+impl<W: Write> Compressor<W> {
+    fn new(codec: Codec, w: W) -> io::Result<Self> {
+        Ok(match codec {
+            Codec::None => Compressor::None(w),
+            Codec::Gzip(l) => Compressor::Gzip(flate2::write::GzEncoder::new(
+                w,
+                flate2::Compression::new(l),
+            )),
+            Codec::Zstd(l) => {
+                let mut e = zstd::stream::Encoder::new(w, l)?;
+                // rpm-rs with `zstdmt`: one worker per core. The frames are identical for any
+                // worker count ≥ 1, so the core count does not reach the output.
+                let threads = std::thread::available_parallelism()?;
+                e.multithread(threads.get() as u32)?;
+                Compressor::Zstd(e)
+            }
+            Codec::Xz(l) => Compressor::Xz(liblzma::write::XzEncoder::new(w, l)),
+        })
+    }
+    fn finish(self) -> io::Result<W> {
+        match self {
+            Compressor::None(w) => Ok(w),
+            Compressor::Gzip(e) => e.finish(),
+            Compressor::Zstd(e) => e.finish(),
+            Compressor::Xz(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Compressor<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Compressor::None(w) => w.write(buf),
+            Compressor::Gzip(e) => e.write(buf),
+            Compressor::Zstd(e) => e.write(buf),
+            Compressor::Xz(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Compressor::None(w) => w.flush(),
+            Compressor::Gzip(e) => e.flush(),
+            Compressor::Zstd(e) => e.flush(),
+            Compressor::Xz(e) => e.flush(),
+        }
+    }
+}
+
+fn pad4(w: &mut impl Write, len: usize) -> io::Result<()> {
+    let pad = (4 - len % 4) % 4;
+    w.write_all(&[0u8; 3][..pad])
+}
+
+/// One newc ("070701") cpio header + name + padding, as rpm-rs writes it.
+fn cpio_header(
+    w: &mut impl Write,
+    name: &str,
+    ino: u32,
+    mode: u32,
+    nlink: u32,
+    mtime: u32,
+    size: u32,
+) -> io::Result<()> {
+    let name_len = name.len() + 1;
+    let fields = [
+        ino,
+        mode,
+        0,
+        0,
+        nlink,
+        mtime,
+        size,
+        0,
+        0,
+        0,
+        0,
+        name_len as u32,
+        0,
+    ];
+    let mut h = String::with_capacity(110 + name_len);
+    h.push_str("070701");
+    for f in fields {
+        h.push_str(&format!("{f:08x}"));
+    }
+    w.write_all(h.as_bytes())?;
+    w.write_all(name.as_bytes())?;
+    w.write_all(&[0])?;
+    pad4(w, 110 + name_len)
+}
+
+/// Per listed entry, in header order: size and sha256 hex ("" for dirs and symlinks).
+struct PayloadInfo {
+    sizes: Vec<u32>,
+    digests: Vec<String>,
+    compressed_sha256: String,
+    compressed_len: u64,
+    archive_sha256: String,
+}
+
+fn io_err(what: String) -> impl FnOnce(io::Error) -> RpmError {
+    move |source| RpmError::Io { path: what, source }
+}
+
+fn write_payload(
+    plan: &Plan,
+    mtime: u32,
+    tmp: &mut std::fs::File,
+) -> Result<PayloadInfo, RpmError> {
+    let tmp_err = || io_err("temporary rpm payload file".into());
+    let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, &mut *tmp));
+    let compressor = Compressor::new(plan.formats.rpm.compression, sink).map_err(tmp_err())?;
+    let mut archive = HashingWriter::new(compressor);
+
+    let mut entries: Vec<&Entry> = plan.entries.iter().filter(|e| listed(e)).collect();
+    // The crate orders files by their cpio name (`./path`), bytewise.
+    entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    let (mut sizes, mut digests) = (
+        Vec::with_capacity(entries.len()),
+        Vec::with_capacity(entries.len()),
+    );
+    let mut buf = vec![0u8; 256 << 10];
+    for (i, e) in entries.iter().enumerate() {
+        let ino = u32::try_from(i + 1).map_err(|_| too_big())?;
+        let name = format!(".{}", e.path);
+        let perms = e.mode & 0o7777;
+        match &e.kind {
+            EntryKind::Dir => {
+                cpio_header(&mut archive, &name, ino, S_IFDIR | perms, 1, mtime, 0)
+                    .map_err(tmp_err())?;
+                sizes.push(0);
+                digests.push(String::new());
+            }
+            EntryKind::Symlink { target } => {
+                let size = u32::try_from(target.len()).map_err(|_| too_big())?;
+                cpio_header(&mut archive, &name, ino, S_IFLNK | 0o777, 1, mtime, size)
+                    .map_err(tmp_err())?;
+                archive.write_all(target.as_bytes()).map_err(tmp_err())?;
+                pad4(&mut archive, target.len()).map_err(tmp_err())?;
+                sizes.push(size);
+                digests.push(String::new());
+            }
+            EntryKind::File {
+                content,
+                size,
+                sha256,
+            } => {
+                let size32 = u32::try_from(*size).map_err(|_| too_big())?;
+                cpio_header(&mut archive, &name, ino, S_IFREG | perms, 1, mtime, size32)
+                    .map_err(tmp_err())?;
+                let src = match content {
+                    pkg_core::Content::Disk(p) => p.display().to_string(),
+                    pkg_core::Content::Inline(_) => e.path.clone(),
+                };
+                let mut r = content.open().map_err(io_err(src))?.take(*size + 1);
+                let mut h = Sha256::new();
+                let mut n = 0u64;
+                loop {
+                    let k = match r.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => k,
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(err) => return Err(io_err(e.path.clone())(err)),
+                    };
+                    n += k as u64;
+                    if n > *size {
+                        return Err(RpmError::PayloadChanged {
+                            path: e.path.clone(),
+                        });
+                    }
+                    h.update(&buf[..k]);
+                    archive.write_all(&buf[..k]).map_err(tmp_err())?;
+                }
+                let got: [u8; 32] = h.finalize().into();
+                if n != *size || got != *sha256 {
+                    return Err(RpmError::PayloadChanged {
+                        path: e.path.clone(),
+                    });
+                }
+                pad4(&mut archive, *size as usize).map_err(tmp_err())?;
+                sizes.push(size32);
+                digests.push(hex_lower(sha256));
+            }
+        }
+        // rpm-rs flushes the compressor after every cpio entry (its entry writer's finish()
+        // flushes); a flush ends the codec's block, so the same is done here to get its bytes.
+        archive.flush().map_err(tmp_err())?;
+    }
+    // The trailer: rpm-rs writes it with nlink 1 and every other number 0.
+    cpio_header(&mut archive, "TRAILER!!!", 0, 0, 1, 0, 0).map_err(tmp_err())?;
+    archive.flush().map_err(tmp_err())?;
+
+    let (compressor, archive_sha, _) = archive.finish();
+    let sink = compressor.finish().map_err(tmp_err())?;
+    let (mut bufw, compressed_sha, compressed_len) = sink.finish();
+    bufw.flush().map_err(tmp_err())?;
+    Ok(PayloadInfo {
+        sizes,
+        digests,
+        compressed_sha256: hex_lower(&compressed_sha),
+        compressed_len,
+        archive_sha256: hex_lower(&archive_sha),
+    })
+}
+
+fn too_big() -> RpmError {
+    RpmError::TooLarge
+}
+
+/// Replaces the placeholder-dependent tags of the skeleton's header.
+fn patch_header(pkg: &mut rpm::Package, p: &PayloadInfo) -> Result<(), RpmError> {
+    let tag = |t: IndexTag| -> u32 { t.into() };
+    let entries = pkg
+        .metadata
+        .header
+        .get_all_entries()
+        .map_err(RpmError::rpm("reading the rpm header back"))?;
+    let total: u64 = p.sizes.iter().map(|&s| s as u64).sum();
+    let total = u32::try_from(total).map_err(|_| too_big())?;
+    let mut out = Vec::with_capacity(entries.len());
+    let mut patched = 0;
+    for (t, data) in entries {
+        if t == tag(IndexTag::RPMTAG_HEADERIMMUTABLE) {
+            continue; // the region tag is regenerated by from_entries
+        }
+        let data = if t == tag(IndexTag::RPMTAG_FILESIZES) {
+            check_len(&data, p.sizes.len())?;
+            IndexData::Int32(p.sizes.clone())
+        } else if t == tag(IndexTag::RPMTAG_FILEDIGESTS) {
+            check_len(&data, p.digests.len())?;
+            IndexData::StringArray(p.digests.clone())
+        } else if t == tag(IndexTag::RPMTAG_SIZE) {
+            IndexData::Int32(vec![total])
+        } else if t == tag(IndexTag::RPMTAG_PAYLOADSHA256) {
+            IndexData::StringArray(vec![p.compressed_sha256.clone()])
+        } else if t == tag(IndexTag::RPMTAG_PAYLOADSHA256ALT) {
+            IndexData::StringArray(vec![p.archive_sha256.clone()])
+        } else {
+            out.push(HeaderEntry::new(t, data));
+            continue;
+        };
+        patched += 1;
+        out.push(HeaderEntry::new(t, data));
+    }
+    // SIZE and the two payload digests always exist; the file arrays when there are files.
+    let expected = if p.sizes.is_empty() { 3 } else { 5 };
+    if patched != expected {
+        return Err(RpmError::Internal(format!(
+            "the rpm crate's header layout changed: patched {patched} of {expected} tags"
+        )));
+    }
+    pkg.metadata.header = Header::from_entries(out, IndexTag::RPMTAG_HEADERIMMUTABLE);
+    Ok(())
+}
+
+fn check_len(data: &IndexData, n: usize) -> Result<(), RpmError> {
+    let len = match data {
+        IndexData::Int32(v) => v.len(),
+        IndexData::StringArray(v) => v.len(),
+        _ => usize::MAX,
+    };
+    if len == n {
+        Ok(())
+    } else {
+        Err(RpmError::Internal(format!(
+            "the rpm crate listed {len} files where the plan lists {n}"
+        )))
+    }
+}
+
+/// Builds the plan's rpm and writes it to `out`, with memory bounded independently of the
+/// payload size (the compressed payload is staged in an anonymous temporary file).
+///
+/// `out` receives the complete package; the caller names it [`crate::file_name`] and should
+/// write to a temporary file and rename on success (a failed build may leave partial bytes).
+pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
+    let mtime: Timestamp = checked_source_date(plan)?;
+    if plan.payload_size() > u32::MAX as u64 {
+        return Err(RpmError::TooLarge);
+    }
+    let mut tmp = tempfile::tempfile().map_err(io_err(
+        "temporary file for the rpm payload (set TMPDIR to a directory with space)".into(),
+    ))?;
+    let payload = write_payload(plan, mtime.0, &mut tmp)?;
+
+    let (mut pkg, files) = build_unsigned(plan, DiskFiles::Placeholder)?;
+    patch_header(&mut pkg, &payload)?;
+    let header = pkg
+        .metadata
+        .header_bytes()
+        .map_err(RpmError::rpm("serializing the rpm header"))?;
+    pkg.metadata.signature = SignatureHeaderBuilder::new()
+        .format(RpmFormat::V4)
+        .reserved_space(Some(SignatureHeaderBuilder::DEFAULT_RESERVED_SPACE))
+        .set_content_length(header.len() as u64 + payload.compressed_len)
+        .calculate_digests(&header)
+        .build()
+        .map_err(RpmError::rpm("building the rpm signature header"))?;
+    if let Some(key) = &plan.formats.rpm.signing_key {
+        sign::sign(&mut pkg, key, mtime)?;
+    }
+
+    let mut w = HashingWriter::new(out);
+    let name = file_name(plan);
+    pkg.metadata
+        .write(&mut w)
+        .map_err(RpmError::rpm("writing the rpm headers"))?;
+    tmp.seek(SeekFrom::Start(0))
+        .map_err(io_err("temporary rpm payload file".into()))?;
+    let copied = io::copy(&mut tmp, &mut w).map_err(io_err(name.clone()))?;
+    if copied != payload.compressed_len {
+        return Err(RpmError::Internal(format!(
+            "payload staging file holds {copied} bytes, expected {}",
+            payload.compressed_len
+        )));
+    }
+    w.flush().map_err(io_err(name))?;
+    let (_, sha, size) = w.finish();
+    Ok(summary(plan, files, sha, size))
+}
