@@ -447,3 +447,76 @@ fn inspect_reads_dpkg_deb_built_packages() {
         );
     }
 }
+
+/// Nothing is tied to the sample's name: a renamed package gets its own file name, Package field,
+/// documentation directory and overrides file, and the name "lucia" appears nowhere (the tool's
+/// own name, lucia-pkg, may).
+#[test]
+fn everything_follows_the_plan_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut plan = lucia_like_plan(Arch::Arm64);
+    plan.meta.name = "acme-agent".into();
+    plan.meta.summary = "agent host".into();
+    plan.meta.changelog.clear();
+    for e in &mut plan.entries {
+        e.path = e.path.replace("lucia", "acme");
+        if let EntryKind::File {
+            content: Content::Inline(b),
+            size,
+            ..
+        } = &mut e.kind
+        {
+            let text = String::from_utf8_lossy(b)
+                .replace("lucia", "acme")
+                .replace("Lucia", "Acme");
+            *size = text.len() as u64;
+            *b = std::sync::Arc::new(text.into_bytes());
+        }
+        e.owner.group = e.owner.group.replace("lucia", "acme");
+    }
+    plan.entries
+        .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    plan.meta.maintainer = "Acme <ops@example.org>".into();
+    plan.meta.vendor = None;
+    plan.meta.homepage = None;
+    plan.meta.source_url = None;
+    plan.meta.description = "Runs the agent.".into();
+    let svc = plan.service.as_mut().unwrap();
+    let u = svc.user.as_mut().unwrap();
+    u.name = "acme".into();
+    u.group = "acme".into();
+    u.home = "/var/lib/acme".into();
+    u.gecos = "Acme".into();
+    svc.dirs[0].path = "/var/lib/acme".into();
+    svc.dirs[0].user = "acme".into();
+    svc.dirs[0].group = "acme".into();
+    svc.units[0].name = "acme.service".into();
+    let env = svc.env_file.as_mut().unwrap();
+    env.path = "/etc/acme/acme.env".into();
+    env.group = "acme".into();
+    svc.sysusers_path = "/usr/lib/sysusers.d/acme.conf".into();
+    svc.tmpfiles_path = "/usr/lib/tmpfiles.d/acme.conf".into();
+    assert_eq!(format_deb::file_name(&plan), "acme-agent_1.0.0-1_arm64.deb");
+    let deb = write(dir.path(), &plan);
+    let x = dir.path().join("x");
+    run(Command::new("dpkg-deb").arg("-R").arg(&deb).arg(&x));
+    let grep = Command::new("grep")
+        .args(["-rniE", "lucia([^-_]|$)"])
+        .arg(&x)
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "found 'lucia' in: {}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+    assert!(x.join("usr/share/doc/acme-agent/copyright").is_file());
+    assert!(x
+        .join("usr/share/doc/acme-agent/changelog.Debian.gz")
+        .is_file());
+    let ov = std::fs::read_to_string(x.join("usr/share/lintian/overrides/acme-agent")).unwrap();
+    assert!(ov.contains("\nacme-agent: dir-or-file-in-opt\n"), "{ov}");
+    assert!(std::fs::read_to_string(x.join("DEBIAN/postinst"))
+        .unwrap()
+        .contains("deb-systemd-helper enable acme.service"));
+}
