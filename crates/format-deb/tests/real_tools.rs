@@ -368,24 +368,26 @@ fn inspect_reports_what_dpkg_deb_sees() {
 #[test]
 fn inspect_survives_corrupt_input() {
     let dir = tempfile::tempdir().unwrap();
-    let mut plan = lucia_like_plan(Arch::Amd64);
-    plan.formats.deb.compression = Codec::Gzip(6);
-    let good = build(&plan);
     let p = dir.path().join("bad.deb");
-    // Truncations at many points, and single-byte corruptions across the file: never a panic, and
-    // a truncated file is always an error.
-    for cut in (0..good.len()).step_by(97) {
-        std::fs::write(&p, &good[..cut]).unwrap();
-        assert!(
-            format_deb::inspect(&p).is_err(),
-            "truncated at {cut} accepted"
-        );
-    }
-    for pos in (0..good.len()).step_by(13) {
-        let mut bad = good.clone();
-        bad[pos] ^= 0x5a;
-        std::fs::write(&p, &bad).unwrap();
-        let _ = format_deb::inspect(&p);
+    for codec in [Codec::Gzip(6), Codec::Xz(6), Codec::Zstd(3), Codec::None] {
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        plan.formats.deb.compression = codec;
+        let good = build(&plan);
+        // Truncations at many points, and single-byte corruptions across the file: never a
+        // panic, and a truncated file is always an error.
+        for cut in (0..good.len()).step_by(97) {
+            std::fs::write(&p, &good[..cut]).unwrap();
+            assert!(
+                format_deb::inspect(&p).is_err(),
+                "{codec}: truncated at {cut} accepted"
+            );
+        }
+        for pos in (0..good.len()).step_by(29) {
+            let mut bad = good.clone();
+            bad[pos] ^= 0x5a;
+            std::fs::write(&p, &bad).unwrap();
+            let _ = format_deb::inspect(&p);
+        }
     }
     std::fs::write(
         &p,
