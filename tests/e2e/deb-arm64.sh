@@ -4,7 +4,8 @@
 # (binfmt with the F flag, tooling.md §4), and its AgentHost answers /health there.
 #
 #   0. `lucia-pkg build --arch arm64 --format deb`: dpkg-deb -I shows Architecture: arm64, the
-#      packaged lucia.AgentHost is an aarch64 ELF (e_machine 183), a second build is identical.
+#      packaged lucia.AgentHost is an aarch64 ELF (e_machine 183), a second build is identical,
+#      lintian has no error or warning left.
 #   1. `apt-get install` in the arm64 root (dpkg's native arch there is arm64): user, env file
 #      0640 root:lucia, unit enabled.
 #   2. boot the arm64 root with systemd-nspawn under qemu: lucia.service active as lucia and
@@ -21,7 +22,7 @@
 
 START=$SECONDS
 e2e_need_root
-e2e_need_tools dpkg-deb systemd-nspawn zstd od
+e2e_need_tools dpkg-deb lintian systemd-nspawn zstd od
 e2e_need_lucia_pkg
 e2e_need_arch arm64
 e2e_demo_payload
@@ -51,7 +52,11 @@ dpkg-deb --fsys-tarfile "$DEB" | tar -xOf - ./opt/lucia/lucia.AgentHost >"$T/age
     e2e_fail "cannot extract /opt/lucia/lucia.AgentHost from the deb"
 machine=$(od -An -tu2 -j18 -N2 "$T/agenthost" | tr -d ' ')
 [[ "$machine" == 183 ]] || e2e_fail "packaged lucia.AgentHost has ELF machine $machine, not 183 (aarch64)"
-e2e_log "Architecture: arm64, payload is aarch64"
+if ! lintian --fail-on error,warning "$DEB" >"$T/lintian" 2>&1; then
+    e2e_fail "lintian reports errors or warnings on the arm64 deb (fix the package or ship a justified override):
+$(cat "$T/lintian")"
+fi
+e2e_log "Architecture: arm64, payload is aarch64, lintian clean"
 
 # --- 1. install in the arm64 root -----------------------------------------------------------
 R=$T/root
