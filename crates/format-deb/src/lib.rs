@@ -120,6 +120,9 @@ fn finish_temp(enc: Encoder<BufWriter<File>>, what: &str) -> Result<(File, u64),
     Ok((f, len))
 }
 
+/// The `ar` crate's common-format writer lays headers out exactly as dpkg-deb does (16-byte
+/// space-padded name without GNU's trailing `/`, decimal fields, octal mode, even padding), so it
+/// is used for writing; reading untrusted files goes through [`ar_read`] instead.
 fn ar_header(name: &str, size: u64, mtime: u64) -> ar::Header {
     let mut h = ar::Header::new(name.as_bytes().to_vec(), size);
     h.set_mtime(mtime);
