@@ -15,9 +15,9 @@
 //! * [`write_deb`] — streams the package into any writer; returns a [`DebSummary`].
 //! * [`inspect`] — reads a .deb (untrusted input) into a [`DebReport`] for `lucia-pkg inspect`.
 //!
-//! Modules: [`control`] (control file, conffiles, md5sums), [`docs`] (copyright, changelog,
-//! lintian overrides), [`scripts`] (maintainer scripts from the service intent), [`data`]
-//! (streaming data.tar), [`ar_read`] and [`inspect`] (bounded reading).
+//! Modules: `control` (control file, conffiles, md5sums), `docs` (copyright, changelog,
+//! lintian overrides), [`scripts`] (maintainer scripts from the service intent), `data`
+//! (streaming data.tar), `ar_read` and `inspect` (bounded reading).
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -122,7 +122,7 @@ fn finish_temp(enc: Encoder<BufWriter<File>>, what: &str) -> Result<(File, u64),
 
 /// The `ar` crate's common-format writer lays headers out exactly as dpkg-deb does (16-byte
 /// space-padded name without GNU's trailing `/`, decimal fields, octal mode, even padding), so it
-/// is used for writing; reading untrusted files goes through [`ar_read`] instead.
+/// is used for writing; reading untrusted files goes through `ar_read` instead.
 fn ar_header(name: &str, size: u64, mtime: u64) -> ar::Header {
     let mut h = ar::Header::new(name.as_bytes().to_vec(), size);
     h.set_mtime(mtime);
