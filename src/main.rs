@@ -124,6 +124,30 @@ fn run(cli: Cli) -> Result<(), AppError> {
             let req = request(&sel, revision)?;
             let store = if no_cache { None } else { Some(open_store()?) };
             let report = build::run(&req, &out, &progress, store.as_ref())?;
+            if cli.verbose > 0 && !cli.json {
+                let mut e = std::io::stderr().lock();
+                if let Some(s) = &report.store {
+                    let _ = writeln!(e, "store: {s}");
+                }
+                for p in &report.payloads {
+                    let how = match (&p.builder_key, p.builder_cached) {
+                        (Some(k), true) => format!(" (builder {k}, cached)"),
+                        (Some(k), false) => format!(" (builder {k}, ran)"),
+                        _ => String::new(),
+                    };
+                    let _ = writeln!(e, "payload {}: {}{how}", p.arch, p.nar_sha256);
+                }
+                for a in &report.artifacts {
+                    let _ = writeln!(
+                        e,
+                        "{}: key {} ({:.2}s{})",
+                        a.artifact.name,
+                        a.artifact.key,
+                        a.seconds,
+                        if a.cached { ", cached" } else { "" }
+                    );
+                }
+            }
             if cli.json {
                 println!(
                     "{}",
