@@ -12,7 +12,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 started=$(date +%s)
 if [[ "$(id -u)" == 0 && "${LUCIA_SKIP_SETUP:-0}" != 1 ]]; then
-    bash scripts/ci-setup.sh
+    # The emulated arm64 chroot takes minutes: build it in the background while cargo compiles;
+    # the arm64 e2e test waits for it on the cache lock.
+    WITH_ARM64=${WITH_ARM64:-background} bash scripts/ci-setup.sh
     export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-1}
 fi
 export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-0}
