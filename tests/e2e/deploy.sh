@@ -582,6 +582,53 @@ dockerfile_check() {
         else
             bad "skopeo copy of the lucia-pkg image into podman: $(tail -n 5 "$WORK/copy.log")"
         fi
+        rendered_deploy_check "$dist" "$layout"
+    fi
+}
+
+# rendered_deploy_check DIST LAYOUT: the pinned values lucia-pkg renders for a build
+# (DIST/<name>-<version>-deploy/) work with this repository's deployment files and name exactly
+# the index digest of LAYOUT.
+rendered_deploy_check() {
+    local dist="$1" layout="$2" dep digest pinned
+    dep=$(find "$dist" -maxdepth 1 -type d -name 'lucia-*-deploy' | head -n1)
+    if [[ -z "$dep" ]]; then
+        bad "lucia-pkg wrote no deploy directory next to the OCI layout"
+        return 0
+    fi
+    digest=$("$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"])' "$layout/index.json")
+    pinned="ghcr.io/seiggy/lucia@$digest"
+    local errors=()
+    # Compose: the rendered LUCIA_IMAGE merged into an .env.
+    { cat docker/.env.example; grep '^LUCIA_IMAGE=' "$dep/compose.env"; } >"$WORK/pinned.env"
+    local img
+    img=$(cd docker && REDIS_PASSWORD=x LUCIA_ENV_FILE=.env.example docker-compose --env-file "$WORK/pinned.env" config 2>&1 |
+        "$PY" -c 'import sys, yaml; print(yaml.safe_load(sys.stdin)["services"]["lucia"]["image"])' 2>&1) || true
+    [[ "$img" == "$pinned" ]] || errors+=("compose resolves the image to '$img'")
+    # kustomize: an overlay of the base with the rendered images: entry.
+    local ov="$WORK/pinned-overlay"
+    mkdir -p "$ov"
+    # kustomize refuses absolute resource paths, so the base is named relative to the overlay.
+    { printf 'resources:\n  - %s\n' "$(realpath --relative-to="$ov" "$REPO_ROOT/kubernetes/base")"; grep -v '^#' "$dep/kustomize-images.yaml"; } >"$ov/kustomization.yaml"
+    if "$KUBECTL" kustomize "$ov" >"$WORK/pinned-k8s.yaml" 2>"$WORK/pinned-k8s.err"; then
+        grep -q "image: $pinned\$" "$WORK/pinned-k8s.yaml" || errors+=("kustomize does not render $pinned")
+    else
+        errors+=("kustomize with the rendered images entry: $(cat "$WORK/pinned-k8s.err")")
+    fi
+    # Helm: the rendered values pass the chart's schema and pin the image.
+    "$CJS" --schemafile "$CHART/values.schema.json" "$dep/helm-values.yaml" >/dev/null 2>&1 ||
+        errors+=("helm-values.yaml fails values.schema.json")
+    if [[ -n "$HELM" ]]; then
+        if "$HELM" template lucia "$CHART" -f "$dep/helm-values.yaml" >"$WORK/pinned-helm.yaml" 2>"$WORK/pinned-helm.err"; then
+            grep -q "image: \"$pinned\"" "$WORK/pinned-helm.yaml" || errors+=("helm does not render $pinned")
+        else
+            errors+=("helm template -f helm-values.yaml: $(cat "$WORK/pinned-helm.err")")
+        fi
+    fi
+    if ((${#errors[@]})); then
+        bad "rendered deploy values: ${errors[*]}"
+    else
+        pass "lucia-pkg's rendered compose.env, kustomize images entry and Helm values pin $pinned in all three"
     fi
 }
 
