@@ -316,25 +316,28 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// The manifest's tables as `known_keys` names them ("" is the top level).
+pub const TABLES: [&str; 15] = [
+    "",
+    "package",
+    "changelog",
+    "payload",
+    "arch-payload",
+    "builder",
+    "service",
+    "unit",
+    "env",
+    "scripts",
+    "files",
+    "deb",
+    "rpm",
+    "tar",
+    "oci",
+];
+
 /// All keys of all tables, for suggestions when the table is not known from the error.
 pub fn all_keys() -> Vec<&'static str> {
-    let tables = [
-        "",
-        "package",
-        "changelog",
-        "payload",
-        "arch-payload",
-        "builder",
-        "service",
-        "unit",
-        "env",
-        "scripts",
-        "files",
-        "deb",
-        "rpm",
-        "tar",
-        "oci",
-    ];
+    let tables = TABLES;
     let mut v: Vec<&str> = tables
         .iter()
         .flat_map(|t| known_keys(t).iter().copied())

@@ -213,33 +213,11 @@ mod tests {
     use super::*;
 
     fn intent() -> ServiceIntent {
-        ServiceIntent {
-            user: Some(SystemUser {
-                name: "lucia".into(),
-                group: "lucia".into(),
-                home: "/var/lib/lucia".into(),
-                shell: "/usr/sbin/nologin".into(),
-                gecos: "Lucia agent host".into(),
-            }),
-            dirs: vec![ManagedDir {
-                path: "/var/lib/lucia".into(),
-                mode: 0o750,
-                user: "lucia".into(),
-                group: "lucia".into(),
-                remove_on_purge: true,
-            }],
-            units: vec![UnitIntent {
-                name: "lucia.service".into(),
-                enable: true,
-                start: true,
-                restart_after_upgrade: true,
-            }],
-            env_file: None,
-            sysusers_path: "/usr/lib/sysusers.d/lucia.conf".into(),
-            tmpfiles_path: "/usr/lib/tmpfiles.d/lucia.conf".into(),
-            unit_dir: "/usr/lib/systemd/system".into(),
-            snippets: Snippets::default(),
-        }
+        let mut i = crate::sample::lucia_like_plan(crate::Arch::Amd64)
+            .service
+            .unwrap();
+        i.env_file = None;
+        i
     }
 
     #[test]
