@@ -84,17 +84,27 @@ enabled=$(chroot_exec "$R" systemctl is-enabled lucia.service) || true
 cat >"$T/boot-check.sh" <<'EOF'
 set -euo pipefail
 . /lucia-e2e/boot-helpers.sh
-if ! boot_wait_active lucia.service 300; then
-    # qemu-user cannot create the namespaces/seccomp filters the hardened unit asks for
-    # (unshare and PR_SET_SECCOMP fail with EINVAL under emulation): report that as an
-    # environment limit (exit 3), anything else as a failure.
-    if journalctl -b --no-pager -u lucia.service | grep -E 'Failed (to set up|at step) .*(namespac|USER|NAMESPACE|SECCOMP).*Invalid argument' >&2; then
+# qemu-user cannot create the namespaces/seccomp filters the hardened unit asks for (unshare
+# and PR_SET_SECCOMP fail with EINVAL under emulation): that is reported as an environment limit
+# (exit 3) as soon as systemd logs it; anything else that keeps the unit down is a failure.
+emulation_limit() {
+    journalctl -b --no-pager -u lucia.service |
+        grep -E 'Failed (to set up|at step) .*(namespac|USER|NAMESPACE|SECCOMP).*Invalid argument'
+}
+i=0
+until systemctl is-active --quiet lucia.service; do
+    if emulation_limit >&2; then
         echo "EMULATION-LIMIT: systemd could not apply lucia.service's sandbox under qemu-user"
         exit 3
     fi
-    echo "FAIL: lucia.service not active"
-    exit 1
-fi
+    i=$((i + 1))
+    if [ "$i" -ge 600 ]; then
+        systemctl --no-pager status lucia.service || true
+        echo "FAIL: lucia.service not active after 300 s"
+        exit 1
+    fi
+    sleep 0.5
+done
 boot_wait_http http://127.0.0.1:8080/health 120 || { echo "FAIL: /health did not answer"; exit 1; }
 code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health)
 [ "$code" = 200 ] || { echo "FAIL: /health answered $code"; exit 1; }
