@@ -28,7 +28,7 @@ pub fn render(plan: &Plan, index_digest: &str) -> Vec<(&'static str, String)> {
         (
             "compose.env",
             format!(
-                "# docker compose --env-file {dir}/compose.env -f docker/docker-compose.yml up -d\n\
+                "# grep '^LUCIA_IMAGE=' {dir}/compose.env >> docker/.env   (then: docker compose -f docker/docker-compose.yml up -d)\n\
                  # {name} {version}, pinned to the image index this release built.\n\
                  LUCIA_IMAGE={pinned}\n",
                 dir = dir_name(plan),

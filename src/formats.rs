@@ -76,7 +76,13 @@ fn report<T: serde::Serialize + std::fmt::Display>(
 /// Reads an artifact back for `inspect`, choosing the reader by its content.
 pub fn inspect(path: &Path) -> Result<(serde_json::Value, String), AppError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| {
-        AppError::Input(format!("{}: not a readable {what}: {e}", path.display()))
+        let e = e.to_string();
+        let p = path.display().to_string();
+        if e.contains(&p) {
+            AppError::Input(format!("not a readable {what}: {e}"))
+        } else {
+            AppError::Input(format!("{p}: not a readable {what}: {e}"))
+        }
     };
     if path.is_dir() {
         return format_oci::inspect(path)
