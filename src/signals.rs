@@ -60,6 +60,7 @@ pub fn unregister(path: &std::path::Path) {
 }
 
 fn cleanup() {
+    crate::store::remove_in_progress();
     let paths: Vec<PathBuf> = TEMPS
         .lock()
         .map(|t| t.iter().cloned().collect())

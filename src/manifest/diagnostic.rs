@@ -61,7 +61,17 @@ impl Diagnostic {
         let title = Level::ERROR.primary_title(self.message.as_str());
         let first = if let Some(span) = &self.span {
             let mut span = span.start.min(self.source.len())..span.end.min(self.source.len());
+            // Widen an empty span to the next whole character (the renderer panics on a span
+            // that ends inside a multi-byte character, e.g. `key = ޳…`), and snap a parser's
+            // span to character boundaries for the same reason.
+            while !self.source.is_char_boundary(span.start) {
+                span.start -= 1;
+            }
             if span.is_empty() && span.end < self.source.len() {
+                span.end += 1;
+            }
+            span.end = span.end.max(span.start);
+            while !self.source.is_char_boundary(span.end) {
                 span.end += 1;
             }
             title.element(

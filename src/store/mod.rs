@@ -37,6 +37,28 @@ use lock::{Lock, Mode};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// `.tmp/` dirs this process is writing; the SIGINT/SIGTERM handler removes them through
+/// [`remove_in_progress`] (a SIGKILL's leftovers are removed by the next `Store::open`).
+static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn track(path: &Path, busy: bool) {
+    if let Ok(mut v) = IN_PROGRESS.lock() {
+        v.retain(|p| p != path);
+        if busy {
+            v.push(path.to_path_buf());
+        }
+    }
+}
+
+/// Removes the store temp dirs of this process's unfinished `put`s (for signal cleanup).
+pub fn remove_in_progress() {
+    let paths: Vec<PathBuf> = IN_PROGRESS.lock().map(|v| v.clone()).unwrap_or_default();
+    for p in paths {
+        let _ = fsutil::remove_tree(&p);
+    }
+}
 
 /// The error a `put` build closure returns; any writer error converts into it with `?`.
 pub type BuildError = Box<dyn std::error::Error + Send + Sync>;
@@ -229,11 +251,13 @@ impl Store {
             });
         }
         let tmp = self.root.join(".tmp").join(fsutil::unique_name(&id));
+        track(&tmp, true);
         fs::create_dir(&tmp).map_err(io_at(&tmp))?;
         let result = self.finish_put(&id, &tmp, build);
         if result.is_err() {
             let _ = fsutil::remove_tree(&tmp);
         }
+        track(&tmp, false);
         result?;
         Ok(Put {
             entry: Entry {
