@@ -19,8 +19,22 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// A private hard link (or copy) of the binary under test: other agents and editors rebuild
+/// target/debug/lucia-pkg while these long tests run, and a swapped binary would make a "clean
+/// build" and a "recovered build" come from different code.
 fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_lucia-pkg")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = Path::new(env!("CARGO_BIN_EXE_lucia-pkg"));
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reliability-bin");
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let dst = dir.join(format!("lucia-pkg-{}", std::process::id()));
+        if fs::hard_link(src, &dst).is_err() {
+            fs::copy(src, &dst).unwrap();
+        }
+        dst.display().to_string()
+    })
 }
 
 fn repo() -> PathBuf {
