@@ -137,6 +137,22 @@ fn header_len(
             format!("the {what} claims {len} bytes, more than the file holds"),
         ));
     }
+    // The rpm crate slices the data area at each index entry's offset without a bounds check
+    // (a panic on a hostile file), so every offset is checked here first.
+    let mut index = io::BufReader::new(&mut *f);
+    for i in 0..nindex {
+        let mut entry = [0u8; 16];
+        index
+            .read_exact(&mut entry)
+            .map_err(|_| invalid(path, format!("truncated {what} index")))?;
+        let data_offset = i32::from_be_bytes([entry[8], entry[9], entry[10], entry[11]]);
+        if data_offset < 0 || data_offset as u64 > hsize {
+            return Err(invalid(
+                path,
+                format!("{what} index entry {i} points outside the header's data ({data_offset} of {hsize} bytes)"),
+            ));
+        }
+    }
     Ok(len)
 }
 
