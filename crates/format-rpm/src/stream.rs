@@ -48,8 +48,20 @@ enum Compressor<W: Write> {
     Xz(liblzma::write::XzEncoder<W>),
 }
 
+/// zstd workers: one per core as rpm-rs does, but at most 4. Each worker holds its own
+/// compression state (about 100 MB at level 19), so on a 64-core runner an uncapped count would
+/// need gigabytes; the frames are identical for any worker count ≥ 1, so the cap does not change
+/// a byte (tested below).
+fn zstd_workers() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32)
+}
+
 impl<W: Write> Compressor<W> {
     fn new(codec: Codec, w: W) -> io::Result<Self> {
+        Self::with_workers(codec, w, zstd_workers())
+    }
+
+    fn with_workers(codec: Codec, w: W, workers: u32) -> io::Result<Self> {
         Ok(match codec {
             Codec::None => Compressor::None(w),
             Codec::Gzip(l) => Compressor::Gzip(flate2::write::GzEncoder::new(
@@ -58,10 +70,9 @@ impl<W: Write> Compressor<W> {
             )),
             Codec::Zstd(l) => {
                 let mut e = zstd::stream::Encoder::new(w, l)?;
-                // rpm-rs with `zstdmt`: one worker per core. The frames are identical for any
-                // worker count ≥ 1, so the core count does not reach the output.
-                let threads = std::thread::available_parallelism()?;
-                e.multithread(threads.get() as u32)?;
+                // rpm-rs with `zstdmt` runs multi-threaded; single-threaded mode would give
+                // different frames, so at least one worker always.
+                e.multithread(workers.max(1))?;
                 Compressor::Zstd(e)
             }
             Codec::Xz(l) => Compressor::Xz(liblzma::write::XzEncoder::new(w, l)),
@@ -366,4 +377,41 @@ pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> 
     w.flush().map_err(io_err(name))?;
     let (_, sha, size) = w.finish();
     Ok(summary(plan, files, sha, size))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The worker count (core count, cap) must not reach the bytes.
+    #[test]
+    fn zstd_frames_do_not_depend_on_the_worker_count() {
+        // 24 MB of compressible but not trivial data: several multi-threaded jobs.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let data: Vec<u8> = (0..24_000_000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if i % 7 == 0 {
+                    (x & 0xff) as u8
+                } else {
+                    b"lucia agent host "[(i % 17) as usize]
+                }
+            })
+            .collect();
+        let run = |workers| {
+            let mut c = Compressor::with_workers(Codec::Zstd(3), Vec::new(), workers).unwrap();
+            for chunk in data.chunks(1 << 20) {
+                c.write_all(chunk).unwrap();
+                c.flush().unwrap();
+            }
+            c.finish().unwrap()
+        };
+        let one = run(1);
+        assert!(
+            one == run(2) && one == run(4),
+            "zstd output depends on the worker count"
+        );
+    }
 }
