@@ -78,6 +78,7 @@ tags=$("${Q[@]}" -qp --qf '%{NAME} %{VERSION} %{RELEASE} %{ARCH} %{BUILDTIME} %{
 [[ "$tags" == "lucia 1.0.0 1 $RPMARCH $SDE reproducible zstd" ]] || e2e_fail "unexpected header tags: $tags"
 
 scripts=$("${Q[@]}" -qp --scripts "$V1")
+# shellcheck disable=SC2016 # the literal $1 tests are what we look for
 for want in 'preinstall scriptlet (using /bin/sh)' 'postinstall scriptlet (using /bin/sh)' \
     'preuninstall scriptlet (using /bin/sh)' 'postuninstall scriptlet (using /bin/sh)' \
     'if [ "$1" -eq 1 ]; then' 'if [ "$1" -eq 0 ]; then' 'if [ "$1" -ge 1 ]; then' \
@@ -138,7 +139,7 @@ rpm_root -ivh --nodeps "$V1" >"$T/install.out" 2>&1 || e2e_fail "rpm -ivh failed
 grep -qiE 'scriptlet failed|error:' "$T/install.out" && e2e_fail "install reported errors: $(cat "$T/install.out")"
 
 pw=$(chroot_exec "$R" getent passwd lucia) || e2e_fail "user lucia was not created"
-IFS=: read -r _ _ uid gid _ home shell <<<"$pw"
+IFS=: read -r _ _ uid _ _ home shell <<<"$pw"
 [[ "$home" == /var/lib/lucia && "$shell" == /usr/sbin/nologin ]] || e2e_fail "user lucia: $pw"
 ((uid < 1000)) || e2e_fail "lucia is not a system user: $pw"
 chroot_exec "$R" getent group lucia >/dev/null || e2e_fail "group lucia was not created"
