@@ -145,11 +145,27 @@ fn header_len(
         index
             .read_exact(&mut entry)
             .map_err(|_| invalid(path, format!("truncated {what} index")))?;
+        let kind = u32::from_be_bytes([entry[4], entry[5], entry[6], entry[7]]);
         let data_offset = i32::from_be_bytes([entry[8], entry[9], entry[10], entry[11]]);
+        let count = u32::from_be_bytes([entry[12], entry[13], entry[14], entry[15]]) as u64;
         if data_offset < 0 || data_offset as u64 > hsize {
             return Err(invalid(
                 path,
                 format!("{what} index entry {i} points outside the header's data ({data_offset} of {hsize} bytes)"),
+            ));
+        }
+        // The crate also allocates `count` items up front; every item takes at least this many
+        // bytes of the data area, so a count that cannot fit is refused before any allocation.
+        let item_size = match kind {
+            3 => 2, // INT16
+            4 => 4, // INT32
+            5 => 8, // INT64
+            _ => 1, // CHAR, INT8, STRING, BIN, STRING_ARRAY, I18NSTRING: at least one byte each
+        };
+        if count * item_size > hsize - data_offset as u64 {
+            return Err(invalid(
+                path,
+                format!("{what} index entry {i} claims {count} items, more than its data holds"),
             ));
         }
     }
