@@ -1249,8 +1249,6 @@ fn secrets_and_modes_of_the_example_release() {
         "lucia_1.0.0-1_amd64.deb",
         "lucia-1.0.0-1.x86_64.rpm",
         "lucia-1.0.0-linux-amd64.tar.gz",
-        "lucia-1.0.0-oci",
-        "lucia-1.0.0-oci.tar",
     ] {
         let o = Command::new(bin())
             .args(["--json", "inspect"])
@@ -1263,7 +1261,12 @@ fn secrets_and_modes_of_the_example_release() {
         walk_modes(&v, &mut |path, kind, mode| {
             checked += 1;
             if kind != "symlink" {
-                assert_eq!(mode & 0o002, 0, "{a}: {path} is world-writable ({mode:o})");
+                assert_eq!(
+                    mode & 0o002,
+                    0,
+                    "{a}: {path} is world-writable ({:o})",
+                    mode & 0o7777
+                );
             }
         });
         assert!(
@@ -1271,6 +1274,58 @@ fn secrets_and_modes_of_the_example_release() {
             "{a}: inspect --json listed only {checked} files with modes: {v}"
         );
     }
+    // OCI: `inspect` reports manifests and layers, not files, so every layer is listed by tar
+    // (and both OCI outputs must still inspect cleanly).
+    for a in ["lucia-1.0.0-oci", "lucia-1.0.0-oci.tar"] {
+        let o = Command::new(bin())
+            .args(["--json", "inspect"])
+            .arg(out.join(a))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "inspect {a}: {}", text(&o));
+    }
+    let mut checked = 0;
+    for layer in oci_layers(&layout) {
+        let l = listing("tar", &["-tvf", layer.to_str().unwrap()], &out);
+        for line in l.lines() {
+            checked += 1;
+            let perms = line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .as_bytes();
+            assert!(perms.len() == 10, "unexpected tar listing line: {line}");
+            if perms[0] != b'l' {
+                assert_ne!(
+                    perms[8],
+                    b'w',
+                    "OCI layer {}: world-writable: {line}",
+                    layer.display()
+                );
+            }
+        }
+    }
+    assert!(checked > 5, "OCI layers list only {checked} members");
+}
+
+/// `-rwxr-x---`-style modes (the rpm report) with the file type bits.
+fn symbolic_mode(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.len() != 10 || !b"-dlcbps".contains(&b[0]) {
+        return None;
+    }
+    let kind = match b[0] {
+        b'd' => 0o040000,
+        b'l' => 0o120000,
+        _ => 0o100000,
+    };
+    let mut bits = 0;
+    for (i, c) in b[1..].iter().enumerate() {
+        if *c != b'-' {
+            bits |= 1 << (8 - i);
+        }
+    }
+    Some(kind | bits)
 }
 
 /// Calls `f(path, kind, mode)` for every JSON object carrying a `mode` (octal string or number)
@@ -1280,9 +1335,8 @@ fn walk_modes(v: &serde_json::Value, f: &mut dyn FnMut(&str, &str, u32)) {
         serde_json::Value::Object(o) => {
             if let Some(m) = o.get("mode") {
                 let mode = match m {
-                    serde_json::Value::String(s) => {
-                        u32::from_str_radix(s.trim_start_matches("0o"), 8).ok()
-                    }
+                    serde_json::Value::String(s) => symbolic_mode(s)
+                        .or_else(|| u32::from_str_radix(s.trim_start_matches("0o"), 8).ok()),
                     serde_json::Value::Number(n) => n.as_u64().map(|n| n as u32),
                     _ => None,
                 };
@@ -1302,7 +1356,7 @@ fn walk_modes(v: &serde_json::Value, f: &mut dyn FnMut(&str, &str, u32)) {
                     } else {
                         kind
                     };
-                    f(path, kind, mode & 0o7777);
+                    f(path, kind, mode);
                 }
             }
             for x in o.values() {
