@@ -17,7 +17,8 @@
 # Not covered (no Fedora/RHEL repositories here): dependency resolution by dnf; installs use
 # --nodeps because the Debian root's rpmdb provides nothing (no glibc, systemd, /bin/sh).
 #
-# Env: LUCIA_PKG (binary under test), LUCIA_E2E_ARCH (amd64, default, or arm64 under qemu).
+# Env: LUCIA_PKG (binary under test), LUCIA_E2E_ARCH (amd64, default, or arm64 under qemu:
+# steps 0 and 1 only, see step 2).
 
 # shellcheck source=tests/e2e/lib/chroot.sh
 . "$(dirname "$0")/lib/chroot.sh"
@@ -47,8 +48,10 @@ cp "$REPO_ROOT/systemd/lucia.env" "$T/lucia-v2.env"
 printf '\n# Added in 1.1.0 (e2e marker).\nLUCIA_E2E_TEMPLATE_V2=1\n' >>"$T/lucia-v2.env"
 e2e_manifest_variant "$T/v2.toml" version=1.1.0 service.env.template="$T/lucia-v2.env"
 
+# --no-cache: every build must run the writer (the store would hand back the first result, and
+# the bit-identity check below would prove nothing).
 build() { # build MANIFEST OUTDIR
-    "$LUCIA_PKG" build --manifest "$1" --arch "$ARCH" --format rpm --out "$2" >"$2.log" 2>&1 ||
+    "$LUCIA_PKG" build --no-cache --manifest "$1" --arch "$ARCH" --format rpm --out "$2" >"$2.log" 2>&1 ||
         e2e_fail "lucia-pkg build --format rpm failed for $1: $(cat "$2.log")"
 }
 e2e_log "building v1 and v2 rpms ($ARCH)"
@@ -158,6 +161,13 @@ rpm_root -V --nodeps lucia >"$T/verify.out" 2>&1 || e2e_fail "rpm -V lucia: $(ca
 [[ "$(rpm_root -q lucia)" == "lucia-1.0.0-1.$RPMARCH" ]] || e2e_fail "rpm -q lucia: $(rpm_root -q lucia)"
 
 # --- 2. boot; upgrade, erase and reinstall with systemd running -----------------------------
+if [[ "$ARCH" != "$(dpkg --print-architecture)" ]]; then
+    # Under qemu-user systemd boots but cannot apply lucia.service's sandbox (namespaces,
+    # seccomp: status 217/USER); deb-arm64.sh documents and works around that for the arm64
+    # runtime check. The scriptlet logic is architecture-independent and is booted on amd64.
+    e2e_log "rpm e2e ($ARCH) passed the build, static and offline-install checks; boot phase runs on the native arch only (qemu-user cannot apply the unit's sandbox)"
+    exit 0
+fi
 # The root's own rpm (Debian's package, from the mirror) drives the steps inside the container.
 e2e_log "installing Debian's rpm into the root (for the in-container upgrade/erase)"
 chroot_exec "$R" sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends rpm' </dev/null >"$T/apt.out" 2>&1 ||
