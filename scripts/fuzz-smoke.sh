@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../fuzz"
 seconds="${FUZZ_SECONDS:-25}"
-targets=(manifest inspect_deb inspect_rpm inspect_tar inspect_oci)
+targets=(manifest inspect_deb inspect_rpm inspect_tar inspect_oci inspect_oci_layout)
 if [ "$#" -gt 0 ]; then targets=("$@"); fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
@@ -28,6 +28,15 @@ status=0
 for t in "${targets[@]}"; do
     mkdir -p "$scratch/$t"
     start=$(date +%s)
+    # Inputs that once crashed this target must stay fixed.
+    if compgen -G "regressions/$t/*" >/dev/null; then
+        if ! cargo fuzz run --sanitizer none "$t" regressions/"$t"/* >"$scratch/$t.regress.log" 2>&1; then
+            echo "fuzz-smoke: $t REGRESSED on an old crash input:" >&2
+            tail -n 40 "$scratch/$t.regress.log" >&2
+            status=1
+            continue
+        fi
+    fi
     # -rss_limit_mb / -malloc_limit_mb: a reader that allocates from an untrusted length fails
     # here. -timeout: one input taking over 10 s is a hang.
     if cargo fuzz run --sanitizer none "$t" "$scratch/$t" "corpus/$t" -- \

@@ -744,7 +744,7 @@ fn sigkill_at_random_points_leaves_only_valid_artifacts() {
         let _ = fs::remove_dir_all(&out);
         // Half the rounds start from an empty store so that real packaging work is interrupted;
         // the others resume from whatever the previous killed build left in the store.
-        if rng.next() % 2 == 0 {
+        if rng.next() & 1 == 0 {
             let _ = fs::remove_dir_all(p.store());
         }
         let delay = Duration::from_millis(rng.next() % (full.as_millis() as u64 + 1));
