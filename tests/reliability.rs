@@ -699,8 +699,8 @@ fn sums(out: &Path) -> String {
 fn slow_project(seed: u64) -> Project {
     let p = Project::new();
     let mut rng = Rng(seed | 1);
-    let mut data = Vec::with_capacity(6 << 20);
-    while data.len() < 6 << 20 {
+    let mut data = Vec::with_capacity(3 << 20);
+    while data.len() < 3 << 20 {
         data.extend_from_slice(&rng.next().to_le_bytes());
     }
     fs::write(p.path().join("payload/lib/noise.bin"), data).unwrap();

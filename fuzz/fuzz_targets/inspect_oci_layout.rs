@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(entries) = ar.entries() else { return };
     for (n, e) in entries.enumerate() {
         // Bound the work per input: a layout has a handful of files.
-        let (true, Ok(mut e)) = (n < 64, e) else { break };
+        let (true, Ok(mut e)) = (n < 64, e) else {
+            break;
+        };
         if e.header().entry_type().is_symlink() || e.header().entry_type().is_hard_link() {
             continue;
         }

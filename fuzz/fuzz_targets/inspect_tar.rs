@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    if let Ok(text) = format_tar::inspect(&path).map(|r| (r.to_string(), serde_json::to_string(&r).ok())) {
+    if let Ok(text) =
+        format_tar::inspect(&path).map(|r| (r.to_string(), serde_json::to_string(&r).ok()))
+    {
         std::hint::black_box(text);
     }
 });

@@ -10,7 +10,9 @@ mod manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let path = std::path::Path::new("/nonexistent-lucia-fuzz/lucia.toml");
     if let Err(d) = manifest::parse(path, text) {
         let _ = d.render(false);
