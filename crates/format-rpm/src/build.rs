@@ -88,6 +88,27 @@ pub(crate) fn listed(e: &Entry) -> bool {
     !matches!(e.kind, EntryKind::Dir) || e.owned
 }
 
+/// The installed size rpm-rs computes (RPMTAG_SIZE): file sizes plus symlink target lengths of
+/// the listed entries (hard links are not reproduced, see [`hardlinked_duplicates`]).
+pub(crate) fn installed_size(plan: &Plan) -> u64 {
+    plan.entries
+        .iter()
+        .filter(|e| listed(e))
+        .map(|e| match &e.kind {
+            EntryKind::File { size, .. } => *size,
+            EntryKind::Symlink { target } => target.len() as u64,
+            EntryKind::Dir => 0,
+        })
+        .fold(0u64, u64::saturating_add)
+}
+
+/// rpm-rs switches to rpm's large-file layout (LONGSIZE, LONGFILESIZES, stripped cpio,
+/// `rpmlib(LargeFiles)`) when the installed size exceeds `u32::MAX`; so does the streaming
+/// writer, to stay byte-identical with it.
+pub(crate) fn uses_large_files(plan: &Plan) -> bool {
+    installed_size(plan) > u64::from(u32::MAX)
+}
+
 /// rpm-rs reads sysusers.d files to generate user()/group() provides, so they must keep their
 /// real content even in placeholder mode (they are tiny).
 pub(crate) fn needs_real_content(e: &Entry) -> bool {
@@ -265,6 +286,12 @@ pub(crate) fn build_unsigned(
     }
     if let Some(x) = &s.postun {
         b.post_uninstall_script(sh(x));
+    }
+
+    if disk == DiskFiles::Placeholder && uses_large_files(plan) {
+        // The crate adds this itself when it sees the real sizes; the placeholders hide them.
+        // Added here (the crate sorts requires afterwards) the header matches the crate's.
+        b.requires(Dependency::rpmlib("LargeFiles", "4.12.0-1"));
     }
 
     let dups = match disk {

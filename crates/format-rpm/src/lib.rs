@@ -121,7 +121,8 @@ pub enum RpmError {
     SigningUnavailable { key: PathBuf },
     #[error("signing with {}: {why}", key.display())]
     Signing { key: PathBuf, why: String },
-    #[error("the payload is larger than 4 GiB, which this rpm writer does not support (rpm's large-file layout is not implemented); split the payload or ship it as a tarball")]
+    /// More entries than rpm's 32-bit inode numbers and file indexes can count.
+    #[error("the package lists more than 4294967295 entries, more than an rpm can index; split the payload into several packages")]
     TooLarge,
     #[error("internal error in the rpm writer: {0} (please report it)")]
     Internal(String),

@@ -11,7 +11,7 @@
 //!    files (everything else — tags, dependencies, scriptlets, the sysusers-derived provides —
 //!    is the crate's own work).
 //! 3. The placeholder-dependent tags (FILESIZES, FILEDIGESTS, SIZE, PAYLOADSHA256,
-//!    PAYLOADSHA256ALT) are replaced, the signature header is computed for the final header,
+//!    PAYLOADSHA256ALT) are replaced (by LONGFILESIZES and LONGSIZE for large payloads), the signature header is computed for the final header,
 //!    the package is optionally signed, and lead + headers + the temporary payload are copied
 //!    to the output.
 //!
@@ -21,8 +21,18 @@
 //! the whole package with the crate (tests/rpm_tools.rs compares both for every codec). Memory
 //! is the codec state plus small buffers, independent of the payload size.
 //!
-//! Limits: total payload ≤ 4 GiB (the crate's v4 small-file layout; larger payloads need rpm's
-//! LONGFILESIZES and a stripped cpio, which this writer refuses with a clear error).
+//! # Large payloads
+//! When the installed size exceeds `u32::MAX` (any file ≥ 4 GiB, or many smaller ones), the
+//! crate switches to rpm's large-file layout (rpm ≥ 4.12), and so does this writer:
+//! * every cpio entry is the "stripped" form: magic `07070X`, the entry's 8-hex-digit index
+//!   into the header's file arrays, 2 bytes of padding, then the data (padded to 4 bytes); all
+//!   metadata, including the 64-bit size, comes from the header. The trailer stays a newc entry.
+//! * LONGFILESIZES and LONGSIZE (64-bit) replace FILESIZES and SIZE;
+//! * `rpmlib(LargeFiles) <= 4.12.0-1` is required (added to the skeleton in [`build_unsigned`],
+//!   which cannot see the real sizes).
+//!
+//! The signature header's size tag becomes LONGSIZE by itself (in the crate) when header plus
+//! compressed payload exceed 4 GiB.
 
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
@@ -32,7 +42,9 @@ use pkg_core::{Entry, EntryKind, Plan};
 use rpm::{Header, HeaderEntry, IndexData, IndexTag, RpmFormat, SignatureHeaderBuilder, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::build::{build_unsigned, checked_source_date, hex_lower, listed, summary, DiskFiles};
+use crate::build::{
+    build_unsigned, checked_source_date, hex_lower, listed, summary, uses_large_files, DiskFiles,
+};
 use crate::{file_name, sign, RpmError, RpmSummary};
 
 const S_IFREG: u32 = 0o100000;
@@ -149,9 +161,34 @@ fn cpio_header(
     pad4(w, 110 + name_len)
 }
 
+/// rpm's stripped cpio entry header (large-file layout): magic + index into the header's file
+/// arrays + padding to 4 bytes, as rpm-rs writes it (`payload::write_stripped_cpio`).
+fn stripped_cpio_header(w: &mut impl Write, index: u32) -> io::Result<()> {
+    w.write_all(format!("07070X{index:08x}").as_bytes())?;
+    pad4(w, 14)
+}
+
+/// rpm-rs copies a file into the compressor with `io::copy` from a boxed reader, i.e. in 8 KiB
+/// writes (std's stack buffer). Fast deflate levels (gzip 1–3) emit different bytes for
+/// different write boundaries, so the data is cut at the same file offsets here.
+const CRATE_COPY_CHUNK: u64 = 8 * 1024;
+
+/// Writes `data`, which starts at `offset` in its file, cut at multiples of
+/// [`CRATE_COPY_CHUNK`] file offsets.
+fn write_in_crate_chunks(w: &mut impl Write, mut data: &[u8], mut offset: u64) -> io::Result<()> {
+    while !data.is_empty() {
+        let room = CRATE_COPY_CHUNK - offset % CRATE_COPY_CHUNK;
+        let (now, rest) = data.split_at(data.len().min(room as usize));
+        w.write_all(now)?;
+        offset += now.len() as u64;
+        data = rest;
+    }
+    Ok(())
+}
+
 /// Per listed entry, in header order: size and sha256 hex ("" for dirs and symlinks).
 struct PayloadInfo {
-    sizes: Vec<u32>,
+    sizes: Vec<u64>,
     digests: Vec<String>,
     compressed_sha256: String,
     compressed_len: u64,
@@ -162,9 +199,12 @@ fn io_err(what: String) -> impl FnOnce(io::Error) -> RpmError {
     move |source| RpmError::Io { path: what, source }
 }
 
+/// Writes the compressed cpio payload to `tmp`: newc entries, or with `large` rpm's stripped
+/// entries (see the module docs).
 fn write_payload(
     plan: &Plan,
     mtime: u32,
+    large: bool,
     tmp: &mut std::fs::File,
 ) -> Result<PayloadInfo, RpmError> {
     let tmp_err = || io_err("temporary rpm payload file".into());
@@ -181,20 +221,33 @@ fn write_payload(
     );
     let mut buf = vec![0u8; 256 << 10];
     for (i, e) in entries.iter().enumerate() {
-        let ino = u32::try_from(i + 1).map_err(|_| too_big())?;
+        let ino = u32::try_from(i + 1).map_err(|_| too_many())?;
         let name = format!(".{}", e.path);
         let perms = e.mode & 0o7777;
+        // The entry header: newc (sizes must fit 32 bits) or stripped (index only).
+        let header = |archive: &mut _, mode: u32, size: u64| -> Result<(), RpmError> {
+            if large {
+                // ino - 1 is the entry's index in the header arrays (same order).
+                stripped_cpio_header(archive, ino - 1).map_err(tmp_err())
+            } else {
+                let size = u32::try_from(size).map_err(|_| {
+                    RpmError::Internal(format!(
+                        "{}: {size} bytes in a small-file rpm layout",
+                        e.path
+                    ))
+                })?;
+                cpio_header(archive, &name, ino, mode, 1, mtime, size).map_err(tmp_err())
+            }
+        };
         match &e.kind {
             EntryKind::Dir => {
-                cpio_header(&mut archive, &name, ino, S_IFDIR | perms, 1, mtime, 0)
-                    .map_err(tmp_err())?;
+                header(&mut archive, S_IFDIR | perms, 0)?;
                 sizes.push(0);
                 digests.push(String::new());
             }
             EntryKind::Symlink { target } => {
-                let size = u32::try_from(target.len()).map_err(|_| too_big())?;
-                cpio_header(&mut archive, &name, ino, S_IFLNK | 0o777, 1, mtime, size)
-                    .map_err(tmp_err())?;
+                let size = target.len() as u64;
+                header(&mut archive, S_IFLNK | 0o777, size)?;
                 archive.write_all(target.as_bytes()).map_err(tmp_err())?;
                 pad4(&mut archive, target.len()).map_err(tmp_err())?;
                 sizes.push(size);
@@ -205,9 +258,7 @@ fn write_payload(
                 size,
                 sha256,
             } => {
-                let size32 = u32::try_from(*size).map_err(|_| too_big())?;
-                cpio_header(&mut archive, &name, ino, S_IFREG | perms, 1, mtime, size32)
-                    .map_err(tmp_err())?;
+                header(&mut archive, S_IFREG | perms, *size)?;
                 let src = match content {
                     pkg_core::Content::Disk(p) => p.display().to_string(),
                     pkg_core::Content::Inline(_) => e.path.clone(),
@@ -229,7 +280,8 @@ fn write_payload(
                         });
                     }
                     h.update(&buf[..k]);
-                    archive.write_all(&buf[..k]).map_err(tmp_err())?;
+                    write_in_crate_chunks(&mut archive, &buf[..k], n - k as u64)
+                        .map_err(tmp_err())?;
                 }
                 let got: [u8; 32] = h.finalize().into();
                 if n != *size || got != *sha256 {
@@ -237,8 +289,9 @@ fn write_payload(
                         path: e.path.clone(),
                     });
                 }
-                pad4(&mut archive, *size as usize).map_err(tmp_err())?;
-                sizes.push(size32);
+                // Only size mod 4 matters (and the stripped header is 16 bytes, 0 mod 4).
+                pad4(&mut archive, (*size % 4) as usize).map_err(tmp_err())?;
+                sizes.push(*size);
                 digests.push(hex_lower(sha256));
             }
         }
@@ -263,38 +316,61 @@ fn write_payload(
     })
 }
 
-fn too_big() -> RpmError {
+fn too_many() -> RpmError {
     RpmError::TooLarge
 }
 
-/// Replaces the placeholder-dependent tags of the skeleton's header.
-fn patch_header(pkg: &mut rpm::Package, p: &PayloadInfo) -> Result<(), RpmError> {
+/// Replaces the placeholder-dependent tags of the skeleton's header. With `large`, FILESIZES
+/// and SIZE become their 64-bit LONG counterparts (the header re-sorts tags by number).
+fn patch_header(pkg: &mut rpm::Package, p: &PayloadInfo, large: bool) -> Result<(), RpmError> {
     let tag = |t: IndexTag| -> u32 { t.into() };
     let entries = pkg
         .metadata
         .header
         .get_all_entries()
         .map_err(RpmError::rpm("reading the rpm header back"))?;
-    let total: u64 = p.sizes.iter().map(|&s| s as u64).sum();
-    let total = u32::try_from(total).map_err(|_| too_big())?;
+    let total: u64 = p.sizes.iter().fold(0, |a, &s| a.saturating_add(s));
+    let small = |v: u64| {
+        u32::try_from(v)
+            .map_err(|_| RpmError::Internal(format!("{v} bytes in a small-file rpm header")))
+    };
     let mut out = Vec::with_capacity(entries.len());
     let mut patched = 0;
     for (t, data) in entries {
         if t == tag(IndexTag::RPMTAG_HEADERIMMUTABLE) {
             continue; // the region tag is regenerated by from_entries
         }
-        let data = if t == tag(IndexTag::RPMTAG_FILESIZES) {
+        let (t, data) = if t == tag(IndexTag::RPMTAG_FILESIZES) {
             check_len(&data, p.sizes.len())?;
-            IndexData::Int32(p.sizes.clone())
+            if large {
+                (
+                    tag(IndexTag::RPMTAG_LONGFILESIZES),
+                    IndexData::Int64(p.sizes.clone()),
+                )
+            } else {
+                let sizes = p
+                    .sizes
+                    .iter()
+                    .map(|&s| small(s))
+                    .collect::<Result<_, _>>()?;
+                (t, IndexData::Int32(sizes))
+            }
+        } else if t == tag(IndexTag::RPMTAG_SIZE) {
+            if large {
+                (
+                    tag(IndexTag::RPMTAG_LONGSIZE),
+                    IndexData::Int64(vec![total]),
+                )
+            } else {
+                (t, IndexData::Int32(vec![small(total)?]))
+            }
         } else if t == tag(IndexTag::RPMTAG_FILEDIGESTS) {
             check_len(&data, p.digests.len())?;
-            IndexData::StringArray(p.digests.clone())
-        } else if t == tag(IndexTag::RPMTAG_SIZE) {
-            IndexData::Int32(vec![total])
+            (t, IndexData::StringArray(p.digests.clone()))
         } else if t == tag(IndexTag::RPMTAG_PAYLOADSHA256) {
-            IndexData::StringArray(vec![p.compressed_sha256.clone()])
+            (t, IndexData::StringArray(vec![p.compressed_sha256.clone()]))
         } else if t == tag(IndexTag::RPMTAG_PAYLOADSHA256ALT) {
-            IndexData::StringArray(vec![p.archive_sha256.clone()])
+            (t, IndexData::StringArray(vec![p.archive_sha256.clone()]))
         } else {
             out.push(HeaderEntry::new(t, data));
             continue;
@@ -335,16 +411,14 @@ fn check_len(data: &IndexData, n: usize) -> Result<(), RpmError> {
 /// write to a temporary file and rename on success (a failed build may leave partial bytes).
 pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
     let mtime: Timestamp = checked_source_date(plan)?;
-    if plan.payload_size() > u32::MAX as u64 {
-        return Err(RpmError::TooLarge);
-    }
+    let large = uses_large_files(plan);
     let mut tmp = tempfile::tempfile().map_err(io_err(
         "temporary file for the rpm payload (set TMPDIR to a directory with space)".into(),
     ))?;
-    let payload = write_payload(plan, mtime.0, &mut tmp)?;
+    let payload = write_payload(plan, mtime.0, large, &mut tmp)?;
 
     let (mut pkg, files) = build_unsigned(plan, DiskFiles::Placeholder)?;
-    patch_header(&mut pkg, &payload)?;
+    patch_header(&mut pkg, &payload, large)?;
     let header = pkg
         .metadata
         .header_bytes()
