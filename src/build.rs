@@ -18,7 +18,7 @@ use crate::manifest::{self, Format, Spec};
 use crate::output::{self, FileRecord};
 use crate::progress::Progress;
 use crate::store::{self, BuildKey, KeyBuilder, Store};
-use crate::{formats, plan};
+use crate::{formats, plan, schedule};
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -394,6 +394,17 @@ impl Job<'_> {
     }
 }
 
+/// The codec that dominates a job's cost and memory.
+fn job_codec(job: &Job) -> pkg_core::compress::Codec {
+    let p = job.plans[0];
+    match job.format {
+        Format::Tar => p.formats.tar.compression,
+        Format::Deb => p.formats.deb.compression,
+        Format::Rpm => p.formats.rpm.compression,
+        Format::Oci => p.formats.oci.layer_compression,
+    }
+}
+
 fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
     let mut jobs = Vec::new();
     for f in &prep.formats {
@@ -440,69 +451,80 @@ pub fn run(
     output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
     let jobs = jobs(&prep);
     type JobResult = Result<(Vec<Artifact>, Option<store::Linked>), AppError>;
-    let results: Vec<JobResult> = jobs
-        .par_iter()
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let tasks: Vec<schedule::Task<&Job>> = jobs
+        .iter()
         .map(|job| {
-            let started = Instant::now();
-            let bar = progress.job(&job.names[0]);
-            let (cached, linked) = match store {
-                None => {
-                    job.write(out)?;
-                    (false, None)
-                }
-                Some(st) => {
-                    let key = BuildKey::parse(&job.key)
-                        .ok_or_else(|| AppError::Build("bad build key".into()))?;
-                    let build = |dir: &Path| job.write(dir).map_err(|e| e.render(false).into());
-                    let mut put = st
-                        .put(&key, &job.names[0], build)
-                        .map_err(AppError::build)?;
-                    // Never serve an entry that changed since it was written (e.g. an artifact
-                    // edited in place through its hard link in an out dir): drop it and rebuild.
-                    if put.cached && !st.verify(&put.entry).map_err(AppError::build)? {
-                        st.remove(&put.entry).map_err(AppError::build)?;
-                        put = st
-                            .put(&key, &job.names[0], build)
-                            .map_err(AppError::build)?;
-                    }
-                    let linked = st.link_into(&put.entry, out).map_err(AppError::build)?;
-                    (put.cached, Some(linked))
-                }
-            };
-            bar.finish();
-            let seconds = started.elapsed().as_secs_f64();
-            let mut arts = Vec::new();
-            for (i, name) in job.names.iter().enumerate() {
-                let path = out.join(name);
-                let (format, size, sha256) = if i == 2 {
-                    ("deploy".to_string(), 0, String::new())
-                } else if path.is_dir() {
-                    let index = format_oci_index_digest(&path)?;
-                    (job.format.as_str().to_string(), 0, index)
-                } else {
-                    let (sha, size) = pkg_core::digest::sha256_file(&path)
-                        .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
-                    let f = if job.format == Format::Oci && i == 1 {
-                        "oci-archive".to_string()
-                    } else {
-                        job.format.as_str().to_string()
-                    };
-                    (f, size, hex::encode(sha))
-                };
-                arts.push(Artifact {
-                    name: name.clone(),
-                    format,
-                    arch: job.arch.map(|a| a.as_str().to_string()),
-                    size,
-                    sha256,
-                    key: job.key.clone(),
-                    seconds,
-                    cached,
-                });
+            let codec = job_codec(job);
+            let bytes: u64 = job.plans.iter().map(|p| p.payload_size()).sum();
+            schedule::Task {
+                cost: bytes.max(1).saturating_mul(schedule::codec_cost(codec)),
+                memory_mb: schedule::codec_memory_mb(codec),
+                item: job,
             }
-            Ok((arts, linked))
         })
         .collect();
+    let results: Vec<JobResult> = schedule::run(tasks, threads, |job: &&Job| {
+        let job: &Job = job;
+        let started = Instant::now();
+        let bar = progress.job(&job.names[0]);
+        let (cached, linked) = match store {
+            None => {
+                job.write(out)?;
+                (false, None)
+            }
+            Some(st) => {
+                let key = BuildKey::parse(&job.key)
+                    .ok_or_else(|| AppError::Build("bad build key".into()))?;
+                let build = |dir: &Path| job.write(dir).map_err(|e| e.render(false).into());
+                let mut put = st
+                    .put(&key, &job.names[0], build)
+                    .map_err(AppError::build)?;
+                // Never serve an entry that changed since it was written (e.g. an artifact
+                // edited in place through its hard link in an out dir): drop it and rebuild.
+                if put.cached && !st.verify(&put.entry).map_err(AppError::build)? {
+                    st.remove(&put.entry).map_err(AppError::build)?;
+                    put = st
+                        .put(&key, &job.names[0], build)
+                        .map_err(AppError::build)?;
+                }
+                let linked = st.link_into(&put.entry, out).map_err(AppError::build)?;
+                (put.cached, Some(linked))
+            }
+        };
+        bar.finish();
+        let seconds = started.elapsed().as_secs_f64();
+        let mut arts = Vec::new();
+        for (i, name) in job.names.iter().enumerate() {
+            let path = out.join(name);
+            let (format, size, sha256) = if i == 2 {
+                ("deploy".to_string(), 0, String::new())
+            } else if path.is_dir() {
+                let index = format_oci_index_digest(&path)?;
+                (job.format.as_str().to_string(), 0, index)
+            } else {
+                let (sha, size) = pkg_core::digest::sha256_file(&path)
+                    .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
+                let f = if job.format == Format::Oci && i == 1 {
+                    "oci-archive".to_string()
+                } else {
+                    job.format.as_str().to_string()
+                };
+                (f, size, hex::encode(sha))
+            };
+            arts.push(Artifact {
+                name: name.clone(),
+                format,
+                arch: job.arch.map(|a| a.as_str().to_string()),
+                size,
+                sha256,
+                key: job.key.clone(),
+                seconds,
+                cached,
+            });
+        }
+        Ok((arts, linked))
+    });
     let mut artifacts = Vec::new();
     let mut linked = Vec::new();
     for r in results {

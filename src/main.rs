@@ -13,6 +13,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod schedule;
 mod signals;
 // The store's API is fuller than the binary needs; tests/store.rs exercises all of it.
 #[allow(dead_code)]

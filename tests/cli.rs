@@ -568,6 +568,13 @@ fn unchanged_inputs_are_cache_hits_and_changes_rebuild_only_dependents() {
     assert!(first.iter().all(|(_, cached, _)| !cached), "{first:?}");
     let second = build();
     assert!(second.iter().all(|(_, cached, _)| *cached), "{second:?}");
+    // A cached rebuild leaves no temp names behind in the out dir.
+    let leftovers: Vec<String> = fs::read_dir(p.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(
         first.iter().map(|a| &a.2).collect::<Vec<_>>(),
         second.iter().map(|a| &a.2).collect::<Vec<_>>()

@@ -134,6 +134,14 @@ fn copy_file(src: &Path, dst: &Path, md: &fs::Metadata) -> io::Result<()> {
 /// Moves `tmp` to `dest`. A file replaces a file atomically with rename(2); a directory cannot
 /// be renamed over a non-empty one, so the old one is first moved aside and removed after.
 fn replace(tmp: &Path, dest: &Path) -> io::Result<()> {
+    // rename(2) of a hard link onto another link of the same inode succeeds without doing
+    // anything, which would leave the temp name behind: the destination is already right.
+    if let (Ok(a), Ok(b)) = (fs::symlink_metadata(tmp), fs::symlink_metadata(dest)) {
+        use std::os::unix::fs::MetadataExt;
+        if a.is_file() && b.is_file() && a.dev() == b.dev() && a.ino() == b.ino() {
+            return fs::remove_file(tmp);
+        }
+    }
     match fs::symlink_metadata(dest) {
         Ok(md) if md.is_dir() => {
             let parent = dest.parent().unwrap_or(Path::new("."));

@@ -17,7 +17,7 @@
 //! * Hard links in the payload directory are not reproduced (the crate would detect them by
 //!   device/inode, which a fresh checkout does not preserve); see [`build`].
 //! * RPMTAG_RPMVERSION is `rpm-rs <crate version>`, so upgrading the `rpm` crate changes the bytes.
-//! * zstd runs multi-threaded (as rpm-rs with `zstdmt`, capped at 4 workers in [`write_rpm`]):
+//! * zstd runs multi-threaded (one worker, as every zstd stream of lucia-pkg):
 //!   the frames are the same for any worker count ≥ 1, so the core count does not matter.
 //! * Signatures (feature `sign`) are deterministic for OpenPGP v4 keys (RSA, EdDSA) and carry the
 //!   source date as creation time; v6 keys salt their signatures randomly and are refused.

@@ -60,12 +60,12 @@ enum Compressor<W: Write> {
     Xz(liblzma::write::XzEncoder<W>),
 }
 
-/// zstd workers: one per core as rpm-rs does, but at most 4. Each worker holds its own
-/// compression state (about 100 MB at level 19), so on a 64-core runner an uncapped count would
-/// need gigabytes; the frames are identical for any worker count ≥ 1, so the cap does not change
-/// a byte (tested below).
+/// zstd workers: the same single worker as every other zstd stream of lucia-pkg
+/// (`pkg_core::compress::zstd_workers`). Each worker holds its own compression state (about
+/// 150 MB at level 19); the frames are identical for any worker count ≥ 1 (tested below), and
+/// the build runs several artifacts at once for parallelism, within a memory budget.
 fn zstd_workers() -> u32 {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(4) as u32)
+    pkg_core::compress::zstd_workers()
 }
 
 impl<W: Write> Compressor<W> {
