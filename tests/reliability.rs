@@ -576,6 +576,32 @@ fn a_9_gib_sparse_file_works_in_tar_deb_and_rpm() {
         assert!(has_size(&l), "rpm: wrong size for big.bin\n{l}");
         let k = tool("rpm", &["-K", "demo-1.0.0-1.x86_64.rpm"], &out);
         assert!(k.status.success(), "{}", text(&k));
+        // rpm's large-file layout: 64-bit size tags and the rpmlib feature that announces them.
+        let q = listing(
+            "rpm",
+            &[
+                "-qp",
+                "--qf",
+                "%{SIZE}\\n[%{REQUIRENAME}\\n]",
+                "demo-1.0.0-1.x86_64.rpm",
+            ],
+            &out,
+        );
+        assert!(
+            q.starts_with("(none)\n") && q.lines().any(|l| l == "rpmlib(LargeFiles)"),
+            "rpm: no large-file header\n{q}"
+        );
+        // rpm's own payload reader gets all 9 GiB out of the stripped cpio (rpm2cpio refuses
+        // files over 4 GiB; rpm2archive -n streams an uncompressed tar, nothing hits the disk).
+        let l = listing(
+            "bash",
+            &[
+                "-c",
+                "set -o pipefail; rpm2archive -n - < demo-1.0.0-1.x86_64.rpm | TZ=UTC tar -tvf -",
+            ],
+            &out,
+        );
+        assert!(has_size(&l), "rpm2archive: wrong size for big.bin\n{l}");
     }
 }
 
