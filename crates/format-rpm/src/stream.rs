@@ -169,8 +169,10 @@ fn stripped_cpio_header(w: &mut impl Write, index: u32) -> io::Result<()> {
 }
 
 /// rpm-rs copies a file into the compressor with `io::copy` from a boxed reader, i.e. in 8 KiB
-/// writes (std's stack buffer). Fast deflate levels (gzip 1–3) emit different bytes for
-/// different write boundaries, so the data is cut at the same file offsets here.
+/// writes (std's stack buffer size, an implementation detail the comparison tests would catch
+/// changing). zlib-rs's deflate emits different bytes for different write boundaries (seen at
+/// gzip:1 and gzip:6 with 256 KiB writes; zstd and xz do not care), so the data is cut at the
+/// same file offsets here.
 const CRATE_COPY_CHUNK: u64 = 8 * 1024;
 
 /// Writes `data`, which starts at `offset` in its file, cut at multiples of
