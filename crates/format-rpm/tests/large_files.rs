@@ -299,3 +299,51 @@ fn a_file_over_4_gib_uses_rpms_large_file_layout() {
         unit.display()
     );
 }
+
+/// An uncompressed payload over 4 GiB: header + payload no longer fit the signature header's
+/// 32-bit RPMSIGTAG_SIZE, so the 64-bit RPMSIGTAG_LONGSIZE (270) must be there instead.
+#[test]
+#[ignore = "writes 8 GiB to $TMPDIR (staged payload and package) and hashes it several times: run with `cargo test --release -p format-rpm -- --ignored` (needs 9 GiB free)"]
+fn an_uncompressed_package_over_4_gib_has_a_64_bit_signature_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let free = free_bytes(dir.path());
+    assert!(
+        free > 2 * BIG + (1 << 30),
+        "{free} bytes free in {}: this test needs 9 GiB (set TMPDIR)",
+        dir.path().display()
+    );
+    let mut plan = big_plan(dir.path());
+    plan.formats.rpm.compression = Codec::None;
+    let path = write(&plan, dir.path());
+    let len = fs::metadata(&path).unwrap().len();
+    assert!(len > BIG, "{len} bytes");
+
+    let mut f = BufReader::new(fs::File::open(&path).unwrap());
+    // Where the signature header ends (96-byte lead, 16-byte intro, index, store, 8-alignment).
+    let mut intro = [0u8; 112];
+    f.read_exact(&mut intro).unwrap();
+    let n = u32::from_be_bytes(intro[104..108].try_into().unwrap()) as u64;
+    let store = u32::from_be_bytes(intro[108..112].try_into().unwrap()) as u64;
+    let sig_end = (112 + 16 * n + store).next_multiple_of(8);
+    let mut f = BufReader::new(fs::File::open(&path).unwrap());
+    let meta = rpm::PackageMetadata::parse(&mut f).unwrap();
+    let sig = &meta.signature;
+    assert_eq!(
+        sig.get_entry_data_as_u64(rpm::IndexSignatureTag::RPMSIGTAG_LONGSIZE)
+            .ok(),
+        Some(len - sig_end),
+        "LONGSIZE must be header + payload"
+    );
+    assert!(sig
+        .get_entry_data_as_u32(rpm::IndexSignatureTag::RPMSIGTAG_SIZE)
+        .is_err());
+
+    let db = dir.path().join("db");
+    fs::create_dir(&db).unwrap();
+    let k = rpmq(&db, &["-K", path.to_str().unwrap()]);
+    assert!(
+        k.status.success() && text(&k).contains("digests OK"),
+        "{}",
+        text(&k)
+    );
+}
