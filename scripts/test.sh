@@ -16,6 +16,8 @@ if [[ "$(id -u)" == 0 && "${LUCIA_SKIP_SETUP:-0}" != 1 ]]; then
     # the arm64 e2e test waits for it on the cache lock.
     WITH_ARM64=${WITH_ARM64:-background} bash scripts/ci-setup.sh
     export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-1}
+    # The >8 GiB sparse-file test (tar, deb, rpm large-file headers): ~4-5 min, CI runs it.
+    export LUCIA_PKG_LARGE_FILE_TEST=${LUCIA_PKG_LARGE_FILE_TEST:-1}
 fi
 export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-0}
 
