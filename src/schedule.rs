@@ -127,7 +127,7 @@ mod tests {
         let tasks: Vec<Task<u64>> = (0..12)
             .map(|i| Task {
                 cost: i % 5,
-                memory_mb: if i % 3 == 0 { 160 } else { 100 },
+                memory_mb: if i % 3 == 0 { 200 } else { 100 },
                 item: i,
             })
             .collect();
