@@ -33,5 +33,10 @@ echo "==> cargo test"
 # The end-to-end tests serialize themselves; output is streamed so CI logs show each step.
 cargo test --workspace --locked -- --nocapture --test-threads=2 2>&1 | tee target/test-output.log
 status=${PIPESTATUS[0]}
+if [[ "$status" == 0 ]]; then
+    echo "==> cargo test -p format-rpm --features sign (OpenPGP signing, verified with rpmkeys)"
+    cargo test -p format-rpm --features sign --locked -- --test-threads=2 2>&1 | tee -a target/test-output.log
+    status=${PIPESTATUS[0]}
+fi
 echo "==> test suite finished in $(( $(date +%s) - started ))s with status $status"
 exit "$status"
