@@ -39,4 +39,6 @@ if [[ "$status" == 0 ]]; then
     status=${PIPESTATUS[0]}
 fi
 echo "==> test suite finished in $(( $(date +%s) - started ))s with status $status"
+# One closing line for the whole run (cargo prints one "test result" line per test binary).
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.log
 exit "$status"
