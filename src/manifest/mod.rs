@@ -104,22 +104,6 @@ pub struct FileSpec {
     pub config: bool,
 }
 
-#[derive(Debug, Clone)]
-pub struct OciSpec {
-    pub compression: Codec,
-    pub base: Option<OciBase>,
-    pub user: String,
-    pub working_dir: Option<String>,
-    pub entrypoint: Option<Vec<String>>,
-    pub cmd: Vec<String>,
-    pub env: Vec<(String, String)>,
-    pub ports: Vec<String>,
-    pub volumes: Vec<String>,
-    pub labels: Vec<(String, String)>,
-    pub repository: Option<String>,
-    pub tags: Vec<String>,
-}
-
 /// The validated manifest.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -152,7 +136,8 @@ pub struct Spec {
     pub deb: pkg_core::plan::DebOptions,
     pub rpm: pkg_core::plan::RpmOptions,
     pub tar: pkg_core::plan::TarOptions,
-    pub oci: OciSpec,
+    /// The OCI options; an empty `entrypoint` means the payload's entrypoint (filled in by the plan).
+    pub oci: pkg_core::plan::OciOptions,
 }
 
 impl Spec {
@@ -854,7 +839,11 @@ impl Validator<'_> {
         })
     }
 
-    fn oci(&self, raw: Option<RawOci>, service: &Option<ServiceSpec>) -> R<OciSpec> {
+    fn oci(
+        &self,
+        raw: Option<RawOci>,
+        service: &Option<ServiceSpec>,
+    ) -> R<pkg_core::plan::OciOptions> {
         let o = raw.unwrap_or(RawOci {
             compression: None,
             base: None,
@@ -945,15 +934,15 @@ impl Validator<'_> {
                 return Err(self.err(None, format!("[oci] env `{k}` looks like a secret"), "never bake secrets into an image: pass them at run time (docker run -e, a Kubernetes Secret)"));
             }
         }
-        Ok(OciSpec {
-            compression: self.codec(&o.compression, Codec::Gzip(6))?,
+        Ok(pkg_core::plan::OciOptions {
+            layer_compression: self.codec(&o.compression, Codec::Gzip(6))?,
             base,
             user,
             working_dir: o.working_dir,
-            entrypoint: o.entrypoint,
+            entrypoint: o.entrypoint.unwrap_or_default(),
             cmd: o.cmd,
             env: o.env.into_iter().collect(),
-            ports: o
+            exposed_ports: o
                 .ports
                 .into_iter()
                 .map(|p| {

@@ -13,9 +13,7 @@ use pkg_core::determinism::{DIR_MODE, FILE_MODE};
 use pkg_core::lifecycle::{
     self, EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent,
 };
-use pkg_core::plan::{
-    Content, Entry, EntryKind, FormatOptions, Layer, OciOptions, Owner, PackageMeta, Plan,
-};
+use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, Owner, PackageMeta, Plan};
 use pkg_core::Arch;
 use sha2::{Digest, Sha256};
 
@@ -366,10 +364,12 @@ pub fn build(
     let mut entries: Vec<Entry> = entries.into_values().collect();
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
 
-    let oci = &spec.oci;
-    let mut env = oci.env.clone();
-    if !env.iter().any(|(k, _)| k == "PATH") {
-        env.push((
+    let mut oci = spec.oci.clone();
+    if oci.entrypoint.is_empty() {
+        oci.entrypoint = vec![entry_path.clone()];
+    }
+    if !oci.env.iter().any(|(k, _)| k == "PATH") {
+        oci.env.push((
             "PATH".into(),
             format!(
                 "{}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -377,9 +377,8 @@ pub fn build(
             ),
         ));
     }
-    env.sort();
-    let mut labels = oci.labels.clone();
-    labels.sort();
+    oci.env.sort();
+    oci.labels.sort();
     Ok(Plan {
         meta: PackageMeta {
             name: spec.name.clone(),
@@ -415,23 +414,7 @@ pub fn build(
             deb: spec.deb.clone(),
             rpm: spec.rpm.clone(),
             tar: spec.tar.clone(),
-            oci: OciOptions {
-                layer_compression: oci.compression,
-                base: oci.base.clone(),
-                entrypoint: oci
-                    .entrypoint
-                    .clone()
-                    .unwrap_or_else(|| vec![entry_path.clone()]),
-                cmd: oci.cmd.clone(),
-                env,
-                working_dir: oci.working_dir.clone(),
-                user: oci.user.clone(),
-                exposed_ports: oci.ports.clone(),
-                volumes: oci.volumes.clone(),
-                labels,
-                repository: oci.repository.clone(),
-                tags: oci.tags.clone(),
-            },
+            oci,
         },
         install_dir: spec.install_dir.clone(),
     })
