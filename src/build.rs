@@ -93,7 +93,7 @@ pub struct Prepared {
 pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppError> {
     let mut spec = manifest::load(&req.manifest)?;
     if let Some(rev) = &req.revision {
-        spec.revision = Some(rev.clone());
+        spec.meta.revision = Some(rev.clone());
     }
     let env_sde = std::env::var("SOURCE_DATE_EPOCH").ok();
     let (source_date, origin) = resolve_source_date(env_sde.as_deref(), spec.source_date_epoch)
@@ -334,7 +334,7 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
     serde_json::json!({
         "schema": "lucia-pkg/build-info/v1",
         "tool": { "name": "lucia-pkg", "version": TOOL_VERSION },
-        "package": { "name": spec.name, "version": spec.version.upstream, "release": spec.version.release },
+        "package": { "name": spec.meta.name, "version": spec.meta.version.upstream, "release": spec.meta.version.release },
         "source_date_epoch": prep.source_date,
         "source_date": rfc3339(prep.source_date),
         "source_date_origin": prep.source_date_origin.as_str(),

@@ -139,7 +139,7 @@ pub fn materialize(
     let key = k.finish();
     match store {
         Some(st) => {
-            let name = format!("{}-payload-{}", spec.name, arch);
+            let name = format!("{}-payload-{}", spec.meta.name, arch);
             let put = st
                 .put(&key, &name, |dir| {
                     let out = dir.join("payload");

@@ -200,14 +200,14 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 })).collect();
                 println!(
                     "{}",
-                    serde_json::json!({ "ok": true, "name": prep.spec.name, "version": prep.spec.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans })
+                    serde_json::json!({ "ok": true, "name": prep.spec.meta.name, "version": prep.spec.meta.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans })
                 );
             } else {
                 for p in &prep.plans {
                     println!(
                         "ok: {} {} for {}: {} entries, {} of payload",
-                        prep.spec.name,
-                        prep.spec.version.deb(),
+                        prep.spec.meta.name,
+                        prep.spec.meta.version.deb(),
                         p.arch,
                         p.entries.len(),
                         human_size(p.payload_size())

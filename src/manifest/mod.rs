@@ -9,7 +9,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use pkg_core::compress::Codec;
-use pkg_core::plan::{ChangelogEntry, OciBase};
+use pkg_core::plan::{ChangelogEntry, OciBase, PackageMeta};
 use pkg_core::version::{validate_name, PackageVersion};
 use pkg_core::Arch;
 
@@ -110,23 +110,11 @@ pub struct Spec {
     pub manifest_path: PathBuf,
     /// The manifest's bytes, hashed into every build key.
     pub manifest_source: String,
-    pub name: String,
-    pub version: PackageVersion,
-    pub summary: String,
-    pub description: String,
-    pub license: String,
-    pub homepage: Option<String>,
-    pub source_url: Option<String>,
-    pub revision: Option<String>,
-    pub maintainer: String,
-    pub vendor: Option<String>,
+    /// Package metadata shared by every format (changelog dates of 0 mean "the source date").
+    pub meta: PackageMeta,
     pub source_date_epoch: Option<u64>,
     pub arches: Vec<Arch>,
     pub formats: Vec<Format>,
-    pub changelog: Vec<ChangelogEntry>,
-    pub provides: Vec<String>,
-    pub conflicts: Vec<String>,
-    pub replaces: Vec<String>,
     pub install_dir: String,
     pub entrypoint: String,
     pub payloads: Vec<ArchPayload>,
@@ -541,23 +529,25 @@ impl Validator<'_> {
         Ok(Spec {
             manifest_path: self.file.to_path_buf(),
             manifest_source: self.source.to_string(),
-            name: p.name.into_inner(),
-            version,
-            summary: p.summary.into_inner(),
-            description: p.description.unwrap_or_default().trim().to_string(),
-            license: p.license.into_inner(),
-            homepage: p.homepage,
-            source_url: p.source,
-            revision: p.revision,
-            maintainer: p.maintainer.into_inner(),
-            vendor: p.vendor,
+            meta: PackageMeta {
+                name: p.name.into_inner(),
+                version,
+                summary: p.summary.into_inner(),
+                description: p.description.unwrap_or_default().trim().to_string(),
+                license: p.license.into_inner(),
+                homepage: p.homepage,
+                maintainer: p.maintainer.into_inner(),
+                vendor: p.vendor,
+                source_url: p.source,
+                revision: p.revision,
+                changelog,
+                provides: p.provides,
+                conflicts: p.conflicts,
+                replaces: p.replaces,
+            },
             source_date_epoch,
             arches,
             formats,
-            changelog,
-            provides: p.provides,
-            conflicts: p.conflicts,
-            replaces: p.replaces,
             install_dir,
             entrypoint,
             payloads,
@@ -1039,7 +1029,7 @@ mod tests {
     fn the_example_manifest_is_valid() {
         let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/lucia.toml"));
         let spec = load(path).unwrap();
-        assert_eq!(spec.name, "lucia");
+        assert_eq!(spec.meta.name, "lucia");
         assert_eq!(spec.arches, vec![Arch::Amd64, Arch::Arm64]);
         assert_eq!(spec.formats, Format::ALL.to_vec());
     }

@@ -13,7 +13,7 @@ use pkg_core::determinism::{DIR_MODE, FILE_MODE};
 use pkg_core::lifecycle::{
     self, EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent,
 };
-use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, Owner, PackageMeta, Plan};
+use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, Owner, Plan};
 use pkg_core::Arch;
 use sha2::{Digest, Sha256};
 
@@ -206,8 +206,8 @@ pub fn build(
                 shell: s.shell.clone(),
                 gecos: s.description.clone(),
             };
-            let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.name);
-            let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.name);
+            let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.meta.name);
+            let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.meta.name);
             let dirs: Vec<ManagedDir> = s
                 .state_dirs
                 .iter()
@@ -364,6 +364,13 @@ pub fn build(
     let mut entries: Vec<Entry> = entries.into_values().collect();
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
 
+    // A changelog entry without a date (the synthesized one) is dated at the source date.
+    let mut meta = spec.meta.clone();
+    for c in &mut meta.changelog {
+        if c.date == 0 {
+            c.date = source_date;
+        }
+    }
     let mut oci = spec.oci.clone();
     if oci.entrypoint.is_empty() {
         oci.entrypoint = vec![entry_path.clone()];
@@ -380,32 +387,7 @@ pub fn build(
     oci.env.sort();
     oci.labels.sort();
     Ok(Plan {
-        meta: PackageMeta {
-            name: spec.name.clone(),
-            version: spec.version.clone(),
-            summary: spec.summary.clone(),
-            description: spec.description.clone(),
-            license: spec.license.clone(),
-            homepage: spec.homepage.clone(),
-            maintainer: spec.maintainer.clone(),
-            vendor: spec.vendor.clone(),
-            source_url: spec.source_url.clone(),
-            revision: spec.revision.clone(),
-            changelog: spec
-                .changelog
-                .iter()
-                .map(|c| {
-                    let mut c = c.clone();
-                    if c.date == 0 {
-                        c.date = source_date;
-                    }
-                    c
-                })
-                .collect(),
-            provides: spec.provides.clone(),
-            conflicts: spec.conflicts.clone(),
-            replaces: spec.replaces.clone(),
-        },
+        meta,
         arch,
         source_date,
         entries,
