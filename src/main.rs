@@ -42,6 +42,10 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            // A signal is being handled: its thread exits with 128 + signal after cleaning up.
+            while signals::interrupted() {
+                std::thread::park();
+            }
             if json {
                 println!("{}", e.to_json());
             } else {

@@ -11,6 +11,13 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 static TEMPS: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a termination signal arrived: the signal thread then owns the exit (128 + signal),
+/// and errors that other threads hit because their temp files vanished are not reported.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
 
 fn signal_set() -> libc::sigset_t {
     // SAFETY: sigemptyset/sigaddset initialize and fill a plain sigset_t we own.
@@ -40,6 +47,12 @@ pub fn install() {
             if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
                 return;
             }
+            INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+            cleanup();
+            // Worker threads keep running until exit and may have just created a temp path
+            // (e.g. a layout dir inside a store temp dir); a second pass after they had a moment
+            // to reach their next step removes what raced the first one.
+            std::thread::sleep(std::time::Duration::from_millis(100));
             cleanup();
             eprintln!("lucia-pkg: interrupted by signal {sig}; partial outputs removed");
             std::process::exit(128 + sig);
