@@ -1,6 +1,6 @@
 //! Runs a build's packaging jobs on a small pool of threads, longest first, within a memory
 //! budget. Compression is nearly all of a build's cost, and its memory is the codecs' state
-//! (measured for a whole job: xz -6 ≈ 100 MB, zstd -19 ≈ 200 MB), so running every job at once would multiply
+//! (measured for a whole job: xz -6 ≈ 100 MB, single-threaded zstd -19 ≈ 100 MB), so running every job at once would multiply
 //! it: a job starts only when its estimated memory fits next to the running ones (or when nothing
 //! else runs). Output bytes never depend on this: it only decides when a job runs.
 
@@ -18,11 +18,14 @@ pub fn codec_memory_mb(c: Codec) -> u64 {
     match c {
         Codec::None => 4,
         Codec::Gzip(_) => 8,
-        Codec::Xz(l) if l >= 7 => 200,
+        // liblzma's own figures for presets 7–9 (`xz --info-memory`, xz(1)).
+        Codec::Xz(l) if l >= 9 => 680,
+        Codec::Xz(8) => 370,
+        Codec::Xz(7) => 190,
         Codec::Xz(l) if l >= 4 => 100,
         Codec::Xz(_) => 20,
-        Codec::Zstd(l) if l >= 16 => 200,
-        Codec::Zstd(l) if l >= 8 => 60,
+        Codec::Zstd(l) if l >= 16 => 100,
+        Codec::Zstd(l) if l >= 8 => 80,
         Codec::Zstd(_) => 30,
     }
 }

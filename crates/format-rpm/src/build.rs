@@ -340,8 +340,9 @@ pub(crate) fn hex_lower(bytes: &[u8]) -> String {
 }
 
 /// Builds the plan's rpm entirely with the `rpm` crate (compressed payload held in memory) and
-/// writes it to `out`. [`crate::write_rpm`] produces the same bytes with bounded memory; this
-/// path is kept as the reference the tests compare it with.
+/// writes it to `out`. [`crate::write_rpm`] produces the same header and the same uncompressed
+/// payload with bounded memory and better compression; this path is kept as the reference the
+/// tests compare it with.
 #[doc(hidden)]
 pub fn write_rpm_in_memory<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
     let (mut pkg, files) = build_unsigned(plan, DiskFiles::Crate)?;

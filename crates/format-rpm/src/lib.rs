@@ -17,8 +17,8 @@
 //! * Hard links in the payload directory are not reproduced (the crate would detect them by
 //!   device/inode, which a fresh checkout does not preserve); see [`build`].
 //! * RPMTAG_RPMVERSION is `rpm-rs <crate version>`, so upgrading the `rpm` crate changes the bytes.
-//! * zstd runs multi-threaded (one worker, as every zstd stream of lucia-pkg):
-//!   the frames are the same for any worker count ≥ 1, so the core count does not matter.
+//! * The payload is compressed with `pkg_core::compress` (as every format's streams): zstd runs
+//!   single-threaded, so the core count cannot reach the bytes.
 //! * Signatures (feature `sign`) are deterministic for OpenPGP v4 keys (RSA, EdDSA) and carry the
 //!   source date as creation time; v6 keys salt their signatures randomly and are refused.
 //!
@@ -27,14 +27,14 @@
 //! compressor into an anonymous temporary file, then the header (built by the crate with
 //! placeholders, see [`stream`](crate::write_rpm)) is completed and lead + headers + payload are
 //! copied to the output. Peak memory is the codec's state plus a few MB, whatever the payload
-//! size; the temporary file needs the compressed size in `$TMPDIR`. Measured peak RSS (release
-//! build, 2 cores): gzip:9 4.3 MB for 100 MB and for 300 MB of payload; zstd:3 104 MB for both;
-//! xz:6 99 MB; zstd:19 285–333 MB for 100 MB (407 MB for 300 MB of random data), versus
-//! 101/196/430 MB for gzip/xz/zstd:19 when the crate holds the compressed payload.
+//! size; the temporary file needs the compressed size in `$TMPDIR`. Measured peak RSS of the
+//! streaming writer (release build; see docs/performance.md for the current figures): gzip:9
+//! 4.3 MB for 100 MB and for 300 MB of payload, versus 101/196/430 MB for gzip/xz/zstd:19
+//! when the crate holds the compressed payload.
 //! A 9 GiB (sparse, zero-filled) file at gzip:1 through the CLI: 7.8 MB peak RSS, 49 s.
 //! rpm-rs itself (0.30.2) would hold the whole compressed payload in a `Vec<u8>`
-//! (`Package { payload }`): [`write_rpm_in_memory`] is that path, kept as the byte-for-byte
-//! reference the tests compare the streaming writer with.
+//! (`Package { payload }`): [`write_rpm_in_memory`] is that path, kept as the reference the
+//! tests compare the streaming writer's header and uncompressed payload with.
 //!
 //! # Large payloads
 //! An installed size over 4 GiB switches to rpm's large-file layout (rpm ≥ 4.12: 64-bit
