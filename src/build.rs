@@ -143,20 +143,28 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
             crate::builder::materialize(&spec, *arch, source_date, store).map(|p| (*arch, p))
         })
         .collect::<Result<BTreeMap<_, _>, AppError>>()?;
-    let plans = payloads
+    // One read of every payload file: the NAR hash (the payload's content address) and each
+    // file's sha256 for the plan come from the same pass.
+    let planned = payloads
         .par_iter()
         .map(|(arch, payload)| {
-            plan::build(&spec, *arch, &payload.root, source_date).map_err(AppError::from)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let payload_nar = payloads
-        .par_iter()
-        .map(|(arch, payload)| {
-            let h = nar::nar_hash(&payload.root)
+            let nar = nar::nar_hash_with_file_digests(&payload.root);
+            let known: plan::payload::KnownDigests = match &nar {
+                Ok((_, _, files)) => files
+                    .iter()
+                    .map(|f| (f.path.clone(), (f.sha256, f.size)))
+                    .collect(),
+                Err(_) => Default::default(),
+            };
+            // A payload the NAR cannot hold (a fifo, a device…) gets the planner's located
+            // refusal, which says how to fix it.
+            let plan = plan::build(&spec, *arch, &payload.root, source_date, &known)?;
+            let (h, _, _) = nar
                 .map_err(|e| AppError::Plan(plan::PlanError::new(&payload.root, e.to_string())))?;
-            Ok((*arch, nar::sri_sha256(&h)))
+            Ok((plan, (*arch, nar::sri_sha256(&h))))
         })
-        .collect::<Result<BTreeMap<_, _>, AppError>>()?;
+        .collect::<Result<Vec<_>, AppError>>()?;
+    let (plans, payload_nar): (Vec<_>, BTreeMap<_, _>) = planned.into_iter().unzip();
     Ok(Prepared {
         spec,
         source_date,
@@ -450,7 +458,7 @@ pub fn run(
     let prep = prepare(req, store)?;
     output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
     let jobs = jobs(&prep);
-    type JobResult = Result<(Vec<Artifact>, Option<store::Linked>), AppError>;
+    type JobResult = Result<(Vec<Artifact>, Option<store::Linked>, store::FileDigests), AppError>;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tasks: Vec<schedule::Task<&Job>> = jobs
         .iter()
@@ -468,10 +476,12 @@ pub fn run(
         let job: &Job = job;
         let started = Instant::now();
         let bar = progress.job(&job.names[0]);
-        let (cached, linked) = match store {
+        // With a store, every output's sha256 comes from the pass that NAR-hashed (or
+        // verified) its entry: the outputs are not read again here.
+        let (cached, linked, digests) = match store {
             None => {
                 job.write(out)?;
-                (false, None)
+                (false, None, store::FileDigests::new())
             }
             Some(st) => {
                 let key = BuildKey::parse(&job.key)
@@ -482,14 +492,19 @@ pub fn run(
                     .map_err(AppError::build)?;
                 // Never serve an entry that changed since it was written (e.g. an artifact
                 // edited in place through its hard link in an out dir): drop it and rebuild.
-                if put.cached && !st.verify(&put.entry).map_err(AppError::build)? {
-                    st.remove(&put.entry).map_err(AppError::build)?;
-                    put = st
-                        .put(&key, &job.names[0], build)
-                        .map_err(AppError::build)?;
+                if put.cached {
+                    match st.verified_files(&put.entry).map_err(AppError::build)? {
+                        Some(files) => put.files = Some(files),
+                        None => {
+                            st.remove(&put.entry).map_err(AppError::build)?;
+                            put = st
+                                .put(&key, &job.names[0], build)
+                                .map_err(AppError::build)?;
+                        }
+                    }
                 }
                 let linked = st.link_into(&put.entry, out).map_err(AppError::build)?;
-                (put.cached, Some(linked))
+                (put.cached, Some(linked), put.files.unwrap_or_default())
             }
         };
         bar.finish();
@@ -503,8 +518,11 @@ pub fn run(
                 let index = format_oci_index_digest(&path)?;
                 (job.format.as_str().to_string(), 0, index)
             } else {
-                let (sha, size) = pkg_core::digest::sha256_file(&path)
-                    .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
+                let (sha, size) = match digests.get(Path::new(name)) {
+                    Some(&d) => d,
+                    None => pkg_core::digest::sha256_file(&path)
+                        .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?,
+                };
                 let f = if job.format == Format::Oci && i == 1 {
                     "oci-archive".to_string()
                 } else {
@@ -523,14 +541,16 @@ pub fn run(
                 cached,
             });
         }
-        Ok((arts, linked))
+        Ok((arts, linked, digests))
     });
     let mut artifacts = Vec::new();
     let mut linked = Vec::new();
+    let mut digests = store::FileDigests::new();
     for r in results {
-        let (a, l) = r?;
+        let (a, l, d) = r?;
         artifacts.extend(a);
         linked.extend(l);
+        digests.extend(d);
     }
     artifacts.sort_by(|a, b| a.name.cmp(&b.name));
     if let Some(st) = store {
@@ -541,7 +561,20 @@ pub fn run(
     for a in &artifacts {
         let p = out.join(&a.name);
         if p.is_dir() {
-            files.extend(output::records_for_dir(out, &p)?);
+            let known: Vec<FileRecord> = digests
+                .range(PathBuf::from(&a.name)..)
+                .take_while(|(rel, _)| rel.starts_with(&a.name))
+                .map(|(rel, (sha, size))| FileRecord {
+                    name: rel.to_string_lossy().into_owned(),
+                    size: *size,
+                    sha256: hex::encode(sha),
+                })
+                .collect();
+            if known.is_empty() {
+                files.extend(output::records_for_dir(out, &p)?);
+            } else {
+                files.extend(known);
+            }
         } else {
             files.push(FileRecord {
                 name: a.name.clone(),

@@ -153,12 +153,14 @@ fn read_text(path: &Path) -> Result<String, PlanError> {
 }
 
 /// Builds the plan for one architecture. `payload_root` is where that arch's payload lives (the
-/// manifest path, or a builder's cached output).
+/// manifest path, or a builder's cached output). `known` holds file digests already computed in
+/// this build (the payload's NAR hashing pass), so each payload file is read and hashed once.
 pub fn build(
     spec: &Spec,
     arch: Arch,
     payload_root: &Path,
     source_date: u64,
+    known: &payload::KnownDigests,
 ) -> Result<Plan, PlanError> {
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
 
@@ -167,6 +169,7 @@ pub fn build(
         &spec.install_dir,
         arch,
         &spec.allow_special_modes,
+        known,
     )? {
         add(&mut entries, e, payload_root)?;
     }

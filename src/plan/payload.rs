@@ -13,10 +13,15 @@ use rayon::prelude::*;
 
 use super::{elf, PlanError};
 
+/// File digests computed earlier in the same build, by path as walked (`root.join(rel)`): the
+/// NAR hashing pass reads every payload file once and hashes it for the plan at the same time.
+/// A file missing from the map (or whose size differs) is hashed here.
+pub type KnownDigests = std::collections::HashMap<PathBuf, ([u8; 32], u64)>;
+
 /// A payload node before hashing.
 enum Node {
     Dir,
-    File { path: PathBuf, mode: u32 },
+    File { path: PathBuf, mode: u32, len: u64 },
     Symlink { target: String },
 }
 
@@ -26,6 +31,7 @@ pub fn scan(
     install_dir: &str,
     arch: Arch,
     allow_special: &[String],
+    known: &KnownDigests,
 ) -> Result<Vec<Entry>, PlanError> {
     let meta = fs::metadata(root).map_err(|e| {
         PlanError::new(root, format!("payload directory cannot be read: {e}"))
@@ -88,6 +94,7 @@ pub fn scan(
             Node::File {
                 path: path.to_path_buf(),
                 mode: perm,
+                len: md.len(),
             }
         } else {
             let kind = if ft.is_fifo() {
@@ -105,17 +112,17 @@ pub fn scan(
     }
     check_symlinks(root, install_dir, &nodes)?;
 
-    // Hash files in parallel: this is the one read of each payload file during planning.
-    let files: Vec<(&String, &PathBuf, u32)> = nodes
+    // Hash the files not hashed yet in this build, in parallel.
+    let files: Vec<(&String, &PathBuf, u32, u64)> = nodes
         .iter()
         .filter_map(|(rel, n)| match n {
-            Node::File { path, mode } => Some((rel, path, *mode)),
+            Node::File { path, mode, len } => Some((rel, path, *mode, *len)),
             _ => None,
         })
         .collect();
     let hashed: Vec<Result<(String, Entry), PlanError>> = files
         .par_iter()
-        .map(|(rel, path, mode)| {
+        .map(|(rel, path, mode, len)| {
             if let Some(machine) = elf::elf_machine(path).map_err(|e| PlanError::new(path, format!("cannot read: {e}")))? {
                 if Arch::from_elf_machine(machine) != Some(arch) {
                     return Err(PlanError::new(path, format!(
@@ -125,7 +132,10 @@ pub fn scan(
                     .help(format!("the {arch} package needs {} binaries: rebuild the payload for {} (e.g. dotnet publish -r {}) or fix [payload.{arch}] path", Arch::describe_elf_machine(arch.elf_machine()), arch.rust_triple(), arch.dotnet_rid())));
                 }
             }
-            let (sha256, size) = pkg_core::digest::sha256_file(path).map_err(|e| PlanError::new(path, format!("cannot read: {e}")).help("check the file's permissions"))?;
+            let (sha256, size) = match known.get(*path) {
+                Some(&(sha, size)) if size == *len => (sha, size),
+                _ => pkg_core::digest::sha256_file(path).map_err(|e| PlanError::new(path, format!("cannot read: {e}")).help("check the file's permissions"))?,
+            };
             // The executable bit is part of the content (as in a NAR); everything else is normalized.
             let base = if mode & 0o111 != 0 { EXEC_MODE } else { FILE_MODE };
             let keep_special = mode & 0o6000 | if mode & 0o002 != 0 { 0o002 } else { 0 };

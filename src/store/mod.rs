@@ -131,6 +131,23 @@ pub struct Put {
     pub entry: Entry,
     /// True when the entry already existed (no build ran).
     pub cached: bool,
+    /// For a fresh entry: every file's sha256 and size, from the pass that NAR-hashed it (so the
+    /// caller need not read the outputs again). `None` for a cached entry: see
+    /// [`Store::verified_files`].
+    pub files: Option<FileDigests>,
+}
+
+/// sha256 and size of every regular file of an entry, by path relative to the entry.
+pub type FileDigests = std::collections::BTreeMap<PathBuf, ([u8; 32], u64)>;
+
+fn relative_digests(root: &Path, files: Vec<nar::FileDigest>) -> FileDigests {
+    files
+        .into_iter()
+        .filter_map(|f| {
+            let rel = f.path.strip_prefix(root).ok()?.to_path_buf();
+            Some((rel, (f.sha256, f.size)))
+        })
+        .collect()
 }
 
 fn entry_id(key: &BuildKey, name: &str) -> String {
@@ -239,6 +256,7 @@ impl Store {
             return Ok(Put {
                 entry,
                 cached: true,
+                files: None,
             });
         }
         let id = entry_id(key, name);
@@ -248,6 +266,7 @@ impl Store {
             return Ok(Put {
                 entry,
                 cached: true,
+                files: None,
             });
         }
         let tmp = self.root.join(".tmp").join(fsutil::unique_name(&id));
@@ -258,7 +277,7 @@ impl Store {
             let _ = fsutil::remove_tree(&tmp);
         }
         track(&tmp, false);
-        result?;
+        let files = result?;
         Ok(Put {
             entry: Entry {
                 key: key.clone(),
@@ -266,10 +285,11 @@ impl Store {
                 path: self.entry_path(&id),
             },
             cached: false,
+            files: Some(files),
         })
     }
 
-    fn finish_put<F>(&self, id: &str, tmp: &Path, build: F) -> Result<()>
+    fn finish_put<F>(&self, id: &str, tmp: &Path, build: F) -> Result<FileDigests>
     where
         F: FnOnce(&Path) -> std::result::Result<(), BuildError>,
     {
@@ -279,10 +299,12 @@ impl Store {
         })?;
         fsutil::sync_and_seal_below(tmp).map_err(io_at(tmp))?;
         fsutil::fsync_dir(tmp).map_err(io_at(tmp))?;
-        let (hash, size) = nar::nar_hash_and_size(tmp).map_err(|source| StoreError::Hash {
-            entry: id.to_string(),
-            source,
-        })?;
+        let (hash, size, files) =
+            nar::nar_hash_with_file_digests(tmp).map_err(|source| StoreError::Hash {
+                entry: id.to_string(),
+                source,
+            })?;
+        let files = relative_digests(tmp, files);
         let meta = self.meta_path(id);
         let text = format!("nar-hash {}\nnar-size {size}\n", nar::sri_sha256(&hash));
         fsutil::write_atomic(&meta, text.as_bytes()).map_err(io_at(&meta))?;
@@ -290,7 +312,8 @@ impl Store {
         // Renaming a directory to a new parent needs it writable; seal it once in place.
         fs::rename(tmp, &dest).map_err(io_at(&dest))?;
         fsutil::seal_dir(&dest).map_err(io_at(&dest))?;
-        fsutil::fsync_dir(&self.root).map_err(io_at(&self.root))
+        fsutil::fsync_dir(&self.root).map_err(io_at(&self.root))?;
+        Ok(files)
     }
 
     /// The recorded NAR hash (SRI `sha256-…`) of an entry, if its metadata is present.
@@ -305,11 +328,19 @@ impl Store {
     /// means someone modified it (e.g. through a hard link in an out dir) and it should be
     /// removed with [`Store::remove`] and rebuilt.
     pub fn verify(&self, entry: &Entry) -> Result<bool> {
-        let actual = nar::nar_hash(entry.path()).map_err(|source| StoreError::Hash {
-            entry: entry.id(),
-            source,
-        })?;
-        Ok(self.nar_hash(entry).as_deref() == Some(nar::sri_sha256(&actual).as_str()))
+        Ok(self.verified_files(entry)?.is_some())
+    }
+
+    /// [`Store::verify`] and, when the entry is intact, every file's sha256 and size from the
+    /// same read (`None` when it was modified).
+    pub fn verified_files(&self, entry: &Entry) -> Result<Option<FileDigests>> {
+        let (actual, _, files) =
+            nar::nar_hash_with_file_digests(entry.path()).map_err(|source| StoreError::Hash {
+                entry: entry.id(),
+                source,
+            })?;
+        let intact = self.nar_hash(entry).as_deref() == Some(nar::sri_sha256(&actual).as_str());
+        Ok(intact.then(|| relative_digests(entry.path(), files)))
     }
 
     /// Deletes one entry (e.g. after a failed [`Store::verify`]), under its writer lock.

@@ -10,12 +10,47 @@ use std::fs::{self, File};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes the complete NAR of `path` (magic included) into `w`.
 pub fn dump_path<W: Write + ?Sized>(path: &Path, w: &mut W) -> Result<()> {
     wire::token(w, NAR_MAGIC.as_bytes()).map_err(Error::Write)?;
-    node(path, w)
+    node(path, w, &mut None)
+}
+
+/// One regular file met while hashing a tree: its path (as walked, i.e. `root.join(rel)`), its
+/// length and the sha256 of its contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileDigest {
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+/// The NAR sha256 and size of `path` plus the sha256 of every regular file in it, from a single
+/// read of each file: the contents feed the NAR hash and the file's own hash together. Files are
+/// listed in NAR order (bytewise by path).
+pub fn nar_hash_with_file_digests(path: &Path) -> Result<([u8; 32], u64, Vec<FileDigest>)> {
+    let mut sink = HashCount::default();
+    let mut files = Some(Vec::new());
+    wire::token(&mut sink, NAR_MAGIC.as_bytes()).map_err(Error::Write)?;
+    node(path, &mut sink, &mut files)?;
+    let (h, n) = sink.finish();
+    Ok((h, n, files.unwrap_or_default()))
+}
+
+/// A reader that hashes what passes through it.
+struct HashingReader<R> {
+    inner: R,
+    h: Sha256,
+}
+
+impl<R: io::Read> io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.h.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// The sha256 of the NAR of `path`: what `nix-hash --type sha256 PATH` prints (in hex / base32)
@@ -62,7 +97,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
-fn node<W: Write + ?Sized>(path: &Path, w: &mut W) -> Result<()> {
+/// `files`: when `Some`, every regular file's digest is appended (see
+/// [`nar_hash_with_file_digests`]).
+fn node<W: Write + ?Sized>(
+    path: &Path,
+    w: &mut W,
+    files: &mut Option<Vec<FileDigest>>,
+) -> Result<()> {
     let md = fs::symlink_metadata(path).map_err(io_err(path))?;
     let ft = md.file_type();
     let put = |w: &mut W, list: &[&[u8]]| wire::tokens(w, list).map_err(Error::Write);
@@ -90,7 +131,7 @@ fn node<W: Write + ?Sized>(path: &Path, w: &mut W) -> Result<()> {
         names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         for name in names {
             put(w, &[b"entry", b"(", b"name", name.as_bytes(), b"node"])?;
-            node(&path.join(&name), w)?;
+            node(&path.join(&name), w, files)?;
             put(w, &[b")"])?;
         }
     } else if ft.is_file() {
@@ -100,9 +141,20 @@ fn node<W: Write + ?Sized>(path: &Path, w: &mut W) -> Result<()> {
             put(w, &[b"executable", b""])?;
         }
         put(w, &[b"contents"])?;
-        let mut f = File::open(path).map_err(io_err(path))?;
+        let mut f = HashingReader {
+            inner: File::open(path).map_err(io_err(path))?,
+            h: Sha256::new(),
+        };
         match wire::contents(w, md.len(), &mut f) {
-            Ok(Streamed::Complete) => {}
+            Ok(Streamed::Complete) => {
+                if let Some(list) = files {
+                    list.push(FileDigest {
+                        path: path.to_path_buf(),
+                        size: md.len(),
+                        sha256: f.h.finalize().into(),
+                    });
+                }
+            }
             Ok(Streamed::LengthMismatch) => {
                 return Err(Error::FileChanged {
                     path: path.to_path_buf(),

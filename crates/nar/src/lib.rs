@@ -4,7 +4,8 @@
 //! * [`dump_path`] streams the NAR serialization of a file, symlink or directory tree into any
 //!   [`std::io::Write`] (a hasher, a file); file contents are streamed, never held in memory.
 //! * [`nar_hash`] / [`nar_hash_and_size`] hash a path the way `nix-hash --type sha256` and
-//!   `nix hash path` do.
+//!   `nix hash path` do; [`nar_hash_with_file_digests`] also returns every file's sha256 from
+//!   the same single read (what a package plan needs).
 //! * [`Tree`] describes a tree in memory (contents inline or streamed from a file) and serializes
 //!   to exactly the NAR the same tree on disk would give.
 //! * [`encoding`]: nix-base32, SRI (`sha256-<base64>`) and hex renderings.
@@ -22,7 +23,7 @@ mod wire;
 
 use std::path::PathBuf;
 
-pub use dump::{dump_path, nar_hash, nar_hash_and_size};
+pub use dump::{dump_path, nar_hash, nar_hash_and_size, nar_hash_with_file_digests, FileDigest};
 pub use encoding::{nix32, sri_sha256};
 pub use store_path::{compress_hash, store_path_for, validate_store_name};
 pub use tree::{Contents, Tree};

@@ -158,3 +158,49 @@ fn special_files_and_missing_paths_name_the_path() {
     let err = nar_hash(&d.path().join("nope")).unwrap_err().to_string();
     assert!(err.contains("nope"), "{err}");
 }
+
+/// One read gives the same NAR hash and size as `nar_hash_and_size`, plus every regular file's
+/// sha256 (checked against hashing each file on its own), in NAR (bytewise) order.
+#[test]
+fn file_digests_come_with_the_nar_hash() {
+    use sha2::{Digest, Sha256};
+    let (_d, root) = tree();
+    let (h, size, files) = nar::nar_hash_with_file_digests(&root).unwrap();
+    assert_eq!(hex::encode(h), TREE_HEX);
+    assert_eq!(size, TREE_NAR_SIZE);
+    let rels: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| {
+            use std::os::unix::ffi::OsStrExt;
+            f.path
+                .strip_prefix(&root)
+                .unwrap()
+                .as_os_str()
+                .as_bytes()
+                .to_vec()
+        })
+        .collect();
+    let mut sorted = rels.clone();
+    sorted.sort();
+    assert_eq!(rels, sorted);
+    // 9 regular files in the fixture; symlinks and directories are not listed.
+    assert_eq!(files.len(), 9, "{rels:?}");
+    for f in &files {
+        let bytes = fs::read(&f.path).unwrap();
+        assert_eq!(f.size, bytes.len() as u64);
+        assert_eq!(
+            f.sha256,
+            <[u8; 32]>::from(Sha256::digest(&bytes)),
+            "{:?}",
+            f.path
+        );
+    }
+    let hello = files
+        .iter()
+        .find(|f| f.path.ends_with("data/hello.txt"))
+        .unwrap();
+    assert_eq!(
+        hex::encode(hello.sha256),
+        "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03" // sha256sum of "hello\n"
+    );
+}
