@@ -48,12 +48,23 @@ pub fn install() {
                 return;
             }
             INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
-            cleanup();
-            // Worker threads keep running until exit and may have just created a temp path
-            // (e.g. a layout dir inside a store temp dir); a second pass after they had a moment
-            // to reach their next step removes what raced the first one.
-            std::thread::sleep(std::time::Duration::from_millis(100));
-            cleanup();
+            // Worker threads keep running until exit and may recreate a temp path right after a
+            // pass removed it (e.g. a layout dir inside a store temp dir, or a put that passed
+            // its interruption check just before the flag was set). So passes repeat, 50 ms
+            // apart, until two in a row find nothing (at most 2 s: a thread descheduled longer
+            // than that on a loaded machine is left to the next run's stale-temp cleanup).
+            let mut quiet = 0;
+            for _ in 0..40 {
+                if cleanup() == 0 {
+                    quiet += 1;
+                    if quiet == 2 {
+                        break;
+                    }
+                } else {
+                    quiet = 0;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             eprintln!("lucia-pkg: interrupted by signal {sig}; partial outputs removed");
             std::process::exit(128 + sig);
         });
@@ -72,19 +83,27 @@ pub fn unregister(path: &std::path::Path) {
     }
 }
 
-fn cleanup() {
-    crate::store::remove_in_progress();
+/// Removes every registered temp path; returns how many existed.
+fn cleanup() -> usize {
+    let mut found = crate::store::remove_in_progress();
     let paths: Vec<PathBuf> = TEMPS
         .lock()
         .map(|t| t.iter().cloned().collect())
         .unwrap_or_default();
     for p in paths {
-        if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
-        } else {
-            let _ = std::fs::remove_file(&p);
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => {
+                found += 1;
+                let _ = std::fs::remove_dir_all(&p);
+            }
+            Ok(_) => {
+                found += 1;
+                let _ = std::fs::remove_file(&p);
+            }
+            Err(_) => {}
         }
     }
+    found
 }
 
 /// For `Command::pre_exec`: give a child process the default signal mask back.

@@ -52,12 +52,21 @@ fn track(path: &Path, busy: bool) {
     }
 }
 
-/// Removes the store temp dirs of this process's unfinished `put`s (for signal cleanup).
-pub fn remove_in_progress() {
+static STOPPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Removes the store temp dirs of this process's unfinished `put`s (for signal cleanup);
+/// returns how many existed. No `put` starts after the first call.
+pub fn remove_in_progress() -> usize {
+    STOPPED.store(true, std::sync::atomic::Ordering::SeqCst);
     let paths: Vec<PathBuf> = IN_PROGRESS.lock().map(|v| v.clone()).unwrap_or_default();
+    let mut found = 0;
     for p in paths {
-        let _ = fsutil::remove_tree(&p);
+        if fs::symlink_metadata(&p).is_ok() {
+            found += 1;
+            let _ = fsutil::remove_tree(&p);
+        }
     }
+    found
 }
 
 /// The error a `put` build closure returns; any writer error converts into it with `?`.
@@ -71,6 +80,8 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    #[error("interrupted by a signal")]
+    Interrupted,
     #[error("no store location: set LUCIA_PKG_STORE (or XDG_CACHE_HOME or HOME) to a writable directory")]
     NoDefaultRoot,
     #[error("invalid store entry name {name:?}: use 1-100 characters from A-Z a-z 0-9 . _ + ~ = - and do not start with '.'")]
@@ -270,6 +281,10 @@ impl Store {
             });
         }
         let tmp = self.root.join(".tmp").join(fsutil::unique_name(&id));
+        if STOPPED.load(std::sync::atomic::Ordering::SeqCst) {
+            // The signal thread is removing this process's temp dirs: start no new one.
+            return Err(StoreError::Interrupted);
+        }
         track(&tmp, true);
         fs::create_dir(&tmp).map_err(io_at(&tmp))?;
         let result = self.finish_put(&id, &tmp, build);
