@@ -387,6 +387,21 @@ def summarize(rounds: list[dict]) -> tuple[dict, dict, dict]:
     return sets, ratios, targets
 
 
+def rss_scaling(small: Path, large: Path) -> str:
+    """Median peak RSS per step of two runs with different payload sizes, and their ratio."""
+    runs = [json.loads(p.read_text()) for p in (small, large)]
+    sizes = [r.get("size", p.name) for r, p in zip(runs, (small, large))]
+    steps = [s for s in runs[0]["rounds"][0] if all(s in r["rounds"][0] for r in runs)]
+    lines = [f"peak RSS (MB, median over rounds): {sizes[0]} vs {sizes[1]} payload per arch",
+             f"{'step':<14}{sizes[0]:>10}{sizes[1]:>10}{'ratio':>8}  within 10%"]
+    for s in steps:
+        a, b = (med(r["rounds"], s, "rss_mb") for r in runs)
+        if a is None or b is None:
+            continue
+        lines.append(f"{s:<14}{a:10.1f}{b:10.1f}{b / a:8.2f}  {'yes' if b <= a * 1.1 else 'NO'}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", default="100M", help="payload size per arch (e.g. 100M, 1G)")
@@ -395,14 +410,20 @@ def main() -> None:
                     help="comma list of groups (lucia,nfpm,cref,shared,limit) or steps (" +
                     ",".join(s for g in STEP_GROUPS.values() for s in g) + ")")
     ap.add_argument("--json", type=Path, help="write the machine-readable results here")
-    ap.add_argument("--work", type=Path, required=True)
-    ap.add_argument("--lucia", type=Path, required=True)
+    ap.add_argument("--work", type=Path)
+    ap.add_argument("--lucia", type=Path)
     ap.add_argument("--nfpm", type=Path)
-    ap.add_argument("--repo", type=Path, required=True)
+    ap.add_argument("--repo", type=Path)
     ap.add_argument("--codecs", default="", help="override the example's codecs, e.g. deb=zstd:3,rpm=zstd:3,tar=gzip:1,oci=gzip "
                     "(for memory-scaling probes; the comparison targets use the example's codecs)")
     ap.add_argument("--report", type=Path, help="only re-print the summary of an earlier --json file (also a partial one)")
+    ap.add_argument("--rss-scaling", nargs=2, type=Path, metavar=("SMALL_JSON", "LARGE_JSON"),
+                    help="only compare the median peak RSS of every step present in two earlier --json "
+                         "files (e.g. the 100M and the 1G run); the target is within 10%%")
     a = ap.parse_args()
+    if a.rss_scaling:
+        print(rss_scaling(*a.rss_scaling))
+        return
     if a.report:
         res = json.loads(a.report.read_text())
         rounds = res["rounds"]
@@ -414,6 +435,8 @@ def main() -> None:
         res["sets"], res["ratios"], res["targets"] = summarize(rounds)
         print(report(res))
         return
+    if not (a.work and a.lucia and a.repo):
+        ap.error("--work, --lucia and --repo are needed to run (scripts/bench.sh passes them)")
 
     steps: list[str] = []
     for t in a.tools.split(","):
