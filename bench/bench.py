@@ -19,6 +19,7 @@ import platform
 import shutil
 import statistics
 import subprocess
+import tempfile
 import sys
 import time
 import tomllib
@@ -53,26 +54,36 @@ def loadavg() -> float:
 
 
 def measure(cmd: list[str] | str, env: dict | None = None, cwd: Path | None = None, log: Path | None = None) -> dict:
-    """Runs one process tree to completion and returns wall/cpu/rss; raises on failure."""
+    """Runs one process tree to completion and returns wall/cpu/rss; raises on failure.
+
+    The tree runs under GNU time, which reports what wait4(2) says of its child and every
+    descendant. Not wait4 from here: a child forked from this Python process starts with
+    Python's memory, and Linux records the pre-exec memory's high-water mark in the child's
+    ru_maxrss, so small tools would report Python's peak (23 MB at 100M, 56 MB after
+    generating a 1G payload) instead of their own.
+    """
     shell = isinstance(cmd, str)
+    argv = cmd if not shell else ["/bin/sh", "-ec", cmd]
     out = open(log, "ab") if log else subprocess.DEVNULL
-    load0 = loadavg()
-    t0 = time.monotonic()
-    p = subprocess.Popen(cmd if not shell else ["/bin/sh", "-ec", cmd], env=env, cwd=cwd, stdout=out, stderr=out)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if log:
-        out.close()
-    if p.returncode != 0:
-        tail = log.read_text(errors="replace")[-3000:] if log else ""
-        raise SystemExit(f"bench: step failed (exit {p.returncode}): {cmd}\n{tail}")
+    with tempfile.NamedTemporaryFile("r", prefix="bench-time-", suffix=".txt") as tf:
+        load0 = loadavg()
+        t0 = time.monotonic()
+        p = subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", tf.name, "--"] + argv,
+                           env=env, cwd=cwd, stdout=out, stderr=out)
+        wall = time.monotonic() - t0
+        if log:
+            out.close()
+        if p.returncode != 0:
+            tail = log.read_text(errors="replace")[-3000:] if log else ""
+            raise SystemExit(f"bench: step failed (exit {p.returncode}): {cmd}\n{tail}")
+        fields = tf.read().split()[-3:]
+    user, sys_, rss_kb = float(fields[0]), float(fields[1]), float(fields[2])
     return {
         "wall": wall,
-        "cpu": ru.ru_utime + ru.ru_stime,
-        "user": ru.ru_utime,
-        "sys": ru.ru_stime,
-        "rss_mb": ru.ru_maxrss / 1024.0,
+        "cpu": user + sys_,
+        "user": user,
+        "sys": sys_,
+        "rss_mb": rss_kb / 1024.0,
         "load_before": load0,
         "load_after": loadavg(),
     }

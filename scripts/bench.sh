@@ -31,7 +31,7 @@ done
 export LC_ALL=C TZ=UTC
 
 need=()
-for t in dpkg-deb:dpkg rpmbuild:rpm umoci:umoci xz:xz-utils zstd:zstd gzip:gzip tar:tar python3:python3; do
+for t in /usr/bin/time:time dpkg-deb:dpkg rpmbuild:rpm umoci:umoci xz:xz-utils zstd:zstd gzip:gzip tar:tar python3:python3; do
     command -v "${t%%:*}" >/dev/null || need+=("${t#*:}")
 done
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
