@@ -107,9 +107,8 @@ fn stripped_cpio_header(w: &mut impl Write, index: u32) -> io::Result<()> {
     pad4(w, 14)
 }
 
-/// Payload files reach the compressor in writes cut at multiples of this many bytes of file
-/// offset, whatever `read` returns: deflate's output depends on write boundaries, so they must
-/// be a function of the content alone.
+/// Payload files are read in pieces of this size (the shared Encoder cuts its input at fixed
+/// stream offsets itself, so this only sets the read size).
 const WRITE_CHUNK: usize = 256 * 1024;
 
 /// Per listed entry, in header order: size and sha256 hex ("" for dirs and symlinks).

@@ -58,7 +58,7 @@ impl Codec {
     pub fn implementation(self) -> &'static str {
         match self {
             Codec::None => "none",
-            Codec::Gzip(_) => "flate2-zlib-rs",
+            Codec::Gzip(_) => "flate2-zlib-rs-chunk64k",
             Codec::Xz(_) => "liblzma-static-st",
             Codec::Zstd(_) => "libzstd-st",
         }
@@ -123,8 +123,25 @@ impl FromStr for Codec {
     }
 }
 
+/// The codec receives its input in pieces of exactly this many bytes (the last one shorter):
+/// zlib-rs's deflate at levels 1–8 emits different bytes for the same input written in different
+/// pieces (measured: 3000, 8192, 65536 and 1 MiB writes give four different gzip:6 streams), and
+/// the pieces a writer passes on follow what `read(2)` returned, which differs between
+/// filesystems (FUSE, NFS and 9p return short reads) and when a signal interrupts a read. Cutting
+/// at fixed stream offsets makes the bytes a function of the content alone. (xz and zstd buffer
+/// internally and were not affected; they go through the same path.)
+pub const CODEC_CHUNK: usize = 64 * 1024;
+
 /// A streaming compressor; call [`Encoder::finish`] to flush the trailer and get the sink back.
-pub enum Encoder<W: Write> {
+///
+/// `flush()` does not push buffered input into the codec (that would let the caller's flush
+/// timing into the bytes); everything is written by `finish()`.
+pub struct Encoder<W: Write> {
+    stream: Stream<W>,
+    pending: Vec<u8>,
+}
+
+enum Stream<W: Write> {
     None(W),
     Gzip(flate2::write::GzEncoder<W>),
     Xz(liblzma::write::XzEncoder<W>),
@@ -133,9 +150,50 @@ pub enum Encoder<W: Write> {
 
 impl<W: Write> Encoder<W> {
     pub fn new(codec: Codec, w: W) -> io::Result<Self> {
+        Ok(Encoder {
+            stream: Stream::new(codec, w)?,
+            pending: Vec::with_capacity(CODEC_CHUNK),
+        })
+    }
+    pub fn finish(mut self) -> io::Result<W> {
+        if !self.pending.is_empty() {
+            self.stream.write_all(&self.pending)?;
+        }
+        self.stream.finish()
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        // Whole chunks straight from the caller's buffer when nothing is pending.
+        while self.pending.is_empty() && rest.len() >= CODEC_CHUNK {
+            let (now, later) = rest.split_at(CODEC_CHUNK);
+            self.stream.write_all(now)?;
+            rest = later;
+        }
+        while !rest.is_empty() {
+            let room = CODEC_CHUNK - self.pending.len();
+            let (now, later) = rest.split_at(rest.len().min(room));
+            self.pending.extend_from_slice(now);
+            rest = later;
+            if self.pending.len() == CODEC_CHUNK {
+                self.stream.write_all(&self.pending)?;
+                self.pending.clear();
+            }
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Stream<W> {
+    fn new(codec: Codec, w: W) -> io::Result<Self> {
         Ok(match codec {
-            Codec::None => Encoder::None(w),
-            Codec::Gzip(l) => Encoder::Gzip(
+            Codec::None => Stream::None(w),
+            Codec::Gzip(l) => Stream::Gzip(
                 flate2::GzBuilder::new()
                     .mtime(0)
                     .write(w, flate2::Compression::new(l)),
@@ -144,39 +202,39 @@ impl<W: Write> Encoder<W> {
                 let stream =
                     liblzma::stream::Stream::new_easy_encoder(l, liblzma::stream::Check::Crc64)
                         .map_err(io::Error::other)?;
-                Encoder::Xz(liblzma::write::XzEncoder::new_stream(w, stream))
+                Stream::Xz(liblzma::write::XzEncoder::new_stream(w, stream))
             }
             Codec::Zstd(l) => {
                 // Single-threaded: `multithread` is never called (see the module docs).
-                Encoder::Zstd(zstd::stream::write::Encoder::new(w, l)?)
+                Stream::Zstd(zstd::stream::write::Encoder::new(w, l)?)
             }
         })
     }
-    pub fn finish(self) -> io::Result<W> {
+    fn finish(self) -> io::Result<W> {
         match self {
-            Encoder::None(w) => Ok(w),
-            Encoder::Gzip(e) => e.finish(),
-            Encoder::Xz(e) => e.finish(),
-            Encoder::Zstd(e) => e.finish(),
+            Stream::None(w) => Ok(w),
+            Stream::Gzip(e) => e.finish(),
+            Stream::Xz(e) => e.finish(),
+            Stream::Zstd(e) => e.finish(),
         }
     }
 }
 
-impl<W: Write> Write for Encoder<W> {
+impl<W: Write> Write for Stream<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Encoder::None(w) => w.write(buf),
-            Encoder::Gzip(e) => e.write(buf),
-            Encoder::Xz(e) => e.write(buf),
-            Encoder::Zstd(e) => e.write(buf),
+            Stream::None(w) => w.write(buf),
+            Stream::Gzip(e) => e.write(buf),
+            Stream::Xz(e) => e.write(buf),
+            Stream::Zstd(e) => e.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
-            Encoder::None(w) => w.flush(),
-            Encoder::Gzip(e) => e.flush(),
-            Encoder::Xz(e) => e.flush(),
-            Encoder::Zstd(e) => e.flush(),
+            Stream::None(w) => w.flush(),
+            Stream::Gzip(e) => e.flush(),
+            Stream::Xz(e) => e.flush(),
+            Stream::Zstd(e) => e.flush(),
         }
     }
 }
@@ -250,5 +308,65 @@ mod tests {
         let gz = compress_bytes(Codec::Gzip(6), b"x").unwrap();
         assert_eq!(&gz[4..8], &[0, 0, 0, 0]);
         assert_eq!(gz[3] & 0x08, 0);
+    }
+
+    /// The bytes depend on the content only, not on how the writer cut it into writes (short
+    /// reads on network filesystems, interrupted reads) nor on when it called flush.
+    #[test]
+    fn write_boundaries_and_flushes_do_not_reach_the_bytes() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let data: Vec<u8> = (0..1_500_000u32)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if x.is_multiple_of(5) {
+                    b'a' + (x % 26) as u8
+                } else {
+                    b"agent host lucia "[(i % 17) as usize]
+                }
+            })
+            .collect();
+        for codec in [
+            Codec::Gzip(1),
+            Codec::Gzip(6),
+            Codec::Gzip(9),
+            Codec::Zstd(3),
+            Codec::Xz(1),
+        ] {
+            let run = |sizes: &[usize], flush_every: usize| {
+                let mut e = Encoder::new(codec, Vec::new()).unwrap();
+                let (mut at, mut k) = (0, 0);
+                while at < data.len() {
+                    let n = sizes[k % sizes.len()].min(data.len() - at);
+                    e.write_all(&data[at..at + n]).unwrap();
+                    at += n;
+                    k += 1;
+                    if flush_every > 0 && k % flush_every == 0 {
+                        e.flush().unwrap();
+                    }
+                }
+                e.finish().unwrap()
+            };
+            let reference = run(&[8192], 0);
+            for (sizes, flush_every) in [
+                (&[3000][..], 0),
+                (&[65536], 0),
+                (&[1 << 20], 0),
+                (&[1, 700, 70_000, 13], 3),
+                (&[CODEC_CHUNK - 1, CODEC_CHUNK + 1], 1),
+            ] {
+                assert!(
+                    run(sizes, flush_every) == reference,
+                    "{codec}: writes of {sizes:?} (flush every {flush_every}) changed the bytes"
+                );
+            }
+            let mut out = Vec::new();
+            decoder(codec, &reference[..])
+                .unwrap()
+                .read_to_end(&mut out)
+                .unwrap();
+            assert!(out == data, "{codec}: round trip");
+        }
     }
 }
