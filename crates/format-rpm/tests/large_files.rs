@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 
 use pkg_core::compress::Codec;
 use pkg_core::plan::{Content, Entry, EntryKind, Layer, Owner, Plan};
-use pkg_core::sample::lucia_like_plan;
+use pkg_core::sample::{compressible_text, disk_app_file, lucia_like_plan};
 use pkg_core::Arch;
 
 mod common;
@@ -125,35 +125,12 @@ fn free_bytes(dir: &Path) -> u64 {
 fn fast_codecs_match_the_crate_on_multi_chunk_files() {
     let dir = tempfile::tempdir().unwrap();
     // ~1 MB of compressible but irregular text, not a multiple of 8 KiB.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let data: Vec<u8> = (0..1_000_003u32)
-        .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            if x.is_multiple_of(5) {
-                b'a' + (x % 26) as u8
-            } else {
-                b"agent host lucia "[(i % 17) as usize]
-            }
-        })
-        .collect();
+    let data = compressible_text(1_000_003);
     let src = dir.path().join("data.bin");
     fs::write(&src, &data).unwrap();
     let mut plan = lucia_like_plan(Arch::Amd64);
-    plan.entries.push(Entry {
-        path: "/opt/lucia/data.bin".into(),
-        owned: true,
-        kind: EntryKind::File {
-            sha256: sha256_file(&src),
-            content: Content::Disk(src),
-            size: data.len() as u64,
-        },
-        mode: 0o644,
-        owner: Owner::root(),
-        config: false,
-        layer: Layer::App,
-    });
+    plan.entries
+        .push(disk_app_file("/opt/lucia/data.bin", &src).unwrap());
     plan.entries
         .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     for codec in [
@@ -186,19 +163,8 @@ fn small_files_share_the_compression_context() {
         );
         let src = dir.path().join(format!("plugin{i}.deps.json"));
         fs::write(&src, &text).unwrap();
-        plan.entries.push(Entry {
-            path: format!("/opt/lucia/plugin{i:03}.deps.json"),
-            owned: true,
-            kind: EntryKind::File {
-                sha256: sha256_file(&src),
-                content: Content::Disk(src),
-                size: text.len() as u64,
-            },
-            mode: 0o644,
-            owner: Owner::root(),
-            config: false,
-            layer: Layer::App,
-        });
+        plan.entries
+            .push(disk_app_file(&format!("/opt/lucia/plugin{i:03}.deps.json"), &src).unwrap());
     }
     plan.entries
         .sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));

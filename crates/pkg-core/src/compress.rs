@@ -314,19 +314,7 @@ mod tests {
     /// reads on network filesystems, interrupted reads) nor on when it called flush.
     #[test]
     fn write_boundaries_and_flushes_do_not_reach_the_bytes() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let data: Vec<u8> = (0..1_500_000u32)
-            .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                if x.is_multiple_of(5) {
-                    b'a' + (x % 26) as u8
-                } else {
-                    b"agent host lucia "[(i % 17) as usize]
-                }
-            })
-            .collect();
+        let data = crate::sample::compressible_text(1_500_000);
         for codec in [
             Codec::Gzip(1),
             Codec::Gzip(6),

@@ -24,6 +24,43 @@ fn file(path: &str, mode: u32, owner: Owner, bytes: &[u8], config: bool, layer: 
     }
 }
 
+/// Compressible but irregular text (words mixed with pseudo-random letters), always the same for
+/// the same length: test data for codecs and writers.
+pub fn compressible_text(len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    (0..len)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            if x.is_multiple_of(5) {
+                b'a' + (x % 26) as u8
+            } else {
+                b"agent host lucia "[i % 17]
+            }
+        })
+        .collect()
+}
+
+/// A root-owned 0644 app file at `path` whose content is streamed from `src` on disk (size and
+/// sha256 read from it now), for writer tests.
+pub fn disk_app_file(path: &str, src: &std::path::Path) -> std::io::Result<Entry> {
+    let (sha256, size) = crate::digest::sha256_file(src)?;
+    Ok(Entry {
+        path: path.into(),
+        kind: EntryKind::File {
+            content: Content::Disk(src.to_path_buf()),
+            size,
+            sha256,
+        },
+        mode: 0o644,
+        owner: Owner::root(),
+        config: false,
+        owned: true,
+        layer: Layer::App,
+    })
+}
+
 fn dir(path: &str, owned: bool, layer: Layer) -> Entry {
     Entry {
         path: path.into(),
