@@ -12,7 +12,7 @@
 use std::fs;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use pkg_core::compress::Codec;
 use pkg_core::plan::{Content, Entry, EntryKind, Layer, Owner, Plan};
@@ -20,21 +20,11 @@ use pkg_core::sample::{compressible_text, disk_app_file, lucia_like_plan};
 use pkg_core::Arch;
 
 mod common;
-use common::assert_same_package;
+use common::{assert_same_package, rpmq, run};
 
 /// Just over `u32::MAX`: the smallest file that needs the 64-bit tags.
 const BIG: u64 = (4 << 30) + 1;
 const BIG_PATH: &str = "/opt/lucia/big.bin";
-
-fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {cmd} (install it: see scripts/ci-packages.txt): {e}")
-        })
-}
 
 fn text(o: &Output) -> String {
     format!(
@@ -42,13 +32,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-/// rpm with a private database, so queries never touch the machine's.
-fn rpmq(db: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--dbpath", db.to_str().unwrap()];
-    a.extend_from_slice(args);
-    run("rpm", &a)
 }
 
 /// sha256 by `sha256sum` (an unoptimized test build would hash 4 GiB very slowly).

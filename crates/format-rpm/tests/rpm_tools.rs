@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use pkg_core::compress::Codec;
 use pkg_core::plan::{Content, Entry, EntryKind, Layer, Owner, Plan};
@@ -12,29 +12,12 @@ use pkg_core::Arch;
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::assert_same_package;
+use common::{assert_same_package, rpmq, run};
 
 const SD: u64 = 1_767_225_600;
 
-fn run(cmd: &str, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .args(args)
-        .env("LC_ALL", "C")
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {cmd} (install it: see scripts/ci-packages.txt): {e}")
-        })
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// rpm with a private database, so queries never touch ~/.rpmdb.
-fn rpmq(db: &Path, args: &[&str]) -> Output {
-    let mut a = vec!["--dbpath", db.to_str().unwrap_or("/nonexistent")];
-    a.extend_from_slice(args);
-    run("rpm", &a)
 }
 
 fn disk_file(dir: &Path, name: &str, bytes: &[u8], mtime: &str) -> (Content, u64, [u8; 32]) {

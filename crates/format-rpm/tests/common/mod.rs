@@ -1,13 +1,35 @@
-//! Comparing the streaming writer's package with the rpm crate's own build of the same plan.
+//! Helpers shared by the format-rpm integration tests: running the real rpm tools, and comparing
+//! the streaming writer's package with the rpm crate's own build of the same plan.
 //!
 //! The two differ only in how the payload is compressed (lucia-pkg's shared codecs, no flush
 //! per file), so: the lead is the same, every main-header tag is the same except the digest of
 //! the *compressed* payload, and the decompressed payloads are the same bytes.
 
 use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output};
 
 use pkg_core::compress::{decoder, Codec};
 use rpm::{IndexTag, Package};
+
+/// Runs a tool in the C locale; a missing tool fails the test (CI installs them from
+/// scripts/ci-packages.txt).
+pub fn run(cmd: &str, args: &[&str]) -> Output {
+    Command::new(cmd)
+        .args(args)
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {cmd} (install it: see scripts/ci-packages.txt): {e}")
+        })
+}
+
+/// rpm with a private database, so queries never touch the machine's.
+pub fn rpmq(db: &Path, args: &[&str]) -> Output {
+    let mut a = vec!["--dbpath", db.to_str().unwrap_or("/nonexistent")];
+    a.extend_from_slice(args);
+    run("rpm", &a)
+}
 
 const COMPRESSED_DIGEST: u32 = IndexTag::RPMTAG_PAYLOADSHA256 as u32;
 
