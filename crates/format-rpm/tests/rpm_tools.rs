@@ -522,7 +522,7 @@ fn signed_packages_verify_with_rpmkeys_and_are_reproducible() {
     let gnupg = d.path().join("gnupg");
     fs::create_dir(&gnupg).unwrap();
     let gpg = |args: &[&str]| {
-        let o = Command::new("gpg")
+        let o = std::process::Command::new("gpg")
             .args([
                 "--batch",
                 "--homedir",
