@@ -3,6 +3,7 @@
 
 pub mod diagnostic;
 pub mod schema;
+pub mod secrets;
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -838,6 +839,7 @@ impl Validator<'_> {
             compression: None,
             base: None,
             user: None,
+            allow_root: None,
             working_dir: None,
             entrypoint: None,
             cmd: vec![],
@@ -876,36 +878,45 @@ impl Validator<'_> {
                 }
             },
         };
+        let allow_root = o.allow_root.unwrap_or(false);
         let user = match &o.user {
             Some(u) => {
-                let v = u.get_ref();
-                let ok = v.split(':').count() <= 2
-                    && !v.is_empty()
-                    && v.split(':').all(|p| !p.is_empty());
-                if !ok {
+                let v = oci_user(u.get_ref()).map_err(|m| {
+                    self.err(
+                        Some(u.span()),
+                        m,
+                        "write \"uid:gid\" in decimal, e.g. user = \"1100:1100\"",
+                    )
+                })?;
+                if v.is_root() && !allow_root {
                     return Err(self.err(
                         Some(u.span()),
-                        format!("`{v}` is not a container user"),
-                        "write \"uid:gid\", e.g. user = \"1100:1100\"",
+                        format!("the image would run as root (`{}`)", u.get_ref()),
+                        "run as an unprivileged uid:gid, e.g. \"1100:1100\", or set oci.allow-root = true if the image really needs root",
                     ));
                 }
-                if v == "0" || v.starts_with("0:") || v == "root" || v.starts_with("root:") {
-                    return Err(self.err(
-                        Some(u.span()),
-                        "the image would run as root",
-                        "run as an unprivileged uid:gid, e.g. \"1100:1100\"",
-                    ));
-                }
-                v.clone()
+                v.render()
             }
-            None => match service {
-                Some(s) => format!(
-                    "{}:{}",
-                    s.uid.unwrap_or(1000),
-                    s.gid.or(s.uid).unwrap_or(1000)
-                ),
-                None => "65534:65534".into(),
-            },
+            None => {
+                // The service's fixed ids when it has them, else one documented unprivileged
+                // default (65532, as distroless images use): never a host's first human user
+                // (1000) and never the shared `nobody` (65534).
+                let (uid, gid) = match service {
+                    Some(s) => match s.uid {
+                        Some(uid) => (uid, s.gid.unwrap_or(uid)),
+                        None => (DEFAULT_OCI_ID, s.gid.unwrap_or(DEFAULT_OCI_ID)),
+                    },
+                    None => (DEFAULT_OCI_ID, DEFAULT_OCI_ID),
+                };
+                if uid == 0 && !allow_root {
+                    return Err(self.err(
+                        None,
+                        "service.uid = 0 would make the image run as root",
+                        "give the service an unprivileged uid, or set oci.user (or oci.allow-root = true if the image really needs root)",
+                    ));
+                }
+                format!("{uid}:{gid}")
+            }
         };
         for p in &o.ports {
             let v = p.get_ref();
@@ -919,9 +930,15 @@ impl Validator<'_> {
                 ));
             }
         }
-        for (k, v) in &o.env {
-            if looks_like_secret(k, v) {
-                return Err(self.err(None, format!("[oci] env `{k}` looks like a secret"), "never bake secrets into an image: pass them at run time (docker run -e, a Kubernetes Secret)"));
+        for (table, map) in [("env", &o.env), ("labels", &o.labels)] {
+            for (k, v) in map {
+                if looks_like_secret(k, v.get_ref()) {
+                    return Err(self.err(
+                        Some(v.span()),
+                        format!("[oci] {table} `{k}` looks like a secret (the value is not shown)"),
+                        "never bake secrets into an image: pass them at run time (docker run -e, a Kubernetes Secret)",
+                    ));
+                }
             }
         }
         Ok(pkg_core::plan::OciOptions {
@@ -931,7 +948,11 @@ impl Validator<'_> {
             working_dir: o.working_dir,
             entrypoint: o.entrypoint.unwrap_or_default(),
             cmd: o.cmd,
-            env: o.env.into_iter().collect(),
+            env: o
+                .env
+                .into_iter()
+                .map(|(k, v)| (k, v.into_inner()))
+                .collect(),
             exposed_ports: o
                 .ports
                 .into_iter()
@@ -945,60 +966,82 @@ impl Validator<'_> {
                 })
                 .collect(),
             volumes: o.volumes,
-            labels: o.labels.into_iter().collect(),
+            labels: o
+                .labels
+                .into_iter()
+                .map(|(k, v)| (k, v.into_inner()))
+                .collect(),
             repository: o.repository,
             tags: o.tags,
         })
     }
 }
 
-/// Heuristic for values that must never be baked into artifacts: provider key prefixes, JWTs,
-/// private keys, and long high-entropy tokens in keys named like secrets.
-pub fn looks_like_secret(key: &str, value: &str) -> bool {
-    let v = value.trim().trim_matches('"').trim_matches('\'');
-    if v.is_empty() {
-        return false;
+pub use secrets::looks_like_secret;
+
+/// The image user when the manifest names none and the service has no fixed uid.
+pub const DEFAULT_OCI_ID: u32 = 65532;
+
+/// One side of `oci.user`: a decimal id or an account name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OciId {
+    Num(u32),
+    Name(String),
+}
+
+/// A parsed `oci.user`: `user` or `user:group`, each a decimal id (leading zeros allowed and
+/// dropped, so `"0000"` is recognized as root) or a POSIX account name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct OciUser {
+    user: OciId,
+    group: Option<OciId>,
+}
+
+impl OciUser {
+    fn is_root(&self) -> bool {
+        matches!(&self.user, OciId::Num(0)) || matches!(&self.user, OciId::Name(n) if n == "root")
     }
-    let prefixes = [
-        "sk-",
-        "sk_live_",
-        "ghp_",
-        "gho_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "AKIA",
-        "AIza",
-        "glpat-",
-        "eyJ",
-    ];
-    if prefixes.iter().any(|p| v.starts_with(p) && v.len() >= 20) || v.contains("-----BEGIN") {
-        return true;
+
+    /// The canonical form written into the image config.
+    fn render(&self) -> String {
+        let one = |i: &OciId| match i {
+            OciId::Num(n) => n.to_string(),
+            OciId::Name(n) => n.clone(),
+        };
+        match &self.group {
+            Some(g) => format!("{}:{}", one(&self.user), one(g)),
+            None => one(&self.user),
+        }
     }
-    let k = key.to_ascii_lowercase();
-    let secretish = [
-        "token",
-        "secret",
-        "password",
-        "apikey",
-        "api_key",
-        "accesskey",
-        "access_key",
-        "key",
-    ]
-    .iter()
-    .any(|s| k.replace("__", "_").contains(s));
-    let placeholder =
-        v.starts_with('<') || v.contains("change") || v.contains("example") || v.contains("${");
-    if secretish && !placeholder && v.len() >= 16 {
-        let classes = [
-            v.chars().any(|c| c.is_ascii_lowercase()),
-            v.chars().any(|c| c.is_ascii_uppercase()),
-            v.chars().any(|c| c.is_ascii_digit()),
-        ];
-        return classes.iter().filter(|b| **b).count() >= 2 && !v.contains(' ');
+}
+
+fn oci_user(v: &str) -> Result<OciUser, String> {
+    let id = |p: &str| -> Result<OciId, String> {
+        if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            // `parse` accepts leading zeros: "0000" is 0, i.e. root.
+            let n = p
+                .parse::<u32>()
+                .map_err(|_| format!("`{p}` is out of range for a uid/gid"))?;
+            return Ok(OciId::Num(n));
+        }
+        let name_ok = !p.is_empty()
+            && p.len() <= 32
+            && p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if name_ok {
+            Ok(OciId::Name(p.to_string()))
+        } else {
+            Err(format!("`{}` is not a container user", v.escape_debug()))
+        }
+    };
+    let mut parts = v.split(':');
+    let user = id(parts.next().unwrap_or(""))?;
+    let group = parts.next().map(id).transpose()?;
+    if parts.next().is_some() {
+        return Err(format!("`{}` is not a container user", v.escape_debug()));
     }
-    false
+    Ok(OciUser { user, group })
 }
 
 #[cfg(test)]
@@ -1032,30 +1075,5 @@ mod tests {
         assert_eq!(spec.meta.name, "lucia");
         assert_eq!(spec.arches, vec![Arch::Amd64, Arch::Arm64]);
         assert_eq!(spec.formats, Format::ALL.to_vec());
-    }
-
-    #[test]
-    fn secrets_are_recognized() {
-        assert!(looks_like_secret(
-            "OPENAI_KEY",
-            "sk-abcdefghijklmnopqrstuvwxyz012345"
-        ));
-        assert!(looks_like_secret(
-            "HomeAssistant__AccessToken",
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.abcdefghijk"
-        ));
-        assert!(looks_like_secret(
-            "DASHBOARD_API_KEY",
-            "Xq7Lm2Pz9Rt4Vw8Ys3Kb6Nc1"
-        ));
-        assert!(!looks_like_secret("ASPNETCORE_URLS", "http://+:8080"));
-        assert!(!looks_like_secret(
-            "HomeAssistant__AccessToken",
-            "<your long-lived access token>"
-        ));
-        assert!(!looks_like_secret(
-            "DataProvider__SqlitePath",
-            "/var/lib/lucia/lucia.db"
-        ));
     }
 }

@@ -193,18 +193,19 @@ pub struct RawOci {
     pub compression: Option<S<String>>,
     pub base: Option<S<RawOciBase>>,
     pub user: Option<S<String>>,
+    pub allow_root: Option<bool>,
     pub working_dir: Option<String>,
     pub entrypoint: Option<Vec<String>>,
     #[serde(default)]
     pub cmd: Vec<String>,
     #[serde(default)]
-    pub env: BTreeMap<String, String>,
+    pub env: BTreeMap<String, S<String>>,
     #[serde(default)]
     pub ports: Vec<S<String>>,
     #[serde(default)]
     pub volumes: Vec<String>,
     #[serde(default)]
-    pub labels: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, S<String>>,
     pub repository: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
@@ -302,6 +303,7 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
             "compression",
             "base",
             "user",
+            "allow-root",
             "working-dir",
             "entrypoint",
             "cmd",

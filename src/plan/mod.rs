@@ -3,6 +3,7 @@
 //! the per-format options. Every format writer consumes only this.
 
 pub mod elf;
+pub mod installable;
 pub mod payload;
 
 use std::collections::BTreeMap;
@@ -123,24 +124,15 @@ fn add(entries: &mut BTreeMap<String, Entry>, e: Entry, src: &Path) -> Result<()
     Ok(())
 }
 
-/// Refuses an env template that carries something that looks like a real credential: the
-/// template ships to every user of the package and into build logs.
+/// Refuses a config text (the env template, a `[[files]]` entry under /etc) that carries something
+/// that looks like a real credential: it ships to every user of the package, into the image and
+/// into build logs. The error names the file, line and key, never the value.
 fn check_no_secrets(path: &Path, bytes: &[u8]) -> Result<(), PlanError> {
-    let text = String::from_utf8_lossy(bytes);
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        let line = line.strip_prefix("export ").unwrap_or(line);
-        if line.starts_with('#') {
-            continue;
-        }
-        if let Some((k, v)) = line.split_once('=') {
-            if crate::manifest::looks_like_secret(k.trim(), v.trim()) {
-                return Err(PlanError::new(path, format!("line {}: `{}` looks like a real secret", n + 1, k.trim()))
-                    .help("ship the template with an empty value or a placeholder such as <your-token>; set the real value on the installed system"));
-            }
-        }
+    match crate::manifest::secrets::scan_text(bytes) {
+        Some(f) => Err(PlanError::new(path, format!("line {}: `{}` looks like a real secret (the value is not shown)", f.line, f.key))
+            .help("ship the file with an empty value or a placeholder such as <your-token>; set the real value on the installed system")),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, PlanError> {
@@ -313,6 +305,9 @@ pub fn build(
             )
             .help("use a mode such as \"0644\" or \"0755\""));
         }
+        if f.dest.starts_with("/etc/") {
+            check_no_secrets(&f.src, &bytes)?;
+        }
         let owner = match &f.owner {
             Some((u, g)) => Owner {
                 user: u.clone(),
@@ -366,6 +361,7 @@ pub fn build(
     }
     let mut entries: Vec<Entry> = entries.into_values().collect();
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+    installable::check(&entries, &spec.formats, &spec.manifest_path)?;
 
     // A changelog entry without a date (the synthesized one) is dated at the source date.
     let mut meta = spec.meta.clone();

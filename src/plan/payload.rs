@@ -79,6 +79,17 @@ pub fn scan(
                 .to_str()
                 .ok_or_else(|| PlanError::new(path, "symlink target is not valid UTF-8"))?
                 .to_string();
+            // The target lands in package databases, the tarball's MANIFEST and install.sh's `ln`.
+            if target_str.is_empty() || target_str.chars().any(|c| c.is_control()) {
+                return Err(PlanError::new(
+                    path,
+                    format!(
+                        "symlink target `{}` is empty or contains a control character (newline, tab…)",
+                        target_str.escape_debug()
+                    ),
+                )
+                .help("point the link at a plain path"));
+            }
             Node::Symlink { target: target_str }
         } else if ft.is_file() {
             let special = perm & 0o6000 != 0 || perm & 0o002 != 0;

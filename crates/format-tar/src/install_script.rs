@@ -99,6 +99,18 @@ ensure_dir() {{ # path mode user group
     fi
 }}
 
+# Copies $1 beside $2 under a fixed-length temporary name, then renames it into place: the temporary
+# name does not grow with the file's own name, so any name the package managers can unpack
+# installs here too.
+place_file() {{ # src dst mode user group
+    tmp="${{2%/*}}/.lucia-pkg-new.$$"
+    rm -f "$tmp"
+    cp "$1" "$tmp"
+    chmod "$3" "$tmp"
+    set_owner "$tmp" "$4" "$5"
+    mv -f "$tmp" "$2"
+}}
+
 install_entries() {{
     while IFS='	' read -r kind mode user group path target; do
         dst="$DESTDIR$path"
@@ -108,10 +120,7 @@ install_entries() {{
                 if [ "$kind" = d ]; then chmod "$mode" "$dst"; set_owner "$dst" "$user" "$group"; fi
                 ;;
             f)
-                cp "$HERE/root$path" "$dst.lucia-new"
-                chmod "$mode" "$dst.lucia-new"
-                set_owner "$dst.lucia-new" "$user" "$group"
-                mv -f "$dst.lucia-new" "$dst"
+                place_file "$HERE/root$path" "$dst" "$mode" "$user" "$group"
                 ;;
             c)
                 if [ -e "$dst" ]; then
@@ -122,10 +131,7 @@ install_entries() {{
                         echo "install.sh: kept your $path; the new template is $path.dist"
                     fi
                 else
-                    cp "$HERE/root$path" "$dst.lucia-new"
-                    chmod "$mode" "$dst.lucia-new"
-                    set_owner "$dst.lucia-new" "$user" "$group"
-                    mv -f "$dst.lucia-new" "$dst"
+                    place_file "$HERE/root$path" "$dst" "$mode" "$user" "$group"
                 fi
                 ;;
             l)
