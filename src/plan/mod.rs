@@ -219,7 +219,9 @@ pub fn build(
                 &mut entries,
                 inline_file(
                     &sysusers_path,
-                    lifecycle::sysusers_conf(&user).into_bytes(),
+                    lifecycle::sysusers_conf(&user)
+                        .map_err(|e| PlanError::new(manifest, e.to_string()))?
+                        .into_bytes(),
                     FILE_MODE,
                     Owner::root(),
                     false,
@@ -232,7 +234,9 @@ pub fn build(
                     &mut entries,
                     inline_file(
                         &tmpfiles_path,
-                        lifecycle::tmpfiles_conf(&dirs).into_bytes(),
+                        lifecycle::tmpfiles_conf(&dirs)
+                            .map_err(|e| PlanError::new(manifest, e.to_string()))?
+                            .into_bytes(),
                         FILE_MODE,
                         Owner::root(),
                         false,

@@ -10,15 +10,11 @@ use crate::DebError;
 const DESCRIPTION_WIDTH: usize = 79;
 
 /// Refuses values that would break the RFC 822-style control syntax (a newline starts a new
-/// field or a continuation line and would let manifest text inject fields).
+/// field or a continuation line and would let manifest text inject fields); the check is the one
+/// every package header uses, `pkg_core::render::header_field`.
 fn single_line<'a>(field: &str, value: &'a str) -> Result<&'a str, DebError> {
-    let v = value.trim();
-    if v.contains(['\n', '\r']) {
-        return Err(DebError::Invalid(format!(
-            "deb control field {field}: `{v}` spans several lines; write it on one line"
-        )));
-    }
-    Ok(v)
+    pkg_core::render::header_field("the deb control file", field, value)
+        .map_err(|e| DebError::Invalid(e.to_string()))
 }
 
 /// `a, b | c` from a list of relations, each validated to be one line without a bare comma
@@ -73,6 +69,8 @@ pub(crate) fn fold_description(summary: &str, body: &str) -> Result<String, DebE
             "the package summary is empty; give a one-line summary".into(),
         ));
     }
+    pkg_core::render::header_text("the deb control file", "Description", body)
+        .map_err(|e| DebError::Invalid(e.to_string()))?;
     let mut out = format!("Description: {summary}\n");
     let body = body.replace("\r\n", "\n").replace('\t', "    ");
     let mut words: Vec<&str> = Vec::new();
@@ -254,7 +252,10 @@ mod tests {
     fn refuses_multiline_fields() {
         assert!(fold_description("a\nb", "").is_err());
         assert!(fold_description("  ", "").is_err());
+        assert!(fold_description("a", "body\u{1b}[2J").is_err());
         assert!(relations("Depends", &["a\nFoo: bar".into()]).is_err());
+        assert!(relations("Depends", &["a\rFoo: bar".into()]).is_err());
+        assert!(single_line("Homepage", "https://x\tFoo: bar").is_err());
         assert_eq!(
             relations("Depends", &["a".into(), "b | c".into()])
                 .unwrap()

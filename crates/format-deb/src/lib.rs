@@ -159,7 +159,7 @@ pub fn write_deb<W: Write>(plan: &Plan, out: W) -> Result<DebSummary, DebError> 
 
     // control.tar.<ext>: a temp file too, because md5sums grows with the payload's file count.
     let control_name = member_name("control.tar", codec);
-    let scripts = scripts::maintainer_scripts(plan, &conffiles);
+    let scripts = scripts::maintainer_scripts(plan, &conffiles)?;
     let mut members: Vec<(String, u32, Vec<u8>)> = vec![
         (
             "control".into(),

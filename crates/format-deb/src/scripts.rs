@@ -18,6 +18,8 @@
 use pkg_core::lifecycle::{sh_quote, ServiceIntent, UnitIntent};
 use pkg_core::Plan;
 
+use crate::DebError;
+
 /// One generated maintainer script.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Script {
@@ -171,14 +173,17 @@ fn sh_config_leftovers(plan: &Plan, conffiles: &[String]) -> String {
     s
 }
 
-/// Generates the scripts the plan needs; a plan without service and snippets gets none.
-pub fn maintainer_scripts(plan: &Plan, conffiles: &[String]) -> Vec<Script> {
+/// Generates the scripts the plan needs; a plan without service and snippets gets none. Refuses
+/// a service account whose values cannot be rendered safely (see `pkg_core::render`).
+pub fn maintainer_scripts(plan: &Plan, conffiles: &[String]) -> Result<Vec<Script>, DebError> {
     let Some(svc) = &plan.service else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let all_units = units(&svc.units.iter().collect::<Vec<_>>());
     let has_units = !svc.units.is_empty();
-    let create_user = svc.sh_create_user();
+    let create_user = svc
+        .sh_create_user()
+        .map_err(|e| DebError::Invalid(e.to_string()))?;
     let mut out = Vec::new();
 
     // preinst
@@ -318,7 +323,7 @@ pub fn maintainer_scripts(plan: &Plan, conffiles: &[String]) -> Vec<Script> {
         name: "postrm",
         text: s,
     });
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -330,7 +335,7 @@ mod tests {
 
     fn scripts_of(plan: &Plan) -> Vec<Script> {
         let conf = crate::control::conffiles(plan).unwrap();
-        maintainer_scripts(plan, &conf)
+        maintainer_scripts(plan, &conf).unwrap()
     }
 
     #[test]

@@ -26,7 +26,12 @@ fn compression(codec: Codec) -> CompressionWithLevel {
 /// Reads the source date the way the header needs it, refusing values the crate would replace by
 /// the current time.
 pub(crate) fn checked_source_date(plan: &Plan) -> Result<Timestamp, RpmError> {
-    let date = plan.source_date;
+    check_source_date(plan.source_date).map(Timestamp)
+}
+
+/// The rule of [`checked_source_date`] on its own, so that a build can refuse a source date the
+/// rpm writer would refuse before any format is written: at most `u32::MAX` and not in the future.
+pub fn check_source_date(date: u64) -> Result<u32, RpmError> {
     let t = u32::try_from(date).map_err(|_| RpmError::SourceDateTooLarge { date })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -35,7 +40,7 @@ pub(crate) fn checked_source_date(plan: &Plan) -> Result<Timestamp, RpmError> {
     if date > now {
         return Err(RpmError::SourceDateInFuture { date });
     }
-    Ok(Timestamp(t))
+    Ok(t)
 }
 
 /// Disk files that are hard links of a file listed earlier. The crate would turn such pairs into
@@ -184,6 +189,44 @@ fn add_entry(
     Ok(true)
 }
 
+/// Refuses header strings with control characters (a newline in Vendor, Packager, URL… breaks
+/// every tool that prints or re-parses the header, and `rpm --queryformat` output). The check is
+/// the one every package header uses, `pkg_core::render::header_field`.
+fn check_header_fields(plan: &Plan) -> Result<(), RpmError> {
+    use pkg_core::render::{header_field, header_text};
+    const T: &str = "the rpm header";
+    let meta = &plan.meta;
+    let opts = &plan.formats.rpm;
+    for (what, v) in [
+        ("Name", Some(&meta.name)),
+        ("Version", Some(&meta.version.pkg)),
+        ("Release", Some(&meta.version.release)),
+        ("License", Some(&meta.license)),
+        ("Summary", Some(&meta.summary)),
+        (
+            "Packager",
+            opts.packager.as_ref().or(Some(&meta.maintainer)),
+        ),
+        ("URL", meta.homepage.as_ref()),
+        ("VCS", meta.source_url.as_ref()),
+        ("Vendor", meta.vendor.as_ref()),
+        ("Group", opts.group.as_ref()),
+    ] {
+        if let Some(v) = v {
+            header_field(T, what, v)?;
+        }
+    }
+    header_text(T, "Description", &meta.description)?;
+    for c in &meta.changelog {
+        header_field(T, "changelog author", &c.author)?;
+        header_field(T, "changelog version", &c.version)?;
+        for l in &c.changes {
+            header_field(T, "changelog change", l)?;
+        }
+    }
+    Ok(())
+}
+
 fn changelog_author_line(author: &str, version: &str) -> String {
     format!("{author} - {version}")
 }
@@ -196,6 +239,7 @@ pub(crate) fn build_unsigned(
     disk: DiskFiles,
 ) -> Result<(rpm::Package, usize), RpmError> {
     let mtime = checked_source_date(plan)?;
+    check_header_fields(plan)?;
     let meta = &plan.meta;
     let opts = &plan.formats.rpm;
 
@@ -273,7 +317,7 @@ pub(crate) fn build_unsigned(
         }
     }
 
-    let s = scriptlets::generate(plan.service.as_ref());
+    let s = scriptlets::generate(plan.service.as_ref())?;
     let sh = |body: &str| Scriptlet::new(body).prog(vec!["/bin/sh"]);
     if let Some(x) = &s.pre {
         b.pre_install_script(sh(x));

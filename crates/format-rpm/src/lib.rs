@@ -59,7 +59,7 @@ use std::path::PathBuf;
 
 use pkg_core::Plan;
 
-pub use build::write_rpm_in_memory;
+pub use build::{check_source_date, write_rpm_in_memory};
 pub use inspect::{
     inspect, ChangelogReport, DigestsReport, FileReport, RpmReport, ScriptletReport,
 };
@@ -134,6 +134,9 @@ pub enum RpmError {
     Internal(String),
     #[error("{path}: not a readable rpm package: {why}")]
     Invalid { path: String, why: String },
+    /// A plan value that cannot go into the header or a scriptlet unchanged (fix the manifest).
+    #[error(transparent)]
+    Render(#[from] pkg_core::render::RenderError),
 }
 
 impl RpmError {

@@ -37,6 +37,7 @@
 //! scriptlet's.
 
 use pkg_core::lifecycle::{ServiceIntent, UnitIntent};
+use pkg_core::render::RenderError;
 
 /// The four scriptlet bodies (without a `#!` line: rpm runs them with `/bin/sh`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -84,15 +85,16 @@ fn append_snippet(s: &mut String, snippet: &Option<String>) {
 }
 
 /// Builds the scriptlets for a plan's service intent. Without a service there are no scriptlets.
-pub fn generate(intent: Option<&ServiceIntent>) -> Scriptlets {
+/// Refuses a service account whose values cannot be rendered safely (see `pkg_core::render`).
+pub fn generate(intent: Option<&ServiceIntent>) -> Result<Scriptlets, RenderError> {
     let Some(intent) = intent else {
-        return Scriptlets::default();
+        return Ok(Scriptlets::default());
     };
     let has_units = !intent.units.is_empty();
 
     // %pre: the account must exist before files owned by its group are laid down.
     let mut pre = header("%pre");
-    let create_user = intent.sh_create_user();
+    let create_user = intent.sh_create_user()?;
     if !create_user.is_empty() {
         pre.push_str("set -e\n");
         pre.push_str(&create_user);
@@ -152,12 +154,12 @@ pub fn generate(intent: Option<&ServiceIntent>) -> Scriptlets {
 
     // A scriptlet that would only hold its comment line is left out of the package.
     let keep = |s: String, phase: &str| (s != header(phase)).then_some(s);
-    Scriptlets {
+    Ok(Scriptlets {
         pre: keep(pre, "%pre"),
         post: keep(post, "%post"),
         preun: keep(preun, "%preun"),
         postun: keep(postun, "%postun"),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -168,7 +170,7 @@ mod tests {
     use std::process::Command;
 
     fn sample() -> Scriptlets {
-        generate(lucia_like_plan(Arch::Amd64).service.as_ref())
+        generate(lucia_like_plan(Arch::Amd64).service.as_ref()).unwrap()
     }
 
     #[test]
@@ -211,6 +213,15 @@ mod tests {
 
     #[test]
     fn no_service_means_no_scriptlets() {
-        assert_eq!(generate(None), Scriptlets::default());
+        assert_eq!(generate(None).unwrap(), Scriptlets::default());
+    }
+
+    #[test]
+    fn an_account_that_cannot_be_rendered_is_refused() {
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        let svc = plan.service.as_mut().unwrap();
+        svc.user.as_mut().unwrap().shell = "/usr/sbin/nologin\nu evil 0 - / /bin/sh".into();
+        let e = generate(Some(svc)).unwrap_err();
+        assert!(e.to_string().contains("service.shell"), "{e}");
     }
 }

@@ -9,6 +9,7 @@ use std::io::{self, Write};
 
 use pkg_core::compress::Encoder;
 use pkg_core::plan::{EntryKind, Owner, Plan};
+use pkg_core::render::{ManifestLine, RenderError};
 use pkg_core::tar_stream::{TarError, TarStream};
 
 pub use inspect::{inspect, TarReport};
@@ -19,8 +20,9 @@ pub enum TarballError {
     Entry(#[from] TarError),
     #[error("writing the tarball: {0}")]
     Io(#[from] io::Error),
-    #[error("{0}")]
-    Unsupported(String),
+    /// A plan value MANIFEST or install.sh cannot hold unchanged (fix the manifest or payload).
+    #[error(transparent)]
+    Render(#[from] RenderError),
 }
 
 /// `lucia-1.0.0-linux-amd64.tar.gz`
@@ -48,43 +50,44 @@ pub struct TarSummary {
 
 /// One line per entry, tab-separated: kind, mode, user, group, path[, symlink target].
 /// Kinds: `D` shared directory, `d` owned directory, `f` file, `c` config file, `l` symlink.
-pub fn manifest_listing(plan: &Plan) -> String {
+/// Each line is rendered by `pkg_core::render::ManifestLine`, which documents the encoding and
+/// refuses (rather than escapes) a field holding a tab, a newline or another control character.
+pub fn manifest_listing(plan: &Plan) -> Result<String, RenderError> {
     let mut s = String::new();
     for e in &plan.entries {
-        let (kind, extra) = match &e.kind {
-            EntryKind::Dir if e.owned => ("d", String::new()),
-            EntryKind::Dir => ("D", String::new()),
-            EntryKind::File { .. } if e.config => ("c", String::new()),
-            EntryKind::File { .. } => ("f", String::new()),
-            EntryKind::Symlink { target } => ("l", format!("\t{target}")),
+        let (kind, target) = match &e.kind {
+            EntryKind::Dir if e.owned => ('d', None),
+            EntryKind::Dir => ('D', None),
+            EntryKind::File { .. } if e.config => ('c', None),
+            EntryKind::File { .. } => ('f', None),
+            EntryKind::Symlink { target } => ('l', Some(target.as_str())),
         };
-        s.push_str(&format!(
-            "{kind}\t{:04o}\t{}\t{}\t{}{extra}\n",
-            e.mode, e.owner.user, e.owner.group, e.path
-        ));
+        s.push_str(
+            &ManifestLine {
+                kind,
+                mode: e.mode,
+                user: &e.owner.user,
+                group: &e.owner.group,
+                path: &e.path,
+                target,
+            }
+            .render()?,
+        );
     }
-    s
+    Ok(s)
 }
 
-/// Streams the tarball for `plan` into `out`.
+/// Streams the tarball for `plan` into `out`. The MANIFEST and install.sh are rendered before
+/// anything is written, so a value they cannot hold leaves `out` untouched.
 pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, TarballError> {
-    if plan
-        .entries
-        .iter()
-        .any(|e| e.path.contains('\t') || e.path.contains('\n'))
-    {
-        return Err(TarballError::Unsupported(
-            "paths with tabs or newlines cannot be listed in MANIFEST".into(),
-        ));
-    }
+    let readme = install_script::readme(plan);
+    let listing = manifest_listing(plan)?;
+    let script = install_script::render(plan)?;
     let top = top_dir(plan);
     let enc = Encoder::new(plan.formats.tar.compression, out)?;
     let mut t = TarStream::new(enc, plan.source_date);
     let root = Owner::root();
     t.append_dir(&top, 0o755, &root)?;
-    let readme = install_script::readme(plan);
-    let listing = manifest_listing(plan);
-    let script = install_script::render(plan);
     t.append_bytes(&format!("{top}/MANIFEST"), 0o644, &root, listing.as_bytes())?;
     t.append_bytes(&format!("{top}/README"), 0o644, &root, readme.as_bytes())?;
     t.append_bytes(
@@ -121,7 +124,7 @@ mod tests {
         let mut b = Vec::new();
         write_tarball(&plan, &mut b).unwrap();
         assert_eq!(a, b);
-        let listing = manifest_listing(&plan);
+        let listing = manifest_listing(&plan).unwrap();
         assert!(
             listing.contains("c\t0640\troot\tlucia\t/etc/lucia/lucia.env\n"),
             "{listing}"
@@ -132,7 +135,7 @@ mod tests {
     #[test]
     fn install_script_parses() {
         let plan = lucia_like_plan(Arch::Arm64);
-        let script = install_script::render(&plan);
+        let script = install_script::render(&plan).unwrap();
         let out = std::process::Command::new("sh")
             .arg("-n")
             .arg("-c")

@@ -11,6 +11,8 @@
 //! * [`digest`]: sha256/md5 helpers that hash while data streams through.
 //! * [`lifecycle`]: the service intent (user, dirs, units, policies) and the shell snippets that
 //!   both the deb maintainer scripts and the rpm scriptlets are assembled from.
+//! * [`render`]: the one quoting/rendering layer for shell words, sysusers.d/tmpfiles.d lines,
+//!   package header fields and MANIFEST lines; it refuses values that would change their structure.
 
 pub mod arch;
 pub mod compress;
@@ -18,6 +20,7 @@ pub mod determinism;
 pub mod digest;
 pub mod lifecycle;
 pub mod plan;
+pub mod render;
 pub mod sample;
 pub mod tar_stream;
 pub mod version;

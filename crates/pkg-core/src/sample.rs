@@ -114,9 +114,12 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
         snippets: Snippets::default(),
     };
     let unit = b"[Unit]\nDescription=Lucia\n\n[Service]\nType=exec\nUser=lucia\nExecStart=/opt/lucia/lucia.AgentHost\n\n[Install]\nWantedBy=multi-user.target\n";
+    // Fixed, valid sample values: rendering them cannot fail.
     let sysusers =
-        crate::lifecycle::sysusers_conf(intent.user.as_ref().unwrap_or_else(|| unreachable!()));
-    let tmpfiles = crate::lifecycle::tmpfiles_conf(&intent.dirs);
+        crate::lifecycle::sysusers_conf(intent.user.as_ref().unwrap_or_else(|| unreachable!()))
+            .unwrap_or_else(|e| unreachable!("{e}"));
+    let tmpfiles =
+        crate::lifecycle::tmpfiles_conf(&intent.dirs).unwrap_or_else(|e| unreachable!("{e}"));
     let mut entries = vec![
         dir("/etc", false, Layer::Config),
         dir("/etc/lucia", true, Layer::Config),
