@@ -5,10 +5,17 @@
 //! * Blobs: `HEAD` first and skip what the registry has; otherwise `POST` an upload session and
 //!   `PUT` the blob monolithically, streamed from the file (never held in memory).
 //! * Manifests: each platform manifest by digest, then the index by digest and by every tag.
+//! * Tags: the layout's version tag (`org.opencontainers.image.ref.name`), the destination's
+//!   `:TAG` and every extra tag, deduplicated, all pointing at the same index digest.
 //! * Auth: anonymous, Basic, or the Bearer token flow from the `WWW-Authenticate` challenge.
+//!   Credentials go only to the registry named in the destination (same scheme, host and port),
+//!   to a token service on that host, or to the token service the registry's own `/v2/`
+//!   challenge names; any other host (an upload `Location`, a redirect) gets no
+//!   `Authorization` header, and if it demands authentication the push fails.
 //!   Credentials never appear in errors, reports or `Debug` output.
-//! * Transport: HTTPS; plain HTTP only for loopback registries (127.0.0.0/8, ::1, localhost) or
-//!   with `insecure_http`.
+//! * Transport: HTTPS; plain HTTP only for loopback registries (127.0.0.0/8, ::1, or
+//!   `localhost`/`*.localhost` resolving to loopback only) or with `insecure_http`. Every network
+//!   step is bounded by a timeout (`LUCIA_PKG_REGISTRY_TIMEOUT`, default 30 s).
 
 mod auth;
 mod client;
@@ -18,12 +25,16 @@ mod reference;
 
 use std::fmt;
 
+pub use client::DEFAULT_TIMEOUT;
 pub use creds::{credentials_from_env_or_docker_config, Credentials};
-pub use push::push;
-pub use reference::{is_loopback, parse as parse_destination, Destination};
+pub use push::{layout_version_tag, push};
+pub use reference::{is_loopback, parse as parse_destination, valid_tag, Destination};
 
-/// `push` with credentials from [`credentials_from_env_or_docker_config`]: what `lucia-pkg push`
-/// does. Map [`PushError::exit_code`] to the process exit status.
+use std::time::Duration;
+
+/// `push` with credentials from [`credentials_from_env_or_docker_config`] and the timeout from
+/// [`timeout_from_env`]: what `lucia-pkg push` does. Map [`PushError::exit_code`] to the
+/// process exit status.
 pub fn push_with_default_credentials(
     layout: &std::path::Path,
     to: &str,
@@ -31,6 +42,7 @@ pub fn push_with_default_credentials(
     insecure_http: bool,
 ) -> Result<PushReport, PushError> {
     let dest = parse_destination(to)?;
+    let timeout = timeout_from_env()?;
     let credentials = credentials_from_env_or_docker_config(&dest.registry)?;
     push(
         layout,
@@ -39,20 +51,58 @@ pub fn push_with_default_credentials(
             tags,
             insecure_http,
             credentials,
+            timeout,
         },
     )
+}
+
+/// `LUCIA_PKG_REGISTRY_TIMEOUT`: seconds (decimals allowed, > 0, at most a day) that any one
+/// network step may take; `None` when unset or empty (then [`DEFAULT_TIMEOUT`]).
+pub fn timeout_from_env() -> Result<Option<Duration>, PushError> {
+    match std::env::var("LUCIA_PKG_REGISTRY_TIMEOUT") {
+        Ok(v) if !v.trim().is_empty() => parse_timeout(&v).map(Some),
+        _ => Ok(None),
+    }
+}
+
+fn parse_timeout(v: &str) -> Result<Duration, PushError> {
+    match v.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(PushError::Config(format!(
+            "LUCIA_PKG_REGISTRY_TIMEOUT=`{}` is not a number of seconds between 0 and 86400 (e.g. 30 or 2.5)",
+            v.chars().take(40).collect::<String>()
+        ))),
+    }
+}
+
+/// The tag a manifest version is pushed under (the layout's `org.opencontainers.image.ref.name`):
+/// the same mapping as `format_oci::version_tag` (`1.0.0+b1` → `1.0.0_b1`, `~` → `-`).
+pub fn tag_for_version(upstream: &str) -> String {
+    upstream
+        .chars()
+        .map(|c| match c {
+            '+' => '_',
+            '~' => '-',
+            c if c.is_ascii_alphanumeric() || c == '.' || c == '_' || c == '-' => c,
+            _ => '_',
+        })
+        .take(128)
+        .collect()
 }
 
 /// How to push.
 #[derive(Clone, Default)]
 pub struct PushOptions {
-    /// Tags in addition to the one in the destination (`:1.0.0`). With none at all, the layout's
-    /// `org.opencontainers.image.ref.name` is used.
+    /// Tags in addition to the layout's version tag (`org.opencontainers.image.ref.name`) and
+    /// the one in the destination (`:1.0.0`), e.g. the manifest's `oci.tags` and `--tag`s.
     pub tags: Vec<String>,
     /// Allow plain HTTP to a registry that is not on loopback.
     pub insecure_http: bool,
     /// (user, password or token); `None` for anonymous access.
     pub credentials: Option<(String, String)>,
+    /// The limit for each network step (connect, response head, each read/write, a small body);
+    /// `None` for [`DEFAULT_TIMEOUT`].
+    pub timeout: Option<Duration>,
 }
 
 impl fmt::Debug for PushOptions {
@@ -60,6 +110,7 @@ impl fmt::Debug for PushOptions {
         f.debug_struct("PushOptions")
             .field("tags", &self.tags)
             .field("insecure_http", &self.insecure_http)
+            .field("timeout", &self.timeout)
             .field(
                 "credentials",
                 &self
@@ -133,6 +184,10 @@ pub enum PushError {
     },
     #[error("{what}: {message}")]
     Transport { what: String, message: String },
+    #[error("{url} demands authentication, but it is not the registry {registry} (nor the token service its /v2/ challenge names); lucia-pkg sends credentials only there, so the push stops. If this host is meant to hold the uploads, the registry must give it a pre-signed Location")]
+    ForeignAuth { url: String, registry: String },
+    #[error("{0}")]
+    Config(String),
     #[error("the registry stored the manifest as {registry}, not {expected}: it rewrote the bytes; refusing to continue")]
     DigestChanged { expected: String, registry: String },
 }
@@ -142,8 +197,37 @@ impl PushError {
     /// that is not a readable layout), 1 for a push that failed (auth, network, registry).
     pub fn exit_code(&self) -> i32 {
         match self {
-            PushError::BadReference(_) | PushError::Source(_) | PushError::Credentials(_) => 2,
+            PushError::BadReference(_)
+            | PushError::Source(_)
+            | PushError::Credentials(_)
+            | PushError::Config(_) => 2,
             _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse() {
+        assert_eq!(parse_timeout("2").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_timeout(" 0.5 ").unwrap(), Duration::from_millis(500));
+        for bad in ["0", "-1", "abc", "NaN", "inf", "1e9"] {
+            let e = parse_timeout(bad).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(e.to_string().contains("LUCIA_PKG_REGISTRY_TIMEOUT"), "{e}");
+        }
+    }
+
+    #[test]
+    fn version_tags_match_the_layout_writer() {
+        for v in ["1.0.0", "1.0.0+b1", "2.0~rc1", "1:2.3"] {
+            let mut plan = pkg_core::sample::lucia_like_plan(pkg_core::Arch::Amd64);
+            plan.meta.version.upstream = v.to_string();
+            assert_eq!(tag_for_version(v), format_oci::version_tag(&plan), "{v}");
+            assert!(valid_tag(&tag_for_version(v)), "{v}");
         }
     }
 }

@@ -10,7 +10,7 @@ use format_oci::spec::{
     Descriptor, Index, Manifest, ANN_REF_NAME, DOCKER_LIST, DOCKER_MANIFEST, MT_INDEX, MT_MANIFEST,
 };
 
-use crate::client::{error_text, header, read_small, Client, Req};
+use crate::client::{error_text, header, join_url, read_small, Client, Req, DEFAULT_TIMEOUT};
 use crate::reference::{parse, valid_tag};
 use crate::{Credentials, PushError, PushOptions, PushReport};
 
@@ -64,46 +64,76 @@ fn collect(
     Ok(())
 }
 
+/// The tags to push, in order: the layout's version tag (`org.opencontainers.image.ref.name`),
+/// the destination's `:TAG`, then `extra` (the manifest's `oci.tags`, `--tag`); duplicates
+/// dropped. Every one is checked against the OCI tag grammar.
+fn tag_list(
+    root: &Descriptor,
+    dest_tag: Option<&str>,
+    extra: &[String],
+    to: &str,
+) -> Result<Vec<String>, PushError> {
+    let layout_tag = root
+        .annotations
+        .get(ANN_REF_NAME)
+        .map(String::as_str)
+        .filter(|t| valid_tag(t));
+    let mut tags: Vec<String> = Vec::new();
+    for t in layout_tag
+        .into_iter()
+        .chain(dest_tag)
+        .chain(extra.iter().map(String::as_str))
+    {
+        if !valid_tag(t) {
+            return Err(PushError::BadReference(format!(
+                "tag `{}` is not a valid OCI tag: 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -",
+                t.escape_debug()
+            )));
+        }
+        if !tags.iter().any(|x| x == t) {
+            tags.push(t.to_string());
+        }
+    }
+    if tags.is_empty() {
+        return Err(PushError::BadReference(format!(
+            "`{to}` has no tag and the layout names none; add :TAG or --tag TAG"
+        )));
+    }
+    Ok(tags)
+}
+
+/// The top-level descriptor of a layout or archive (`index.json` must list exactly one image).
+fn root_descriptor(src: &Source, layout: &Path) -> Result<Descriptor, PushError> {
+    let top = src
+        .index_json()
+        .map_err(|e| PushError::Source(e.to_string()))?;
+    match top.manifests.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(PushError::Source(format!("{}: index.json lists no image", layout.display()))),
+        many => Err(PushError::Source(format!(
+            "{}: index.json lists {} images; push sends one image index (a lucia-pkg layout has exactly one)",
+            layout.display(),
+            many.len()
+        ))),
+    }
+}
+
+/// The version tag a layout or archive names its image by (`org.opencontainers.image.ref.name`).
+pub fn layout_version_tag(layout: &Path) -> Result<Option<String>, PushError> {
+    let src = Source::open(layout).map_err(|e| PushError::Source(e.to_string()))?;
+    Ok(root_descriptor(&src, layout)?
+        .annotations
+        .get(ANN_REF_NAME)
+        .cloned())
+}
+
 pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, PushError> {
     let dest = parse(to)?;
     let src = Source::open(layout).map_err(|e| PushError::Source(e.to_string()))?;
     src.check_layout_version()
         .map_err(|e| PushError::Source(e.to_string()))?;
-    let top = src
-        .index_json()
-        .map_err(|e| PushError::Source(e.to_string()))?;
-    let root = match top.manifests.as_slice() {
-        [one] => one.clone(),
-        [] => return Err(PushError::Source(format!("{}: index.json lists no image", layout.display()))),
-        many => {
-            return Err(PushError::Source(format!(
-                "{}: index.json lists {} images; push sends one image index (a lucia-pkg layout has exactly one)",
-                layout.display(),
-                many.len()
-            )))
-        }
-    };
-    let mut tags: Vec<String> = Vec::new();
-    for t in dest.tag.iter().chain(opts.tags.iter()) {
-        if !valid_tag(t) {
-            return Err(PushError::BadReference(format!(
-                "tag `{t}` is not valid ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"
-            )));
-        }
-        if !tags.contains(t) {
-            tags.push(t.clone());
-        }
-    }
-    if tags.is_empty() {
-        match root.annotations.get(ANN_REF_NAME).filter(|t| valid_tag(t)) {
-            Some(t) => tags.push(t.clone()),
-            None => {
-                return Err(PushError::BadReference(format!(
-                    "`{to}` has no tag and the layout names none; add :TAG"
-                )))
-            }
-        }
-    }
+    let root = root_descriptor(&src, layout)?;
+    let tags = tag_list(&root, dest.tag.as_deref(), &opts.tags, to)?;
 
     let mut plan = Plan {
         blobs: Vec::new(),
@@ -114,7 +144,12 @@ pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, Pu
     let creds = opts
         .credentials
         .map(|(user, password)| Credentials { user, password });
-    let mut client = Client::connect(&dest, creds, opts.insecure_http)?;
+    let mut client = Client::connect(
+        &dest,
+        creds,
+        opts.insecure_http,
+        opts.timeout.unwrap_or(DEFAULT_TIMEOUT),
+    )?;
     let mut report = PushReport {
         registry: dest.registry.clone(),
         repository: dest.repository.clone(),
@@ -179,10 +214,10 @@ fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, PushError> {
 }
 
 fn upload_blob(client: &mut Client, src: &Source, b: &Descriptor) -> Result<(), PushError> {
-    let url = client.url("blobs/uploads/");
+    let post_url = client.url("blobs/uploads/");
     let mut resp = client.send(&Req {
         method: "POST",
-        url,
+        url: post_url.clone(),
         headers: vec![],
         body: None,
     })?;
@@ -198,7 +233,7 @@ fn upload_blob(client: &mut Client, src: &Source, b: &Descriptor) -> Result<(), 
         status: 202,
         message: "no Location header".into(),
     })?;
-    let mut url = client.resolve(&location);
+    let mut url = join_url(&post_url, &location);
     url.push(if url.contains('?') { '&' } else { '?' });
     url.push_str(&format!("digest={}", b.digest.replace(':', "%3A")));
     let size = b.size;

@@ -114,8 +114,8 @@ fn push_keeps_digests_skips_known_blobs_and_rejects_bad_passwords() {
         &to,
         PushOptions {
             tags: vec!["1.0".into()],
-            insecure_http: false,
             credentials: creds.clone(),
+            ..Default::default()
         },
     )
     .unwrap();
@@ -177,6 +177,83 @@ fn push_keeps_digests_skips_known_blobs_and_rejects_bad_passwords() {
     );
     let anon = push(&layout, &to, PushOptions::default()).unwrap_err();
     assert!(matches!(anon, PushError::AuthRequired { .. }), "{anon:?}");
+}
+
+#[test]
+fn every_tag_points_at_the_same_index_and_the_version_tag_is_always_pushed() {
+    let t = tempfile::tempdir().unwrap();
+    let reg = start_registry(t.path(), "probe", "s3cret");
+    let layout = t.path().join("lucia-1.0.0-oci");
+    let s = format_oci::write_layout(
+        &[lucia_like_plan(Arch::Amd64), lucia_like_plan(Arch::Arm64)],
+        &layout,
+    )
+    .unwrap();
+    let creds = Some(("probe".to_string(), "s3cret".to_string()));
+
+    // An invalid tag is bad input (exit 2), refused before anything is sent.
+    for bad in ["bad tag", "-x", ".x", "a/b", "ü"] {
+        let e = push(
+            &layout,
+            &format!("{}/lucia/agenthost", reg.addr),
+            PushOptions {
+                tags: vec!["latest".into(), bad.into()],
+                credentials: creds.clone(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2, "{bad}: {e}");
+        assert!(e.to_string().contains("not a valid OCI tag"), "{e}");
+    }
+
+    // No tag in the destination, extra tags with a duplicate: the layout's version tag comes
+    // first and is not replaced (it was, before: `--tag latest` pushed only `latest`).
+    let r = push(
+        &layout,
+        &format!("{}/lucia/agenthost", reg.addr),
+        PushOptions {
+            tags: vec![
+                "latest".into(),
+                "1.0".into(),
+                "latest".into(),
+                "1.0.0".into(),
+            ],
+            credentials: creds.clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.tags, ["1.0.0", "latest", "1.0"]);
+    assert_eq!(r.references.len(), 4, "{:?}", r.references);
+    for tag in ["1.0.0", "latest", "1.0"] {
+        let raw = skopeo_raw(
+            &format!("{}/lucia/agenthost:{tag}", reg.addr),
+            "probe:s3cret",
+        );
+        assert_eq!(sha256(&raw), s.index_digest, "{tag}");
+    }
+
+    // A destination tag and extra tags: all of them plus the version tag.
+    let r = push(
+        &layout,
+        &format!("{}/lucia/agenthost:sha-0123abc", reg.addr),
+        PushOptions {
+            tags: vec!["stable".into()],
+            credentials: creds,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(r.tags, ["1.0.0", "sha-0123abc", "stable"]);
+    assert_eq!((r.blobs_uploaded, r.blobs_skipped), (0, 4));
+    for tag in ["sha-0123abc", "stable"] {
+        let raw = skopeo_raw(
+            &format!("{}/lucia/agenthost:{tag}", reg.addr),
+            "probe:s3cret",
+        );
+        assert_eq!(sha256(&raw), s.index_digest, "{tag}");
+    }
 }
 
 #[test]
