@@ -137,6 +137,13 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
             f.clone()
         }
     };
+    // The rpm writer cannot use a source date after 2106 or in the future (the crate would use the
+    // clock): refuse it as bad input here, before any format is written. (The manifest's own value
+    // was already refused at its location; this catches SOURCE_DATE_EPOCH.)
+    if formats.contains(&Format::Rpm) {
+        format_rpm::check_source_date(source_date)
+            .map_err(|e| AppError::Input(format!("{} = {source_date}: {e}", origin.as_str())))?;
+    }
     let payloads = arches
         .iter()
         .map(|arch| {
@@ -200,6 +207,9 @@ pub struct BuildReport {
     pub source_date_epoch: u64,
     pub artifacts: Vec<ArtifactStatus>,
     pub files: Vec<FileRecord>,
+    /// What was removed from the out dir: earlier outputs not made again (and, with `--clean`,
+    /// everything else that was not this build's).
+    pub removed: Vec<String>,
     pub store: Option<String>,
     pub payloads: Vec<PayloadStatus>,
 }
@@ -271,10 +281,20 @@ fn artifact_key(format: Format, plans: &[&Plan]) -> String {
 }
 
 /// `p` relative to `base`, with `..` where needed, so the record names inputs the same way on
-/// every machine whatever the checkout path.
+/// every machine whatever the checkout path. Both are made absolute first (an empty `base`, the
+/// parent of a bare file name, is the current directory), so the result is never absolute.
 fn rel_to(base: &Path, p: &Path) -> String {
-    let base = base.canonicalize().unwrap_or_else(|_| base.to_path_buf());
-    let abs = p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let absolute = |x: &Path| {
+        let x = if x.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            x
+        };
+        x.canonicalize()
+            .or_else(|_| std::path::absolute(x))
+            .unwrap_or_else(|_| x.to_path_buf())
+    };
+    let (base, abs) = (absolute(base), absolute(p));
     let b: Vec<_> = base.components().collect();
     let a: Vec<_> = abs.components().collect();
     let common = b.iter().zip(a.iter()).take_while(|(x, y)| x == y).count();
@@ -282,9 +302,14 @@ fn rel_to(base: &Path, p: &Path) -> String {
     parts.extend(
         a[common..]
             .iter()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
             .map(|c| c.as_os_str().to_string_lossy().into_owned()),
     );
-    parts.join("/")
+    if parts.is_empty() {
+        ".".to_string()
+    } else {
+        parts.join("/")
+    }
 }
 
 fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
@@ -292,6 +317,7 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
     let manifest_dir = spec
         .manifest_path
         .parent()
+        .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
     let mut inputs = vec![serde_json::json!({
@@ -447,17 +473,83 @@ fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
     jobs
 }
 
-/// Runs a build into `out`. With a store, unchanged outputs are linked from it instead of being
-/// rebuilt ("cached"); without one (`--no-cache`), everything is written straight to `out`.
+/// Runs a build into `out` (see [`run_with`]) leaving unknown files there refused.
+#[allow(dead_code)] // verify's tests build this way
 pub fn run(
     req: &Request,
     out: &Path,
     progress: &Progress,
     store: Option<&Store>,
 ) -> Result<BuildReport, AppError> {
+    run_with(req, out, false, progress, store)
+}
+
+/// `--out` must be a directory (or not exist yet, or be creatable).
+fn check_out_dir(out: &Path) -> Result<(), AppError> {
+    let not_dir = |what: &str| {
+        AppError::Input(format!(
+            "--out must be a directory: {} {what}",
+            out.display()
+        ))
+    };
+    match std::fs::metadata(out) {
+        Ok(md) if md.is_dir() => Ok(()),
+        Ok(_) => Err(not_dir("is a file")),
+        Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+            Err(not_dir("is below a file, not a directory"))
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// `--clean` deletes whatever is in the out dir; never when that would take the manifest with it.
+fn check_clean_is_safe(out: &Path, manifest: &Path) -> Result<(), AppError> {
+    let Ok(out_c) = out.canonicalize() else {
+        return Ok(()); // does not exist yet: nothing to delete
+    };
+    let home = std::env::var_os("HOME").and_then(|h| PathBuf::from(h).canonicalize().ok());
+    let manifest_c = manifest
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.to_path_buf());
+    let why = if out_c.parent().is_none() || Some(&out_c) == home.as_ref() {
+        Some("it is / or your home directory")
+    } else if manifest_c.starts_with(&out_c) {
+        Some("it contains the manifest")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(AppError::Input(format!(
+            "--clean would delete everything in --out {}, and {why}: choose an out dir of its own",
+            out.display()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Runs a build into `out`. With a store, unchanged outputs are linked from it instead of being
+/// rebuilt ("cached"); without one (`--no-cache`), everything is written straight to `out`.
+///
+/// Afterwards `out` holds exactly what `SHA256SUMS` lists: outputs the previous build of the
+/// same package recorded in its build-info.json and this one does not make are removed; any
+/// other file there is refused before anything is written, unless `clean` says to delete it.
+pub fn run_with(
+    req: &Request,
+    out: &Path,
+    clean: bool,
+    progress: &Progress,
+    store: Option<&Store>,
+) -> Result<BuildReport, AppError> {
+    check_out_dir(out)?;
     let prep = prepare(req, store)?;
+    if clean {
+        check_clean_is_safe(out, &req.manifest)?;
+    }
     output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
     let jobs = jobs(&prep);
+    let new_names: std::collections::BTreeSet<String> =
+        jobs.iter().flat_map(|j| j.names.iter().cloned()).collect();
+    let sweep = output::plan_sweep(out, &prep.spec.meta.name, &new_names, clean)?;
     type JobResult = Result<(Vec<Artifact>, Option<store::Linked>, store::FileDigests), AppError>;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tasks: Vec<schedule::Task<&Job>> = jobs
@@ -583,6 +675,9 @@ pub fn run(
             });
         }
     }
+    // Before the new records: a build stopped in between leaves the old build-info.json naming
+    // files that are gone (harmless), never files that no record names.
+    sweep.apply(out).map_err(AppError::build)?;
     let info = build_info(&prep, &artifacts);
     let info_text = serde_json::to_string_pretty(&info).map_err(AppError::build)? + "\n";
     let (size, sha256) = output::write_text_atomic(&out.join("build-info.json"), &info_text)?;
@@ -604,6 +699,7 @@ pub fn run(
             })
             .collect(),
         files,
+        removed: sweep.names(),
         store: store.map(|s| s.root().display().to_string()),
         payloads: prep
             .payloads

@@ -73,6 +73,12 @@ pub enum Command {
         /// Do not use or fill the content-addressed store.
         #[arg(long)]
         no_cache: bool,
+        /// Also delete files in the out dir that no earlier build recorded (refused otherwise).
+        /// Outputs of the previous build of the same package that this build does not make
+        /// again (another arch, format or version) are always removed: afterwards the out dir
+        /// holds exactly what SHA256SUMS lists.
+        #[arg(long)]
+        clean: bool,
     },
     /// Validate the manifest and the payload; write nothing.
     Check {

@@ -125,10 +125,11 @@ fn run(cli: Cli) -> Result<(), AppError> {
             out,
             revision,
             no_cache,
+            clean,
         } => {
             let req = request(&sel, revision)?;
             let store = if no_cache { None } else { Some(open_store()?) };
-            let report = build::run(&req, &out, &progress, store.as_ref())?;
+            let report = build::run_with(&req, &out, clean, &progress, store.as_ref())?;
             if cli.verbose > 0 && !cli.json {
                 let mut e = std::io::stderr().lock();
                 if let Some(s) = &report.store {
@@ -183,6 +184,14 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         format!("built in {:.1}s", s.seconds)
                     };
                     let _ = writeln!(o, "{:<40} {:>10}  {:<12} {how}", a.name, size, sha);
+                }
+                if !report.removed.is_empty() {
+                    let _ = writeln!(
+                        o,
+                        "removed from {}: {}",
+                        report.out_dir,
+                        report.removed.join(", ")
+                    );
                 }
                 let _ = writeln!(
                     o,

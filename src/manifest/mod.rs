@@ -2,6 +2,7 @@
 //! Nothing after this module reads TOML or reports manifest locations.
 
 pub mod diagnostic;
+mod fields;
 pub mod schema;
 pub mod secrets;
 
@@ -156,12 +157,15 @@ pub fn parse(path: &Path, source: &str) -> Result<Spec, Box<Diagnostic>> {
     } else {
         base
     };
-    Validator {
+    let spec = Validator {
         file: path,
         source,
         base: &base,
     }
-    .spec(raw)
+    .spec(raw)?;
+    // Values that land in generated scripts, system configs and package headers.
+    fields::check(path, source, &spec)?;
+    Ok(spec)
 }
 
 fn toml_error(path: &Path, source: &str, e: &toml::de::Error) -> Diagnostic {

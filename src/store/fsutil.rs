@@ -17,6 +17,42 @@ pub fn unique_name(stem: &str) -> String {
     )
 }
 
+/// 64 unpredictable bits (SipHash of a counter under the process's random std keys).
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+/// Marks temp names in an out dir; the pid after it lets the next build remove what a killed
+/// one left.
+pub const OUT_TMP_MARK: &str = ".lucia-tmp-";
+
+/// A temp name for `stem` in a directory other users may be able to write (an out dir):
+/// `.<stem>.lucia-tmp-<pid>-<random>`. Nobody can predict it, so nobody can plant a symlink
+/// there ahead of time; create it with `create_new`/`mkdir`, which never follow one anyway.
+pub fn out_temp_name(stem: &str) -> String {
+    format!(
+        ".{stem}{OUT_TMP_MARK}{}-{:016x}",
+        std::process::id(),
+        random_u64()
+    )
+}
+
+/// Creates `path` as a new file: fails if anything (even a dangling symlink) is there, never
+/// follows a link.
+pub fn create_new_file(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -105,10 +141,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp: PathBuf = dir.join(format!(".{}", unique_name(&stem)));
+    let tmp: PathBuf = dir.join(out_temp_name(&stem));
     let result = (|| {
-        fs::write(&tmp, contents)?;
-        File::open(&tmp)?.sync_all()?;
+        let mut f = create_new_file(&tmp)?;
+        io::Write::write_all(&mut f, contents)?;
+        f.sync_all()?;
+        drop(f);
         fs::rename(&tmp, path)?;
         fsync_dir(dir)
     })();

@@ -57,7 +57,7 @@ impl Store {
         let mut files = Vec::new();
         for name in &names {
             let src = entry.path().join(name);
-            let tmp = out_dir.join(format!(".{}", fsutil::unique_name(&name.to_string_lossy())));
+            let tmp = out_dir.join(fsutil::out_temp_name(&name.to_string_lossy()));
             let placed = place(&src, &tmp, Path::new(name), &mut files)
                 .and_then(|()| replace(&tmp, &out_dir.join(name)));
             if let Err(e) = placed {
@@ -122,17 +122,16 @@ fn place(src: &Path, dst: &Path, rel: &Path, files: &mut Vec<LinkedFile>) -> io:
 
 fn copy_file(src: &Path, dst: &Path, md: &fs::Metadata) -> io::Result<()> {
     let mut from = fs::File::open(src)?;
-    let mut to = fs::File::create(dst)?;
+    // Never through a link someone planted at the destination.
+    let mut to = fsutil::create_new_file(dst)?;
     io::copy(&mut from, &mut to)?;
     to.sync_all()?;
-    fs::set_permissions(
-        dst,
-        fs::Permissions::from_mode(md.permissions().mode() & 0o555),
-    )
+    to.set_permissions(fs::Permissions::from_mode(md.permissions().mode() & 0o555))
 }
 
-/// Moves `tmp` to `dest`. A file replaces a file atomically with rename(2); a directory cannot
-/// be renamed over a non-empty one, so the old one is first moved aside and removed after.
+/// Moves `tmp` to `dest`. A file replaces a file (or a symlink) atomically with rename(2); a
+/// directory cannot be renamed over a non-empty one, nor over a non-directory, so the old one
+/// is first moved aside and removed after.
 fn replace(tmp: &Path, dest: &Path) -> io::Result<()> {
     // rename(2) of a hard link onto another link of the same inode succeeds without doing
     // anything, which would leave the temp name behind: the destination is already right.
@@ -142,14 +141,17 @@ fn replace(tmp: &Path, dest: &Path) -> io::Result<()> {
             return fs::remove_file(tmp);
         }
     }
+    let tmp_is_dir = fs::symlink_metadata(tmp).is_ok_and(|m| m.is_dir());
     match fs::symlink_metadata(dest) {
-        Ok(md) if md.is_dir() => {
+        // rename(2) cannot put a directory over a file or a symlink either: that goes aside
+        // too (the link itself, never what it points at).
+        Ok(md) if md.is_dir() || tmp_is_dir => {
             let parent = dest.parent().unwrap_or(Path::new("."));
             let stem = dest
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let aside: PathBuf = parent.join(format!(".{}.old", fsutil::unique_name(&stem)));
+            let aside: PathBuf = parent.join(fsutil::out_temp_name(&format!("{stem}.old")));
             fs::rename(dest, &aside)?;
             fs::rename(tmp, dest)?;
             fsutil::remove_tree(&aside)

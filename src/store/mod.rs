@@ -26,6 +26,8 @@ mod key;
 mod link;
 mod lock;
 
+#[allow(unused_imports)] // the out dir's temp naming, shared with src/output.rs
+pub use fsutil::{create_new_file, out_temp_name, OUT_TMP_MARK};
 #[allow(unused_imports)] // part of the module's API; the binary names it only through `gc()`
 pub use gc::GcReport;
 pub use key::{BuildKey, KeyBuilder};
