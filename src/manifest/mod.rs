@@ -337,7 +337,8 @@ impl Validator<'_> {
                     (pkg_core::version::VersionError::BadRelease(_), Some(r)) => r.span(),
                     _ => p.version.span(),
                 };
-                self.err(Some(span), e.to_string(), "versions must be accepted by both dpkg and rpm, e.g. version = \"1.2.0\" or \"1.2.0-rc.1\"")
+                let help = e.help().unwrap_or_else(|| "versions must be accepted by both dpkg and rpm, e.g. version = \"1.2.0\" or \"1.2.0-rc.1\"".into());
+                self.err(Some(span), e.to_string(), help)
             })?;
         for (field, what) in [
             (&p.summary, "summary"),
