@@ -36,6 +36,33 @@ impl Diagnostic {
         self.help = Some(help.into());
         self
     }
+    /// Masks the spanned text (a secret, credentials) with `*` in the rendered snippet, keeping
+    /// the location: an error about a secret must not print it.
+    pub fn redact(&mut self) {
+        let Some(span) = &self.span else {
+            return;
+        };
+        let (start, end) = (
+            span.start.min(self.source.len()),
+            span.end.min(self.source.len()),
+        );
+        if !self.source.is_char_boundary(start) || !self.source.is_char_boundary(end) {
+            self.source.clear();
+            self.span = None;
+            return;
+        }
+        let masked: String = self.source[start..end]
+            .chars()
+            .map(|c| {
+                if c == '\n' {
+                    "\n".to_string()
+                } else {
+                    "*".repeat(c.len_utf8())
+                }
+            })
+            .collect();
+        self.source.replace_range(start..end, &masked);
+    }
     /// 1-based line and column (in characters) of the span start.
     pub fn line_col(&self) -> Option<(usize, usize)> {
         let start = self.span.as_ref()?.start.min(self.source.len());
@@ -144,6 +171,20 @@ mod tests {
         assert_eq!(d.location(), "m.toml:3:11");
         let r = d.render(false);
         assert!(r.contains("m.toml:3:11"), "{r}");
+    }
+
+    #[test]
+    fn redaction_keeps_the_location_and_hides_the_text() {
+        let src = "[oci.env]\nTOKEN = \"sk-é-secret\"\nX = 1\n";
+        let at = src.find("\"sk").unwrap();
+        let end = src[at..].find('\n').unwrap() + at;
+        let mut d = Diagnostic::new(Path::new("m.toml"), src, Some(at..end), "secret");
+        d.redact();
+        assert_eq!(d.location(), "m.toml:2:9");
+        let r = d.render(false);
+        assert!(!r.contains("secret\""), "{r}");
+        assert!(r.contains("TOKEN = ****"), "{r}");
+        assert!(d.source.ends_with("\nX = 1\n"));
     }
 
     #[test]

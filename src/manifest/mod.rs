@@ -935,14 +935,44 @@ impl Validator<'_> {
                 ));
             }
         }
+        if let Some(r) = &o.repository {
+            let host = r.get_ref().split('/').next().unwrap_or("");
+            if host.contains('@') || r.get_ref().contains("://") {
+                let mut d = self.err(
+                    Some(r.span()),
+                    "oci.repository must not carry a scheme or credentials (the value is not shown)",
+                    "write [registry-host[:port]/]path, e.g. repository = \"ghcr.io/example/app\"; push reads credentials from LUCIA_PKG_REGISTRY_USER/PASSWORD",
+                );
+                d.redact();
+                return Err(d);
+            }
+            if !is_repository(r.get_ref()) {
+                return Err(self.err(
+                    Some(r.span()),
+                    format!("`{}` is not an image repository", r.get_ref().escape_debug()),
+                    "write [registry-host[:port]/]path in lowercase without a tag, digest or credentials, e.g. repository = \"ghcr.io/example/app\"",
+                ));
+            }
+        }
+        for t in &o.tags {
+            if !is_tag(t.get_ref()) {
+                return Err(self.err(
+                    Some(t.span()),
+                    format!("`{}` is not an image tag", t.get_ref().escape_debug()),
+                    "tags are 1-128 characters of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`",
+                ));
+            }
+        }
         for (table, map) in [("env", &o.env), ("labels", &o.labels)] {
             for (k, v) in map {
                 if looks_like_secret(k, v.get_ref()) {
-                    return Err(self.err(
+                    let mut d = self.err(
                         Some(v.span()),
                         format!("[oci] {table} `{k}` looks like a secret (the value is not shown)"),
                         "never bake secrets into an image: pass them at run time (docker run -e, a Kubernetes Secret)",
-                    ));
+                    );
+                    d.redact();
+                    return Err(d);
                 }
             }
         }
@@ -976,8 +1006,8 @@ impl Validator<'_> {
                 .into_iter()
                 .map(|(k, v)| (k, v.into_inner()))
                 .collect(),
-            repository: o.repository,
-            tags: o.tags,
+            repository: o.repository.map(|r| r.into_inner()),
+            tags: o.tags.into_iter().map(|t| t.into_inner()).collect(),
         })
     }
 }
@@ -1018,6 +1048,48 @@ impl OciUser {
             None => one(&self.user),
         }
     }
+}
+
+/// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` (distribution spec).
+pub fn is_tag(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// An image repository: an optional registry host (with a `.` or `:`, or `localhost`) and
+/// lowercase path components `[a-z0-9]+([._-]+[a-z0-9]+)*` (distribution spec). No tag, digest,
+/// scheme or credentials: this name ends up in deploy files and in push's requests.
+pub fn is_repository(r: &str) -> bool {
+    let component = |c: &str| {
+        !c.is_empty()
+            && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+    };
+    if r.len() > 255 {
+        return false;
+    }
+    let mut parts: Vec<&str> = r.split('/').collect();
+    if parts.len() > 1 {
+        let host = parts[0];
+        if host.contains('.') || host.contains(':') || host == "localhost" {
+            let (name, port) = host.split_once(':').unwrap_or((host, ""));
+            let host_ok = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                && (port.is_empty() || port.parse::<u16>().is_ok());
+            if !host_ok || host.contains(':') && port.is_empty() {
+                return false;
+            }
+            parts.remove(0);
+        }
+    }
+    !parts.is_empty() && parts.iter().all(|c| component(c))
 }
 
 fn oci_user(v: &str) -> Result<OciUser, String> {

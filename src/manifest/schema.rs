@@ -206,9 +206,9 @@ pub struct RawOci {
     pub volumes: Vec<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, S<String>>,
-    pub repository: Option<String>,
+    pub repository: Option<S<String>>,
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub tags: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
