@@ -401,6 +401,16 @@ mod tests {
     }
 
     #[test]
+    fn an_account_that_cannot_be_rendered_is_refused() {
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        let u = plan.service.as_mut().unwrap().user.as_mut().unwrap();
+        u.gecos = "x\nLUCIA_PKG_SYSUSERS\nid".into();
+        let conf = crate::control::conffiles(&plan).unwrap();
+        let e = maintainer_scripts(&plan, &conf).unwrap_err();
+        assert!(e.to_string().contains("service.description"), "{e}");
+    }
+
+    #[test]
     fn enable_without_start_never_starts() {
         let mut plan = lucia_like_plan(Arch::Amd64);
         let u = &mut plan.service.as_mut().unwrap().units[0];

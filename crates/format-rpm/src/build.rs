@@ -415,3 +415,29 @@ pub(crate) fn summary(plan: &Plan, files: usize, sha: [u8; 32], size: u64) -> Rp
         signed: plan.formats.rpm.signing_key.is_some(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkg_core::sample::lucia_like_plan;
+    use pkg_core::Arch;
+
+    #[test]
+    fn header_fields_with_control_characters_are_refused() {
+        let set: [fn(&mut Plan); 4] = [
+            |p| p.meta.vendor = Some("Lucia\nPackager: evil".into()),
+            |p| p.meta.homepage = Some("https://x\r".into()),
+            |p| p.formats.rpm.group = Some("a\tb".into()),
+            |p| p.meta.changelog[0].changes.push("x\n- injected".into()),
+        ];
+        for f in set {
+            let mut plan = lucia_like_plan(Arch::Amd64);
+            f(&mut plan);
+            assert!(matches!(
+                check_header_fields(&plan),
+                Err(RpmError::Render(_))
+            ));
+        }
+        assert!(check_header_fields(&lucia_like_plan(Arch::Amd64)).is_ok());
+    }
+}

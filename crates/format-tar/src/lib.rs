@@ -132,6 +132,29 @@ mod tests {
         assert!(listing.contains("D\t0755\troot\troot\t/usr\n"));
     }
 
+    /// A field MANIFEST cannot hold unambiguously, or an account install.sh cannot create
+    /// safely, fails the tarball before a byte is written.
+    #[test]
+    fn unrenderable_values_are_refused_before_writing() {
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        plan.entries[1].owner.user = "root\nf\t0755\troot\troot\t/etc/passwd".into();
+        let mut out = Vec::new();
+        assert!(matches!(
+            write_tarball(&plan, &mut out),
+            Err(TarballError::Render(_))
+        ));
+        assert!(out.is_empty());
+
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        let svc = plan.service.as_mut().unwrap();
+        svc.dirs[0].path = "/var/lib/lucia\nd /etc 0777 root root -".into();
+        svc.user.as_mut().unwrap().shell = "/bin/sh -i".into();
+        assert!(install_script::render(&plan).is_err());
+        let mut out = Vec::new();
+        assert!(write_tarball(&plan, &mut out).is_err());
+        assert!(out.is_empty());
+    }
+
     #[test]
     fn install_script_parses() {
         let plan = lucia_like_plan(Arch::Arm64);
