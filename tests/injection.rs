@@ -264,6 +264,29 @@ fn install_sh_installs_unusual_names_exactly() {
         )),
         "{sysusers}"
     );
+    // The real systemd-sysusers reads the description back unchanged (quoting, `%%`).
+    if Command::new("systemd-sysusers")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let root = p.path().join("sysroot");
+        fs::create_dir_all(root.join("etc")).unwrap();
+        let o = Command::new("systemd-sysusers")
+            .arg(format!("--root={}", root.display()))
+            .arg(stage.join("usr/lib/sysusers.d/demo.conf"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "systemd-sysusers: {}", text(&o));
+        let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
+        let line = passwd.lines().find(|l| l.starts_with("demo:")).unwrap();
+        assert!(
+            line.ends_with(&format!(":{ODD_GECOS}:/var/lib/demo:/usr/sbin/nologin")),
+            "{line}"
+        );
+    } else {
+        eprintln!("systemd-sysusers not installed: the sysusers.d file is checked by text only");
+    }
     // Nothing a value contains was run.
     for d in [p.path(), &top, &stage] {
         assert!(

@@ -469,6 +469,17 @@ mod tests {
         }
     }
 
+    /// The view must read every manifest the main schema reads (else `check` would skip it).
+    #[test]
+    fn the_view_reads_the_example_and_the_corpus_base() {
+        for f in ["packaging/lucia.toml", "tests/corpus/base.toml"] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(f);
+            let text = std::fs::read_to_string(&p).unwrap();
+            let v: View = toml::from_str(&text).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert!(v.package.is_some() && v.service.is_some(), "{f}");
+        }
+    }
+
     #[test]
     fn control_characters() {
         assert_eq!(control_char("a\r\nb\tc", &['\n', '\t']), None);
