@@ -14,7 +14,8 @@ Exit codes:
 Environment:
   SOURCE_DATE_EPOCH   overrides the manifest's source-date-epoch (every timestamp in every artifact)
   LUCIA_PKG_STORE     location of the content-addressed store (default: $XDG_CACHE_HOME/lucia-pkg/store)
-  LUCIA_PKG_REGISTRY_USER / LUCIA_PKG_REGISTRY_PASSWORD   credentials for `push`";
+  LUCIA_PKG_REGISTRY_USER / LUCIA_PKG_REGISTRY_PASSWORD   credentials for `push`
+  LUCIA_PKG_REGISTRY_TIMEOUT   seconds any one network step of `push` may take (default 30)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,9 +113,12 @@ pub enum Command {
         /// Destination `REGISTRY/REPO[:TAG]`.
         #[arg(long, value_name = "REF")]
         to: String,
-        /// Extra tags to point at the index (repeatable).
+        /// Extra tags to point at the index (repeatable); the layout's version tag is always pushed too.
         #[arg(long = "tag", value_name = "TAG")]
         tags: Vec<String>,
+        /// The manifest the layout was built from: its `oci.tags` are pushed too (its version must be the layout's).
+        #[arg(short, long, value_name = "FILE")]
+        manifest: Option<PathBuf>,
         /// Out directory to take the last build's OCI output from.
         #[arg(short, long, default_value = "dist", value_name = "DIR")]
         out: PathBuf,

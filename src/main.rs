@@ -321,22 +321,42 @@ fn run(cli: Cli) -> Result<(), AppError> {
             source,
             to,
             tags,
+            manifest,
             out,
             insecure_http,
         } => {
+            let push_error = |e: registry_push::PushError| {
+                if e.exit_code() == 2 {
+                    AppError::Input(e.to_string())
+                } else {
+                    AppError::Build(e.to_string())
+                }
+            };
             let source = match source {
                 Some(s) => s,
                 None => last_oci_output(&out)?,
             };
+            // Tags: the layout's version tag (always), `:TAG`, the manifest's `oci.tags`, `--tag`.
+            let mut all_tags = Vec::new();
+            if let Some(m) = &manifest {
+                let spec = manifest::load(m)?;
+                let want = registry_push::tag_for_version(&spec.meta.version.upstream);
+                let have = registry_push::layout_version_tag(&source).map_err(push_error)?;
+                if have.as_deref() != Some(want.as_str()) {
+                    return Err(AppError::Input(format!(
+                        "{} is version {} (tag `{want}`), but {} is tagged `{}`: pass the manifest the layout was built from",
+                        m.display(),
+                        spec.meta.version.upstream,
+                        source.display(),
+                        have.unwrap_or_default()
+                    )));
+                }
+                all_tags.extend(spec.oci.tags);
+            }
+            all_tags.extend(tags);
             let report =
-                registry_push::push_with_default_credentials(&source, &to, tags, insecure_http)
-                    .map_err(|e| {
-                        if e.exit_code() == 2 {
-                            AppError::Input(e.to_string())
-                        } else {
-                            AppError::Build(e.to_string())
-                        }
-                    })?;
+                registry_push::push_with_default_credentials(&source, &to, all_tags, insecure_http)
+                    .map_err(push_error)?;
             if cli.json {
                 println!(
                     "{}",
