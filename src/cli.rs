@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 
 pub const AFTER_HELP: &str = "\
@@ -52,11 +53,73 @@ pub struct Selection {
     )]
     pub manifest: PathBuf,
     /// Architectures, comma-separated (amd64, arm64) or `all` [default: all the manifest declares].
-    #[arg(short, long, value_name = "LIST")]
+    #[arg(short, long, value_name = "LIST", value_parser = ListParser(ARCHES), hide_possible_values = true)]
     pub arch: Option<String>,
     /// Formats, comma-separated (tar, deb, rpm, oci) or `all` [default: all the manifest declares].
-    #[arg(short, long, value_name = "LIST")]
+    #[arg(short, long, value_name = "LIST", value_parser = ListParser(FORMATS), hide_possible_values = true)]
     pub format: Option<String>,
+}
+
+/// What `-a` and `-f` list items may be (checked by `build::parse_*_list`; listed here for shell
+/// completion).
+pub const ARCHES: &[&str] = &["amd64", "arm64", "all"];
+pub const FORMATS: &[&str] = &["tar", "deb", "rpm", "oci", "all"];
+
+/// A comma-separated list taken as a string (checked later, with a message naming the bad
+/// item), whose items shells can complete.
+#[derive(Clone)]
+pub struct ListParser(&'static [&'static str]);
+
+impl TypedValueParser for ListParser {
+    type Value = String;
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
+    }
+}
+
+/// The bash completion script, with two fixes over clap_complete's:
+/// - a hyphenated binary name (`lucia-pkg`) made the per-subcommand `case` labels
+///   (`lucia__subcmd__pkg__subcmd__build`) disagree with the state the loop computes
+///   (`lucia__pkg__subcmd__build`), so nothing completed after the subcommand
+///   (clap-rs/clap#6421); a no-op once clap_complete spells both the same way;
+/// - `-a`/`-f` take comma lists: the item after the last comma completes, keeping the prefix.
+pub fn bash_completion(script: &str) -> String {
+    let mut s = script.replace("lucia__subcmd__pkg", "lucia__pkg");
+    for values in [ARCHES, FORMATS] {
+        let words = values.join(" ");
+        let items = values
+            .iter()
+            .filter(|v| **v != "all")
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        s = s.replace(
+            &format!("COMPREPLY=($(compgen -W \"{words}\" -- \"${{cur}}\"))"),
+            &format!("_lucia_pkg_list \"{words}\" \"{items}\" \"${{cur}}\""),
+        );
+    }
+    format!(
+        "{s}
+# Completes the item after the last comma of a list option ($1: first-item words, $2: later items).
+_lucia_pkg_list() {{
+    local cur=\"$3\" pre=\"\" words=\"$1\"
+    if [[ \"$cur\" == *,* ]]; then
+        pre=\"${{cur%,*}},\"
+        cur=\"${{cur##*,}}\"
+        words=\"$2\"
+    fi
+    COMPREPLY=($(compgen -P \"$pre\" -W \"$words\" -- \"$cur\"))
+}}
+"
+    )
 }
 
 #[derive(Debug, Subcommand)]

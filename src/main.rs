@@ -32,7 +32,8 @@ fn main() -> ExitCode {
     signals::install();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
+        Err(mut e) => {
+            suggest_manifest_flag(&mut e);
             let _ = e.print();
             // clap: help/version are successes, everything else is bad input.
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
@@ -54,6 +55,54 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// `lucia-pkg build FILE`: the manifest is an option, not a positional argument; say so.
+fn suggest_manifest_flag(e: &mut clap::Error) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return;
+    };
+    let arg = arg.clone();
+    let sub = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if arg.starts_with('-') || !matches!(sub.as_deref(), Some("build" | "check" | "verify")) {
+        return;
+    }
+    e.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![format!(
+            "the manifest is given with -m: `lucia-pkg {} -m {arg}`",
+            sub.unwrap_or_default()
+        )
+        .into()]),
+    );
+}
+
+/// Writes the man pages as `clap_mangen::generate_to` does, returning their file names.
+fn write_man_pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+    fn generate(
+        cmd: clap::Command,
+        dir: &std::path::Path,
+        pages: &mut Vec<String>,
+    ) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            generate(sub, dir, pages)?;
+        }
+        let path = clap_mangen::Man::new(cmd).generate_to(dir)?;
+        if let Some(name) = path.file_name() {
+            pages.push(name.to_string_lossy().into_owned());
+        }
+        Ok(())
+    }
+    let mut cmd = cmd.disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    generate(cmd, dir, &mut pages)?;
+    pages.sort();
+    Ok(pages)
 }
 
 fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, AppError> {
@@ -241,14 +290,25 @@ fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "lucia-pkg", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "lucia-pkg", &mut script);
+            let mut script = String::from_utf8_lossy(&script).into_owned();
+            if shell == clap_complete::Shell::Bash {
+                script = cli::bash_completion(&script);
+            }
+            print!("{script}");
         }
         Command::Manpage { out } => {
-            std::fs::create_dir_all(&out)?;
-            let cmd = Cli::command();
-            clap_mangen::generate_to(cmd, &out)?;
-            if !cli.json {
-                println!("man pages written to {}", out.display());
+            std::fs::create_dir_all(&out)
+                .map_err(|e| AppError::Input(format!("{}: {e}", out.display())))?;
+            let pages = write_man_pages(Cli::command(), &out)?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "dir": out.display().to_string(), "pages": pages })
+                );
+            } else {
+                println!("{} man pages written to {}", pages.len(), out.display());
             }
         }
         Command::Hash { path, base32 } => {

@@ -325,6 +325,96 @@ fn bad_arguments_exit_2() {
     assert_input_error(&o, "SOURCE_DATE_EPOCH");
 }
 
+/// Issue 14 bug 9: an out dir that is a file, and the manifest given as a positional argument.
+#[test]
+fn out_file_and_positional_manifest_are_bad_input_with_a_fix() {
+    let p = Project::new();
+    fs::write(p.path().join("dist"), "a file\n").unwrap();
+    for out in ["dist", "dist/sub"] {
+        let o = run(&["build", "-m", "lucia.toml", "-o", out], p.path());
+        assert_input_error(&o, "--out must be a directory");
+    }
+    assert_eq!(
+        fs::read_to_string(p.path().join("dist")).unwrap(),
+        "a file\n"
+    );
+    for sub in ["build", "check", "verify"] {
+        let o = run(&[sub, "lucia.toml"], p.path());
+        assert_input_error(&o, &format!("lucia-pkg {sub} -m lucia.toml"));
+    }
+}
+
+/// `lucia-pkg completions bash`, sourced in a real bash, completes subcommands, every flag after
+/// the subcommand (clap-rs/clap#6421 broke that for hyphenated binary names) and the values of
+/// `-a`/`-f`, also after a comma.
+#[test]
+fn bash_completion_completes_after_the_subcommand() {
+    if Command::new("bash").arg("--version").output().is_err() {
+        eprintln!("skipped: no bash");
+        return;
+    }
+    let p = Project::new();
+    let o = run(&["completions", "bash"], p.path());
+    assert!(o.status.success(), "{}", text(&o));
+    fs::write(p.path().join("lucia-pkg.bash"), &o.stdout).unwrap();
+    let driver = r#"
+source ./lucia-pkg.bash
+complete -p lucia-pkg
+t() {
+    COMP_WORDS=("$@")
+    COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+    COMPREPLY=()
+    local fn
+    fn=$(complete -p lucia-pkg | sed -n 's/.*-F \([^ ]*\).*/\1/p')
+    "$fn" lucia-pkg "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+    echo "$*|${COMPREPLY[*]}"
+}
+t lucia-pkg b
+t lucia-pkg build --arch ''
+t lucia-pkg build -a amd64,
+t lucia-pkg check -f deb,r
+t lucia-pkg build --
+t lucia-pkg verify --no
+"#;
+    let o = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", driver])
+        .current_dir(p.path())
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let got = |line: &str| -> String {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{line}|")))
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{out}"))
+            .to_string()
+    };
+    assert!(
+        out.contains("-F _lucia__pkg") && out.contains(" lucia-pkg\n"),
+        "{out}"
+    );
+    assert_eq!(got("lucia-pkg b"), "build", "{out}");
+    assert_eq!(got("lucia-pkg build --arch "), "amd64 arm64 all", "{out}");
+    assert_eq!(
+        got("lucia-pkg build -a amd64,"),
+        "amd64,amd64 amd64,arm64",
+        "{out}"
+    );
+    assert_eq!(got("lucia-pkg check -f deb,r"), "deb,rpm", "{out}");
+    let flags = got("lucia-pkg build --");
+    for f in [
+        "--manifest",
+        "--arch",
+        "--format",
+        "--out",
+        "--no-cache",
+        "--clean",
+    ] {
+        assert!(flags.split(' ').any(|x| x == f), "{f} missing: {flags}");
+    }
+    assert_eq!(got("lucia-pkg verify --no"), "", "{out}");
+}
+
 fn sha_map(dir: &Path) -> Vec<(String, String)> {
     let sums = fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
     sums.lines()
@@ -520,6 +610,24 @@ fn help_version_completions_and_man_pages() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(p.path().join("man/lucia-pkg.1").is_file());
     assert!(p.path().join("man/lucia-pkg-build.1").is_file());
+    // --json lists the pages written.
+    let o = run(&["--json", "manpage", "man2"], p.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    let pages: Vec<&str> = v["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().unwrap())
+        .collect();
+    assert!(pages.contains(&"lucia-pkg.1") && pages.contains(&"lucia-pkg-build.1"));
+    for page in &pages {
+        assert!(p.path().join("man2").join(page).is_file(), "{page}");
+    }
+    assert_eq!(
+        pages.len(),
+        fs::read_dir(p.path().join("man2")).unwrap().count()
+    );
 }
 
 /// A rebuild of unchanged inputs does no packaging work; changing one arch's input rebuilds only
