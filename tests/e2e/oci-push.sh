@@ -5,6 +5,9 @@
 #      LUCIA_PKG_REGISTRY_USER/PASSWORD: the index skopeo pulls back by either tag hashes to the
 #      digest index.json names (the registry stored our exact bytes), and both platform
 #      manifests are there by digest;
+#   1b. push with -m (the manifest's oci.tags) and --tag: the version tag, every oci.tags entry
+#      and every --tag resolve to the build's index digest; a manifest of another version
+#      exits 2;
 #   2. push again (the oci-archive this time): no blob is uploaded again;
 #   3. a wrong password fails with exit 1 and a clear message that does not echo it; no
 #      credentials at all fails asking for them; credentials from a docker config.json work;
@@ -100,6 +103,32 @@ for arch in amd64 arm64; do
     skopeo inspect --tls-verify=false --creds "$CREDS" --override-arch "$arch" "docker://$REF:1.0.0" |
         grep -q "\"Architecture\": \"$arch\"" || e2e_fail "the pushed index has no working $arch image"
 done
+
+# --- 1b. tags: version tag always, the manifest's oci.tags with -m, every --tag ---------------
+if [[ -z "${LUCIA_E2E_PUSH_EXAMPLE:-}" ]]; then
+    e2e_log "1b. push to $REF with -m (oci.tags) and --tag: every tag resolves to the index"
+    mapfile -t manifest_tags < <(python3 -c '
+import sys, tomllib
+for t in tomllib.load(open(sys.argv[1], "rb")).get("oci", {}).get("tags", []):
+    print(t)' "$T/lucia.toml")
+    [[ ${#manifest_tags[@]} -gt 0 ]] || e2e_fail "the example manifest has no oci.tags to test with"
+    LUCIA_PKG_REGISTRY_USER=$USER_NAME LUCIA_PKG_REGISTRY_PASSWORD=$PASSWORD \
+        do_push "$L" "$REF" -m "$T/lucia.toml" --tag sha-0123abc --tag latest >"$T/push-tags.json" ||
+        { cat "$T/push.msg" >&2; e2e_fail "push with -m and --tag failed"; }
+    for tag in 1.0.0 "${manifest_tags[@]}" sha-0123abc latest; do
+        python3 -c 'import json, sys; sys.exit(sys.argv[2] not in json.load(open(sys.argv[1]))["tags"])' \
+            "$T/push-tags.json" "$tag" || e2e_fail "the push report does not list tag $tag: $(cat "$T/push-tags.json")"
+        got=$(skopeo inspect --raw --tls-verify=false --creds "$CREDS" "docker://$REF:$tag" | sha256sum | cut -d' ' -f1)
+        [[ "sha256:$got" == "$INDEX_DIGEST" ]] || e2e_fail "$REF:$tag hashes to sha256:$got, the build's index is $INDEX_DIGEST"
+    done
+    # A manifest of another version is refused (exit 2) before anything is sent.
+    sed '0,/^version = ".*"/s//version = "9.9.9"/' "$T/lucia.toml" >"$T/lucia-other.toml"
+    rc=0
+    do_push "$L" "$REF" -m "$T/lucia-other.toml" >/dev/null || rc=$?
+    if [[ $rc -ne 2 ]] || ! grep -q "is version 9.9.9" "$T/push.msg"; then
+        e2e_fail "-m with another version: exit $rc, $(cat "$T/push.msg")"
+    fi
+fi
 
 # --- 2. second push uploads nothing ----------------------------------------------------------
 e2e_log "2. push again (from the archive): no blob uploaded"
