@@ -58,10 +58,15 @@ impl Store {
         for name in &names {
             let src = entry.path().join(name);
             let tmp = out_dir.join(fsutil::out_temp_name(&name.to_string_lossy()));
+            // Tracked so that an interrupted build removes it (see `remove_in_progress`).
+            super::track(&tmp, true);
             let placed = place(&src, &tmp, Path::new(name), &mut files)
                 .and_then(|()| replace(&tmp, &out_dir.join(name)));
-            if let Err(e) = placed {
+            if placed.is_err() {
                 let _ = fsutil::remove_tree(&tmp);
+            }
+            super::track(&tmp, false);
+            if let Err(e) = placed {
                 return Err(io_at(&out_dir.join(name))(e));
             }
         }
