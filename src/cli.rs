@@ -44,20 +44,44 @@ pub struct Cli {
 
 #[derive(Debug, Args, Clone)]
 pub struct Selection {
-    /// The manifest to build.
-    #[arg(
-        short,
-        long,
-        default_value = "packaging/lucia.toml",
-        value_name = "FILE"
-    )]
-    pub manifest: PathBuf,
+    /// The manifest to build [default: the first of lucia-pkg.toml, packaging/lucia-pkg.toml,
+    /// packaging/lucia.toml that exists].
+    #[arg(short, long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     /// Architectures, comma-separated (amd64, arm64) or `all` [default: all the manifest declares].
     #[arg(short, long, value_name = "LIST", value_parser = ListParser(ARCHES), hide_possible_values = true)]
     pub arch: Option<String>,
     /// Formats, comma-separated (tar, deb, rpm, oci) or `all` [default: all the manifest declares].
     #[arg(short, long, value_name = "LIST", value_parser = ListParser(FORMATS), hide_possible_values = true)]
     pub format: Option<String>,
+}
+
+/// Where `-m` is looked for when not given, in order: the tool's own name in the current
+/// directory (what `lucia-pkg init` writes), the same under packaging/, and the first release's
+/// example location.
+pub const DEFAULT_MANIFESTS: &[&str] = &[
+    "lucia-pkg.toml",
+    "packaging/lucia-pkg.toml",
+    "packaging/lucia.toml",
+];
+
+impl Selection {
+    /// The manifest to use: `-m`, else the first default location that exists.
+    pub fn manifest_path(&self) -> Result<PathBuf, crate::error::AppError> {
+        if let Some(m) = &self.manifest {
+            return Ok(m.clone());
+        }
+        DEFAULT_MANIFESTS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                crate::error::AppError::Input(format!(
+                    "no manifest given and none found (looked for {}); give one with -m FILE, or scaffold one with `lucia-pkg init --payload DIR`",
+                    DEFAULT_MANIFESTS.join(", ")
+                ))
+            })
+    }
 }
 
 /// What `-a` and `-f` list items may be (checked by `build::parse_*_list`; listed here for shell
@@ -143,6 +167,25 @@ pub enum Command {
         /// holds exactly what SHA256SUMS lists.
         #[arg(long)]
         clean: bool,
+    },
+    /// Scaffold a commented manifest, a hardened systemd unit and an env template from a
+    /// service's build output (detects each payload's architecture and the entrypoint).
+    Init {
+        /// Project directory to write lucia-pkg.toml, <name>.service and <name>.env into.
+        #[arg(default_value = ".", value_name = "DIR")]
+        dir: PathBuf,
+        /// The service's build output (repeat once per architecture).
+        #[arg(short, long = "payload", value_name = "DIR")]
+        payloads: Vec<PathBuf>,
+        /// Package name [default: from the entrypoint's file name].
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Upstream version to start from.
+        #[arg(long = "version", default_value = "0.1.0", value_name = "VERSION")]
+        pkg_version: String,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
     },
     /// Validate the manifest and the payload; write nothing.
     Check {

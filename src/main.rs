@@ -9,6 +9,7 @@ mod cli;
 mod deploy;
 mod error;
 mod formats;
+mod init;
 mod manifest;
 mod output;
 mod plan;
@@ -107,7 +108,7 @@ fn write_man_pages(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result
 
 fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, AppError> {
     Ok(build::Request {
-        manifest: sel.manifest.clone(),
+        manifest: sel.manifest_path()?,
         arches: sel
             .arch
             .as_deref()
@@ -249,6 +250,41 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     report.out_dir,
                     pkg_core::determinism::rfc3339(report.source_date_epoch)
                 );
+            }
+        }
+        Command::Init {
+            dir,
+            payloads,
+            name,
+            pkg_version,
+            force,
+        } => {
+            let report = init::scaffold(&init::InitOptions {
+                dir: dir.clone(),
+                payloads,
+                name,
+                version: pkg_version,
+                force,
+            })?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string(&report).map_err(AppError::build)?
+                );
+            } else {
+                for f in &report.files {
+                    println!("wrote {}", dir.join(f).display());
+                }
+                for (arch, path) in &report.arches {
+                    println!("  [payload.{arch}] path = \"{path}\"");
+                }
+                println!("  entrypoint = \"{}\"", report.entrypoint);
+                let m = if dir == std::path::Path::new(".") {
+                    String::new()
+                } else {
+                    format!(" -m {}", dir.join(init::MANIFEST_NAME).display())
+                };
+                println!("next: review them, then `lucia-pkg build{m}`");
             }
         }
         Command::Check { sel } => {

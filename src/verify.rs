@@ -176,10 +176,10 @@ pub fn compare(a_out: &Path, b_out: &Path) -> Result<Vec<Difference>, AppError> 
 }
 
 pub fn run(sel: &Selection, keep: bool, exe: &Path) -> Result<VerifyReport, AppError> {
-    let manifest = sel
-        .manifest
+    let given = sel.manifest_path()?;
+    let manifest = given
         .canonicalize()
-        .map_err(|e| AppError::Input(format!("{}: {e}", sel.manifest.display())))?;
+        .map_err(|e| AppError::Input(format!("{}: {e}", given.display())))?;
     let root = tempfile::Builder::new()
         .prefix("lucia-verify-")
         .tempdir()
