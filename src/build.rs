@@ -410,13 +410,16 @@ impl Job<'_> {
                 output::write_atomic(&dir.join(&self.names[1]), |w| {
                     formats::write_oci_archive(&layout, w)
                 })?;
-                let digest = format_oci_index_digest(&layout)?;
-                output::write_dir_atomic(&dir.join(&self.names[2]), |d| {
-                    for (name, text) in crate::deploy::render(first, &digest) {
-                        output::write_text_atomic(&d.join(name), &text)?;
-                    }
-                    Ok::<(), AppError>(())
-                })?;
+                // The deployment values, when the manifest asks for them (names[2]).
+                if let Some(deploy_dir) = self.names.get(2) {
+                    let digest = format_oci_index_digest(&layout)?;
+                    output::write_dir_atomic(&dir.join(deploy_dir), |d| {
+                        for (name, text) in crate::deploy::render(first, &digest) {
+                            output::write_text_atomic(&d.join(name), &text)?;
+                        }
+                        Ok::<(), AppError>(())
+                    })?;
+                }
             }
             f => {
                 output::write_atomic(&dir.join(&self.names[0]), |w| {
@@ -445,11 +448,13 @@ fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
         if *f == Format::Oci {
             let plans: Vec<&Plan> = prep.plans.iter().collect();
             if let Some(first) = plans.first() {
-                let names = vec![
+                let mut names = vec![
                     formats::file_name(*f, first),
                     formats::oci_archive_name(first),
-                    crate::deploy::dir_name(first),
                 ];
+                if crate::deploy::wanted(first) {
+                    names.push(crate::deploy::dir_name(first));
+                }
                 jobs.push(Job {
                     format: *f,
                     arch: None,

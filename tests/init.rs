@@ -249,3 +249,70 @@ fn init_explains_what_it_needs() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("lucia-pkg.toml"), "{}", text(&o));
 }
+
+#[test]
+fn deploy_values_are_rendered_only_when_asked_and_named_after_the_package() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::create_dir_all(p.join("out")).unwrap();
+    fs::copy(
+        demo_payload().join("amd64/lucia.AgentHost"),
+        p.join("out/my-app"),
+    )
+    .unwrap();
+    ok(lucia(p, &["init", "--payload", "out"]), "init");
+    let build = |dir: &str| lucia(p, &["build", "-a", "amd64", "-f", "oci", "-o", dir]);
+
+    ok(build("plain"), "build without [deploy]");
+    assert!(
+        !p.join("plain/my-app-0.1.0-deploy").exists(),
+        "deploy values written without [deploy]"
+    );
+
+    let manifest = p.join("lucia-pkg.toml");
+    let base = fs::read_to_string(&manifest).unwrap();
+    fs::write(
+        &manifest,
+        format!("{base}\n[deploy]\nfiles = [\"compose\"]\n"),
+    )
+    .unwrap();
+    ok(build("asked"), "build with [deploy]");
+    let dep = p.join("asked/my-app-0.1.0-deploy");
+    let names: Vec<String> = fs::read_dir(&dep)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["compose.env"]);
+    let env = fs::read_to_string(dep.join("compose.env")).unwrap();
+    assert!(env.contains("\nMY_APP_IMAGE=my-app@sha256:"), "{env}");
+    assert!(!env.to_lowercase().contains("lucia"), "{env}");
+    let sums = fs::read_to_string(p.join("asked/SHA256SUMS")).unwrap();
+    assert!(sums.contains("my-app-0.1.0-deploy/compose.env"), "{sums}");
+
+    // Refused where written: an unknown file, and deploy values without an image.
+    fs::write(
+        &manifest,
+        format!("{base}\n[deploy]\nfiles = [\"swarm\"]\n"),
+    )
+    .unwrap();
+    let o = lucia(p, &["check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown deploy file `swarm`"),
+        "{}",
+        text(&o)
+    );
+    let no_oci = base.replace(
+        "formats = [\"tar\", \"deb\", \"rpm\", \"oci\"]",
+        "formats = [\"deb\"]",
+    );
+    fs::write(
+        &manifest,
+        format!("{no_oci}\n[deploy]\nfiles = [\"helm\"]\n"),
+    )
+    .unwrap();
+    let o = lucia(p, &["check"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("no \"oci\""), "{}", text(&o));
+}

@@ -530,7 +530,10 @@ impl Validator<'_> {
                 Codec::Gzip(9),
             )?,
         };
-        let oci = self.oci(raw.oci, &service)?;
+        let mut oci = self.oci(raw.oci, &service)?;
+        if let Some(d) = &raw.deploy {
+            oci.deploy = self.deploy_files(d, &formats)?;
+        }
 
         Ok(Spec {
             manifest_path: self.file.to_path_buf(),
@@ -835,6 +838,31 @@ impl Validator<'_> {
         })
     }
 
+    fn deploy_files(&self, d: &S<RawDeploy>, formats: &[Format]) -> R<Vec<String>> {
+        let mut out = BTreeSet::new();
+        for f in &d.get_ref().files {
+            if !DEPLOY_FILES.contains(&f.get_ref().as_str()) {
+                return Err(self.err(
+                    Some(f.span()),
+                    format!("unknown deploy file `{}`", f.get_ref().escape_debug()),
+                    format!(
+                        "deploy.files lists any of {}",
+                        DEPLOY_FILES.map(|f| format!("\"{f}\"")).join(", ")
+                    ),
+                ));
+            }
+            out.insert(f.get_ref().clone());
+        }
+        if !out.is_empty() && !formats.contains(&Format::Oci) {
+            return Err(self.err(
+                Some(d.span()),
+                "deploy files pin the image, but package.formats has no \"oci\"",
+                "add \"oci\" to package.formats or remove [deploy]",
+            ));
+        }
+        Ok(out.into_iter().collect())
+    }
+
     fn oci(
         &self,
         raw: Option<RawOci>,
@@ -1008,11 +1036,15 @@ impl Validator<'_> {
                 .collect(),
             repository: o.repository.map(|r| r.into_inner()),
             tags: o.tags.into_iter().map(|t| t.into_inner()).collect(),
+            deploy: Vec::new(),
         })
     }
 }
 
 pub use secrets::looks_like_secret;
+
+/// What `[deploy] files` may list.
+pub const DEPLOY_FILES: [&str; 3] = ["compose", "helm", "kustomize"];
 
 /// The image user when the manifest names none and the service has no fixed uid.
 pub const DEFAULT_OCI_ID: u32 = 65532;

@@ -20,6 +20,15 @@ pub struct RawManifest {
     pub rpm: Option<RawRpm>,
     pub tar: Option<RawTar>,
     pub oci: Option<RawOci>,
+    pub deploy: Option<S<RawDeploy>>,
+}
+
+/// `[deploy]`: which deployment values to render beside the image.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawDeploy {
+    #[serde(default)]
+    pub files: Vec<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -224,7 +233,7 @@ pub enum RawOciBase {
 pub fn known_keys(table: &str) -> &'static [&'static str] {
     match table {
         "" => &[
-            "package", "payload", "service", "files", "deb", "rpm", "tar", "oci",
+            "package", "payload", "service", "files", "deb", "rpm", "tar", "oci", "deploy",
         ],
         "package" => &[
             "name",
@@ -314,12 +323,13 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
             "repository",
             "tags",
         ],
+        "deploy" => &["files"],
         _ => &[],
     }
 }
 
 /// The manifest's tables as `known_keys` names them ("" is the top level).
-pub const TABLES: [&str; 15] = [
+pub const TABLES: [&str; 16] = [
     "",
     "package",
     "changelog",
@@ -335,6 +345,7 @@ pub const TABLES: [&str; 15] = [
     "rpm",
     "tar",
     "oci",
+    "deploy",
 ];
 
 /// All keys of all tables, for suggestions when the table is not known from the error.

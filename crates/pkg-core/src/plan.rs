@@ -209,6 +209,9 @@ pub struct OciOptions {
     pub repository: Option<String>,
     /// Additional tags beyond the version (e.g. `1.0`, `latest`).
     pub tags: Vec<String>,
+    /// Deployment values rendered beside the image, pinned to its index digest (`compose`,
+    /// `kustomize`, `helm`); none unless the manifest's `[deploy]` asks.
+    pub deploy: Vec<String>,
 }
 
 /// Per-format options the writers read; each writer looks only at its own.
