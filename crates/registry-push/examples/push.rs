@@ -1,5 +1,6 @@
 //! Pushes a layout or oci-archive: `push LAYOUT REGISTRY/REPO[:TAG] [--tag T]... [--insecure-http] [--json]`.
-//! Credentials come from LUCIA_PKG_REGISTRY_USER/PASSWORD or the docker config, as in `lucia-pkg push`.
+//! Credentials come from LUCIA_PKG_REGISTRY_USER/PASSWORD or the docker config, and the timeout
+//! from LUCIA_PKG_REGISTRY_TIMEOUT, as in `lucia-pkg push`.
 //! Exit codes: 0 pushed, 1 push failed, 2 bad arguments.
 
 use std::path::PathBuf;
@@ -25,6 +26,13 @@ fn main() -> ExitCode {
     };
     let dest = match registry_push::parse_destination(to) {
         Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    opts.timeout = match registry_push::timeout_from_env() {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
