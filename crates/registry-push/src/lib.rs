@@ -160,8 +160,10 @@ impl fmt::Display for PushReport {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("bad destination {0}")]
+    #[error("bad destination: {0}")]
     BadReference(String),
+    #[error("{0}")]
+    BadTag(String),
     #[error("{0}")]
     Source(String),
     #[error("credentials: {0}")]
@@ -198,6 +200,7 @@ impl PushError {
     pub fn exit_code(&self) -> i32 {
         match self {
             PushError::BadReference(_)
+            | PushError::BadTag(_)
             | PushError::Source(_)
             | PushError::Credentials(_)
             | PushError::Config(_) => 2,

@@ -85,7 +85,7 @@ fn tag_list(
         .chain(extra.iter().map(String::as_str))
     {
         if !valid_tag(t) {
-            return Err(PushError::BadReference(format!(
+            return Err(PushError::BadTag(format!(
                 "tag `{}` is not a valid OCI tag: 1 to 128 of A-Z a-z 0-9 _ . -, not starting with . or -",
                 t.escape_debug()
             )));
