@@ -176,3 +176,8 @@ fn e2e_deploy() {
 fn e2e_units() {
     run_script("units");
 }
+
+#[test]
+fn e2e_quickstart() {
+    run_script("quickstart");
+}
