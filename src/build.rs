@@ -90,6 +90,42 @@ pub struct Prepared {
     pub payloads: BTreeMap<Arch, crate::builder::Payload>,
 }
 
+/// What builds fine but will not work: an image whose entrypoint is a `#!` script on the
+/// `scratch` base has no interpreter to run it.
+pub fn warnings(prep: &Prepared) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if !prep.formats.contains(&Format::Oci) {
+        return Vec::new();
+    }
+    for plan in &prep.plans {
+        let oci = &plan.formats.oci;
+        let Some(program) = oci.entrypoint.first() else {
+            continue;
+        };
+        if oci.base.is_some() {
+            continue;
+        }
+        let entry = plan.entries.iter().find(|e| &e.path == program);
+        let script = match entry.map(|e| &e.kind) {
+            Some(pkg_core::EntryKind::File { content, .. }) => {
+                let mut head = [0u8; 2];
+                content
+                    .open()
+                    .and_then(|mut r| std::io::Read::read_exact(&mut r, &mut head))
+                    .is_ok()
+                    && &head == b"#!"
+            }
+            _ => false,
+        };
+        if script {
+            out.insert(format!(
+                "the image's entrypoint {program} is a `#!` script, but the base is `scratch`, which has no interpreter: the image cannot run (give oci.base a layout that has one, pinned by digest, or drop \"oci\" from package.formats)"
+            ));
+        }
+    }
+    out.into_iter().collect()
+}
+
 pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppError> {
     let mut spec = manifest::load(&req.manifest)?;
     if let Some(rev) = &req.revision {
@@ -212,6 +248,8 @@ pub struct BuildReport {
     pub removed: Vec<String>,
     pub store: Option<String>,
     pub payloads: Vec<PayloadStatus>,
+    /// Things that build but will not work as the user likely expects (see [`warnings`]).
+    pub warnings: Vec<String>,
 }
 
 /// Where each arch's payload came from in this run.
@@ -705,6 +743,7 @@ pub fn run_with(
             .collect(),
         files,
         removed: sweep.names(),
+        warnings: warnings(&prep),
         store: store.map(|s| s.root().display().to_string()),
         payloads: prep
             .payloads

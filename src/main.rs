@@ -210,6 +210,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     serde_json::to_string_pretty(&report).map_err(AppError::build)?
                 );
             } else {
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
                 let mut o = std::io::stdout().lock();
                 let _ = writeln!(
                     o,
@@ -298,9 +301,12 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 })).collect();
                 println!(
                     "{}",
-                    serde_json::json!({ "ok": true, "name": prep.spec.meta.name, "version": prep.spec.meta.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans })
+                    serde_json::json!({ "ok": true, "name": prep.spec.meta.name, "version": prep.spec.meta.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans, "warnings": build::warnings(&prep) })
                 );
             } else {
+                for w in build::warnings(&prep) {
+                    eprintln!("warning: {w}");
+                }
                 for p in &prep.plans {
                     println!(
                         "ok: {} {} for {}: {} entries, {} of payload",

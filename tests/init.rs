@@ -316,3 +316,35 @@ fn deploy_values_are_rendered_only_when_asked_and_named_after_the_package() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("no \"oci\""), "{}", text(&o));
 }
+
+#[test]
+fn a_script_entrypoint_on_scratch_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    fs::create_dir_all(p.join("out")).unwrap();
+    fs::write(p.join("out/run.sh"), "#!/bin/sh\nexec sleep 1\n").unwrap();
+    fs::set_permissions(p.join("out/run.sh"), fs::Permissions::from_mode(0o755)).unwrap();
+    ok(
+        lucia(p, &["init", "--payload", "out", "--name", "svc"]),
+        "init",
+    );
+    let o = ok(lucia(p, &["check"]), "check");
+    assert!(
+        text(&o).contains("warning: the image's entrypoint /opt/svc/run.sh is a `#!` script"),
+        "{}",
+        text(&o)
+    );
+    let o = ok(
+        lucia(p, &["--json", "build", "-a", "amd64", "-f", "oci"]),
+        "build",
+    );
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        report["warnings"].as_array().map(|w| w.len()),
+        Some(1),
+        "{report}"
+    );
+    // Not an image: nothing to warn about.
+    let o = ok(lucia(p, &["check", "-f", "deb"]), "check deb");
+    assert!(!text(&o).contains("warning"), "{}", text(&o));
+}
