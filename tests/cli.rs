@@ -7,13 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_lucia-pkg")
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::*;
 
 fn run(args: &[&str], dir: &Path) -> Output {
     Command::new(bin())
@@ -23,27 +18,6 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .env("LUCIA_PKG_STORE", dir.join(".store"))
         .output()
         .expect("run lucia-pkg")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A minimal ELF header for `machine` (enough for the arch check; never executed).
-fn fake_elf(machine: u16) -> Vec<u8> {
-    let mut h = vec![0u8; 64];
-    h[..4].copy_from_slice(b"\x7fELF");
-    h[4] = 2; // 64-bit
-    h[5] = 1; // little endian
-    h[6] = 1;
-    h[16] = 2; // ET_EXEC
-    h[18..20].copy_from_slice(&machine.to_le_bytes());
-    h[20] = 1;
-    h
 }
 
 /// A self-contained project: manifest, unit, env template and an amd64 payload.
@@ -89,7 +63,7 @@ impl Project {
         fs::write(p.join("payload/lib/data.txt"), "data\n").unwrap();
         fs::write(
             p.join("demo.service"),
-            "[Service]\nExecStart=/opt/demo/demo\n",
+            "[Service]\nUser=demo\nExecStart=/opt/demo/demo\n",
         )
         .unwrap();
         fs::write(p.join("demo.env"), "PORT=8080\n").unwrap();

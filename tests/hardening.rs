@@ -12,26 +12,12 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::*;
+
 /// A provider token, and a password that only its context (a connection string, a URL) reveals.
 const SECRET: &str = "sk-Zq81vLm2Pz9Rt4Vw8Ys3Kb6Nc1Xq7Lm2";
 const PASSWORD: &str = "hunter2-qq7Lm2Pz9";
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn required() -> bool {
-    std::env::var("LUCIA_E2E_REQUIRED").as_deref() == Ok("1")
-}
 
 /// A service-less project: a shell-script entrypoint, one data file, every format at gzip:1.
 struct Project {
@@ -236,7 +222,7 @@ fn a_service_with_uid_zero_does_not_make_a_root_image() {
     let p = Project::new("");
     fs::write(
         p.path().join("hw.service"),
-        "[Service]\nExecStart=/opt/hw/run\n",
+        "[Service]\nUser=hw\nExecStart=/opt/hw/run\n",
     )
     .unwrap();
     let manifest = fs::read_to_string(p.path().join("hw.toml")).unwrap();
@@ -340,7 +326,7 @@ fn connection_strings_in_the_env_template_are_refused() {
     let p = Project::new("");
     fs::write(
         p.path().join("hw.service"),
-        "[Service]\nExecStart=/opt/hw/run\n",
+        "[Service]\nUser=hw\nExecStart=/opt/hw/run\n",
     )
     .unwrap();
     fs::write(
@@ -436,14 +422,6 @@ fn run(cmd: &mut Command) -> Output {
     o
 }
 
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// The longest accepted names (a file and a directory) really install with dpkg, rpm and
 /// install.sh, each into a scratch root.
 #[test]
@@ -454,7 +432,7 @@ fn the_longest_accepted_names_really_install() {
         .collect();
     if !is_root() || !missing.is_empty() {
         let why = format!("needs root and dpkg, rpm (missing: {missing:?})");
-        assert!(!required(), "LUCIA_E2E_REQUIRED=1 but {why}");
+        assert!(!e2e_required(), "LUCIA_E2E_REQUIRED=1 but {why}");
         println!("SKIP the_longest_accepted_names_really_install: {why}");
         return;
     }

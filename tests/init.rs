@@ -5,20 +5,11 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+mod common;
+use common::*;
 
 fn lucia(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lucia-pkg"))
@@ -34,20 +25,6 @@ fn lucia(dir: &Path, args: &[&str]) -> Output {
 fn ok(o: Output, what: &str) -> Output {
     assert!(o.status.success(), "{what}: {}", text(&o));
     o
-}
-
-/// The demo payload (real ELF files for both arches), built on demand.
-fn demo_payload() -> PathBuf {
-    let p = repo().join("target/demo-payload");
-    if !p.join("arm64/lucia.AgentHost").exists() || !p.join("amd64/lucia.AgentHost").exists() {
-        let st = Command::new("bash")
-            .arg("scripts/build-demo-payload.sh")
-            .current_dir(repo())
-            .status()
-            .unwrap();
-        assert!(st.success(), "scripts/build-demo-payload.sh failed");
-    }
-    p
 }
 
 fn verify_unit(unit: &Path) {

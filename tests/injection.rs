@@ -10,33 +10,10 @@
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// The demo AgentHost (a real amd64 ELF), built on demand like tests/reliability.rs does.
-fn demo_binary() -> PathBuf {
-    let p = repo().join("target/demo-payload/amd64/lucia.AgentHost");
-    if !p.exists() {
-        let st = Command::new("bash")
-            .arg("scripts/build-demo-payload.sh")
-            .current_dir(repo())
-            .status()
-            .unwrap();
-        assert!(st.success(), "scripts/build-demo-payload.sh failed");
-    }
-    p
-}
+mod common;
+use common::*;
 
 /// Names that need quoting in every shell context, but that every format can carry.
 const ODD_NAMES: [&str; 7] = [
@@ -74,7 +51,7 @@ impl Project {
         symlink("a file with spaces.txt", p.join("payload/odd dir/link$x")).unwrap();
         fs::write(
             p.join("demo.service"),
-            "[Service]\nExecStart=/opt/demo/demo\n\n[Install]\nWantedBy=multi-user.target\n",
+            "[Service]\nUser=demo\nExecStart=/opt/demo/demo\n\n[Install]\nWantedBy=multi-user.target\n",
         )
         .unwrap();
         fs::write(p.join("demo.env"), "PORT=8080\n").unwrap();

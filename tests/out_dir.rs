@@ -10,30 +10,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_lucia-pkg")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// A minimal ELF header for `machine` (enough for the arch check; never executed).
-fn fake_elf(machine: u16) -> Vec<u8> {
-    let mut h = vec![0u8; 64];
-    h[..4].copy_from_slice(b"\x7fELF");
-    h[4] = 2;
-    h[5] = 1;
-    h[6] = 1;
-    h[16] = 2;
-    h[18..20].copy_from_slice(&machine.to_le_bytes());
-    h[20] = 1;
-    h
-}
+mod common;
+use common::*;
 
 fn manifest(name: &str, version: &str, formats: &str) -> String {
     format!(
@@ -95,7 +73,7 @@ fn project_in(dir: &Path, manifest_text: &str) {
     }
     fs::write(
         dir.join("demo.service"),
-        "[Service]\nExecStart=/opt/demo/demo\n",
+        "[Service]\nUser=demo\nExecStart=/opt/demo/demo\n",
     )
     .unwrap();
     fs::write(dir.join("demo.env"), "PORT=8080\n").unwrap();

@@ -7,11 +7,14 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pkg_core::sample::lucia_like_plan;
 use pkg_core::Arch;
+
+mod common;
+use common::*;
 
 fn lucia_pkg() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lucia-pkg"));
@@ -36,14 +39,6 @@ fn layout(dir: &Path) -> PathBuf {
     )
     .unwrap();
     l
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::*;
+
 /// A private hard link (or copy) of the binary under test: other agents and editors rebuild
 /// target/debug/lucia-pkg while these long tests run, and a swapped binary would make a "clean
 /// build" and a "recovered build" come from different code.
@@ -37,25 +40,8 @@ fn bin() -> &'static str {
     })
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn corpus() -> PathBuf {
     repo().join("tests/corpus")
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn tool(cmd: &str, args: &[&str], dir: &Path) -> Output {
@@ -64,20 +50,6 @@ fn tool(cmd: &str, args: &[&str], dir: &Path) -> Output {
         .current_dir(dir)
         .output()
         .unwrap_or_else(|e| panic!("run {cmd}: {e}"))
-}
-
-/// The demo AgentHost (a real amd64 ELF), built on demand like tests/cli.rs does.
-fn demo_binary() -> PathBuf {
-    let p = repo().join("target/demo-payload/amd64/lucia.AgentHost");
-    if !p.exists() {
-        let st = Command::new("bash")
-            .arg("scripts/build-demo-payload.sh")
-            .current_dir(repo())
-            .status()
-            .unwrap();
-        assert!(st.success(), "scripts/build-demo-payload.sh failed");
-    }
-    p
 }
 
 /// A project built from tests/corpus/base.toml: every format, gzip:1, amd64.
@@ -95,7 +67,7 @@ impl Project {
         fs::write(p.join("payload/lib/data.txt"), "data\n").unwrap();
         fs::write(
             p.join("demo.service"),
-            "[Service]\nExecStart=/opt/demo/demo\n",
+            "[Service]\nUser=demo\nExecStart=/opt/demo/demo\n",
         )
         .unwrap();
         fs::write(p.join("demo.env"), "PORT=8080\n").unwrap();

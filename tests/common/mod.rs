@@ -1,0 +1,79 @@
+//! Helpers every integration test of the `lucia-pkg` binary shares: where the repository and the
+//! demo payload are, the combined output of a run, whether real-tool tests must run, and a fake
+//! ELF header. Each test binary includes this module (`mod common;`) and uses what it needs.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_lucia-pkg")
+}
+
+/// stdout followed by stderr, lossily decoded: what a user sees.
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// `LUCIA_E2E_REQUIRED=1` (CI): a missing tool or privilege is a failure, not a skip.
+pub fn e2e_required() -> bool {
+    std::env::var("LUCIA_E2E_REQUIRED").as_deref() == Ok("1")
+}
+
+/// Whether `tool` is on PATH.
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `target/demo-payload/{amd64,arm64}`: the demo AgentHost (real ELF files for both arches),
+/// built by scripts/build-demo-payload.sh when missing.
+pub fn demo_payload() -> PathBuf {
+    let p = repo().join("target/demo-payload");
+    if !p.join("amd64/lucia.AgentHost").exists() || !p.join("arm64/lucia.AgentHost").exists() {
+        let st = Command::new("bash")
+            .arg("scripts/build-demo-payload.sh")
+            .current_dir(repo())
+            .status()
+            .expect("run scripts/build-demo-payload.sh");
+        assert!(st.success(), "scripts/build-demo-payload.sh failed");
+    }
+    p
+}
+
+/// The demo AgentHost for amd64.
+pub fn demo_binary() -> PathBuf {
+    demo_payload().join("amd64/lucia.AgentHost")
+}
+
+/// A minimal 64-bit little-endian ELF header for `machine` (enough for the arch check; never
+/// executed).
+pub fn fake_elf(machine: u16) -> Vec<u8> {
+    let mut h = vec![0u8; 64];
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2; // 64-bit
+    h[5] = 1; // little endian
+    h[6] = 1;
+    h[16] = 2; // ET_EXEC
+    h[18..20].copy_from_slice(&machine.to_le_bytes());
+    h[20] = 1;
+    h
+}
