@@ -29,6 +29,8 @@ pub struct Request {
     pub arches: Option<Vec<Arch>>,
     pub formats: Option<Vec<Format>>,
     pub revision: Option<String>,
+    /// `--set KEY=VALUE`, already parsed; applied to the validated manifest in order.
+    pub overrides: Vec<(String, String)>,
 }
 
 pub fn parse_arch_list(s: &str) -> Result<Vec<Arch>, AppError> {
@@ -80,6 +82,8 @@ pub fn parse_format_list(s: &str) -> Result<Vec<Format>, AppError> {
 /// The validated inputs of a build: spec, source date and one plan per arch.
 pub struct Prepared {
     pub spec: Spec,
+    /// `--set` overrides applied to the manifest (recorded in build-info.json).
+    pub overrides: Vec<(String, String)>,
     pub source_date: u64,
     pub source_date_origin: SourceDateOrigin,
     pub formats: Vec<Format>,
@@ -128,6 +132,7 @@ pub fn warnings(prep: &Prepared) -> Vec<String> {
 
 pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppError> {
     let mut spec = manifest::load(&req.manifest)?;
+    manifest::overrides::apply(&mut spec, &req.overrides).map_err(AppError::Input)?;
     if let Some(rev) = &req.revision {
         spec.meta.revision = Some(rev.clone());
     }
@@ -209,6 +214,7 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
         .collect::<Result<Vec<_>, AppError>>()?;
     let (plans, payload_nar): (Vec<_>, BTreeMap<_, _>) = planned.into_iter().unzip();
     Ok(Prepared {
+        overrides: req.overrides.clone(),
         spec,
         source_date,
         source_date_origin: origin,
@@ -363,6 +369,9 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
         "path": spec.manifest_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         "sha256": sha256_hex(spec.manifest_source.as_bytes()),
     })];
+    for (key, value) in &prep.overrides {
+        inputs.push(serde_json::json!({ "kind": "override", "key": key, "value": value }));
+    }
     for plan in &prep.plans {
         let files = plan
             .entries

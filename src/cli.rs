@@ -54,6 +54,10 @@ pub struct Selection {
     /// Formats, comma-separated (tar, deb, rpm, oci) or `all` [default: all the manifest declares].
     #[arg(short, long, value_name = "LIST", value_parser = ListParser(FORMATS), hide_possible_values = true)]
     pub format: Option<String>,
+    /// Override a manifest value for this run (repeatable): package.version, package.release or
+    /// package.revision, e.g. --set package.version=1.2.3. Recorded in build-info.json.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// Where `-m` is looked for when not given, in order: the tool's own name in the current

@@ -120,6 +120,11 @@ fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, 
             .map(build::parse_format_list)
             .transpose()?,
         revision,
+        overrides: sel
+            .set
+            .iter()
+            .map(|kv| crate::manifest::overrides::parse(kv).map_err(AppError::Input))
+            .collect::<Result<_, _>>()?,
     })
 }
 

@@ -212,6 +212,9 @@ pub fn run(sel: &Selection, keep: bool, exe: &Path) -> Result<VerifyReport, AppE
         if let Some(f) = &sel.format {
             args.extend(["--format".into(), f.clone()]);
         }
+        for kv in &sel.set {
+            args.extend(["--set".into(), kv.clone()]);
+        }
         let quoted: Vec<String> = std::iter::once(exe.display().to_string())
             .chain(args)
             .map(|a| pkg_core::lifecycle::sh_quote(&a))
@@ -311,6 +314,7 @@ mod tests {
                 arches: None,
                 formats: None,
                 revision: None,
+                overrides: Vec::new(),
             };
             let out = p.join(format!("out{i}"));
             crate::build::run(&req, &out, &crate::progress::Progress::new(true), None).unwrap();

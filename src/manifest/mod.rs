@@ -3,6 +3,7 @@
 
 pub mod diagnostic;
 mod fields;
+pub mod overrides;
 pub mod schema;
 pub mod secrets;
 
