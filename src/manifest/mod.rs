@@ -6,6 +6,7 @@ mod fields;
 pub mod overrides;
 pub mod schema;
 pub mod secrets;
+pub mod unit_check;
 
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -722,14 +723,26 @@ impl Validator<'_> {
             .as_ref()
             .map(|g| g.get_ref().clone())
             .unwrap_or_else(|| user.clone());
-        let home = match &s.home {
-            Some(h) => self.install_path(h)?,
-            None => format!("/var/lib/{user}"),
-        };
         let mut state_dirs = Vec::new();
         for d in &s.state_dirs {
             state_dirs.push(self.install_path(d)?);
+            self.not_a_system_dir(d, "service.state-dirs")?;
         }
+        // The account's home is its first state dir (created, owned by it); without state dirs
+        // /var/lib/<user>, which the plan then creates like a state dir.
+        let home = match &s.home {
+            Some(h) => {
+                let home = self.install_path(h)?;
+                if home != NO_HOME {
+                    self.not_a_system_dir(h, "service.home")?;
+                }
+                home
+            }
+            None => state_dirs
+                .first()
+                .cloned()
+                .unwrap_or_else(|| format!("/var/lib/{user}")),
+        };
         let state_dir_mode = s
             .state_dir_mode
             .as_ref()
@@ -786,6 +799,28 @@ impl Validator<'_> {
                     .transpose()?,
             },
         };
+        // The units run as the account the package creates (located in the unit file).
+        let acct = unit_check::Account {
+            user: &user,
+            group: &group,
+            uid: s.uid,
+            gid: s.gid,
+        };
+        for (i, u) in units.iter().enumerate() {
+            let text = std::fs::read_to_string(&u.path).map_err(|e| {
+                Box::new(
+                    Diagnostic::new(
+                        &u.path,
+                        "",
+                        None,
+                        format!("cannot read the unit as UTF-8 text: {e}"),
+                    )
+                    .help("systemd unit files are UTF-8 text"),
+                )
+            })?;
+            let unit = unit_check::UnitFile::parse(&u.path, &u.name, &text);
+            unit_check::check_accounts(&unit, acct, i == 0)?;
+        }
         Ok(ServiceSpec {
             units,
             description: s
@@ -803,6 +838,60 @@ impl Validator<'_> {
             env,
             scripts,
         })
+    }
+
+    /// Refuses a directory the package would create and chown to the service account when it is
+    /// a directory the system itself owns (`/var/lib`, `/home`…): tmpfiles.d and the scripts
+    /// would hand it to the service user.
+    fn not_a_system_dir(&self, d: &S<String>, key: &str) -> R<()> {
+        const SYSTEM: &[&str] = &[
+            "/",
+            "/bin",
+            "/boot",
+            "/dev",
+            "/etc",
+            "/home",
+            "/lib",
+            "/lib64",
+            "/media",
+            "/mnt",
+            "/opt",
+            "/proc",
+            "/root",
+            "/run",
+            "/sbin",
+            "/srv",
+            "/sys",
+            "/tmp",
+            "/usr",
+            "/var",
+            "/usr/bin",
+            "/usr/lib",
+            "/usr/lib64",
+            "/usr/libexec",
+            "/usr/local",
+            "/usr/sbin",
+            "/usr/share",
+            "/var/cache",
+            "/var/lib",
+            "/var/local",
+            "/var/log",
+            "/var/mail",
+            "/var/opt",
+            "/var/run",
+            "/var/spool",
+            "/var/tmp",
+            "/nonexistent",
+        ];
+        let v = d.get_ref().as_str();
+        if SYSTEM.contains(&v) {
+            return Err(self.err(
+                Some(d.span()),
+                format!("{key} `{v}` is a system directory: the package would hand it to the service account"),
+                "give the service its own directory, e.g. /var/lib/<name>",
+            ));
+        }
+        Ok(())
     }
 
     fn unit(
@@ -1046,6 +1135,9 @@ pub use secrets::looks_like_secret;
 
 /// What `[deploy] files` may list.
 pub const DEPLOY_FILES: [&str; 3] = ["compose", "helm", "kustomize"];
+
+/// The conventional home of an account that has none (Debian policy 9.2.1): never created.
+pub const NO_HOME: &str = "/nonexistent";
 
 /// The image user when the manifest names none and the service has no fixed uid.
 pub const DEFAULT_OCI_ID: u32 = 65532;

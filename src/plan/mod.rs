@@ -18,6 +18,7 @@ use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, Owner, Pla
 use pkg_core::Arch;
 use sha2::{Digest, Sha256};
 
+use crate::manifest::unit_check::{self, Installed};
 use crate::manifest::Spec;
 
 /// A problem with the payload or another input file (exit code 2).
@@ -144,6 +145,73 @@ fn read_text(path: &Path) -> Result<String, PlanError> {
         .map_err(|_| PlanError::new(path, "not valid UTF-8 text").help("save the file as UTF-8"))
 }
 
+/// Why a plan cannot be built: a payload or input problem, or a located problem in a unit file.
+#[derive(Debug, Clone)]
+pub enum BuildError {
+    Plan(PlanError),
+    Unit(Box<crate::manifest::Diagnostic>),
+}
+
+impl From<PlanError> for BuildError {
+    fn from(e: PlanError) -> Self {
+        BuildError::Plan(e)
+    }
+}
+
+impl From<BuildError> for crate::error::AppError {
+    fn from(e: BuildError) -> Self {
+        match e {
+            BuildError::Plan(p) => crate::error::AppError::Plan(p),
+            BuildError::Unit(d) => crate::error::AppError::Manifest(d),
+        }
+    }
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Plan(p) => p.fmt(f),
+            BuildError::Unit(d) => d.fmt(f),
+        }
+    }
+}
+
+/// What the plan installs at `path` for running it: symlinks are followed inside the plan (the
+/// payload scan already keeps them inside the payload).
+fn installed(entries: &BTreeMap<String, Entry>, path: &str) -> Installed {
+    let mut path = path.to_string();
+    for _ in 0..32 {
+        match entries.get(&path) {
+            None => return Installed::Missing,
+            Some(e) => match &e.kind {
+                EntryKind::Dir => return Installed::Directory,
+                EntryKind::File { .. } if e.mode & 0o111 != 0 => return Installed::Executable,
+                EntryKind::File { .. } => return Installed::NotExecutable(e.mode),
+                EntryKind::Symlink { target } => {
+                    let joined = if target.starts_with('/') {
+                        target.clone()
+                    } else {
+                        let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
+                        format!("{parent}/{target}")
+                    };
+                    let mut parts: Vec<&str> = Vec::new();
+                    for c in joined.split('/') {
+                        match c {
+                            "" | "." => {}
+                            ".." => {
+                                parts.pop();
+                            }
+                            c => parts.push(c),
+                        }
+                    }
+                    path = format!("/{}", parts.join("/"));
+                }
+            },
+        }
+    }
+    Installed::Missing
+}
+
 /// Builds the plan for one architecture. `payload_root` is where that arch's payload lives (the
 /// manifest path, or a builder's cached output). `known` holds file digests already computed in
 /// this build (the payload's NAR hashing pass), so each payload file is read and hashed once.
@@ -153,7 +221,7 @@ pub fn build(
     payload_root: &Path,
     source_date: u64,
     known: &payload::KnownDigests,
-) -> Result<Plan, PlanError> {
+) -> Result<Plan, BuildError> {
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
 
     for e in payload::scan(
@@ -173,7 +241,8 @@ pub fn build(
             &entrypoint,
             "the entrypoint is missing from the payload or not an executable file",
         )
-        .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode"));
+        .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode")
+        .into());
     }
 
     let service = match &spec.service {
@@ -203,9 +272,14 @@ pub fn build(
             };
             let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.meta.name);
             let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.meta.name);
+            // The account's home is created like a state dir when it is not one (and not the
+            // conventional "no home"), so the service never runs with a missing home.
+            let home_dir = (!s.state_dirs.contains(&s.home) && s.home != crate::manifest::NO_HOME)
+                .then_some(&s.home);
             let dirs: Vec<ManagedDir> = s
                 .state_dirs
                 .iter()
+                .chain(home_dir)
                 .map(|d| ManagedDir {
                     path: d.clone(),
                     mode: s.state_dir_mode,
@@ -307,7 +381,8 @@ pub fn build(
                 &f.src,
                 format!("[[files]] mode {mode:04o} is world-writable or setuid/setgid"),
             )
-            .help("use a mode such as \"0644\" or \"0755\""));
+            .help("use a mode such as \"0644\" or \"0755\"")
+            .into());
         }
         if f.dest.starts_with("/etc/") {
             check_no_secrets(&f.src, &bytes)?;
@@ -361,6 +436,25 @@ pub fn build(
                     layer,
                 },
             );
+        }
+    }
+    // Every unit's programs against what this arch's package installs (located in the unit).
+    if let Some(s) = &spec.service {
+        let candidates: Vec<&str> = entries
+            .values()
+            .filter(|e| !e.is_dir() && installed(&entries, &e.path) == Installed::Executable)
+            .map(|e| e.path.as_str())
+            .collect();
+        for u in &s.units {
+            let text = read_text(&u.path)?;
+            let unit = unit_check::UnitFile::parse(&u.path, &u.name, &text);
+            unit_check::check_exec(
+                &unit,
+                &spec.install_dir,
+                &|p| installed(&entries, p),
+                &candidates,
+            )
+            .map_err(BuildError::Unit)?;
         }
     }
     let mut entries: Vec<Entry> = entries.into_values().collect();

@@ -1,0 +1,403 @@
+//! Cross-checks that catch real mistakes (issue 14): the units against the manifest and the
+//! package (located in the unit file), the account's home, and the shared-library dependencies
+//! of dynamically linked payloads as dpkg and rpm read them.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+/// The binary under test; `LUCIA_PKG_TEST_BIN` points the suite at another build (used to show
+/// the tests fail on the code before a fix).
+fn bin() -> PathBuf {
+    std::env::var_os("LUCIA_PKG_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_lucia-pkg")))
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// CI (scripts/test.sh) sets this: a missing tool is then a failure, not a skip.
+fn tools_required() -> bool {
+    std::env::var_os("LUCIA_PKG_E2E_REQUIRED").is_some()
+}
+
+fn skip_without(tool: &str) -> bool {
+    if have(tool) {
+        return false;
+    }
+    assert!(
+        !tools_required(),
+        "{tool} is required (LUCIA_PKG_E2E_REQUIRED)"
+    );
+    eprintln!("skipped: {tool} is not installed");
+    true
+}
+
+/// The deb/rpm name of the machine running the tests (payloads are compiled for it).
+fn host_arch() -> &'static str {
+    if cfg!(target_arch = "aarch64") {
+        "arm64"
+    } else {
+        "amd64"
+    }
+}
+
+/// A service package `svc` in a temp dir: a shell-script payload `/opt/svc/run`, the unit
+/// `svc.service` and a manifest whose `[service]` table ends with `service_extra` lines.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new(unit: &str, service_extra: &str, rest: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        fs::create_dir_all(p.join("payload")).unwrap();
+        fs::write(p.join("payload/run"), "#!/bin/sh\nexec sleep 1000\n").unwrap();
+        fs::set_permissions(p.join("payload/run"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(p.join("svc.service"), unit).unwrap();
+        let arch = host_arch();
+        fs::write(
+            p.join("m.toml"),
+            format!(
+                r#"[package]
+name = "svc"
+version = "1.0.0"
+summary = "a service"
+description = "A service used by the cross-check tests."
+license = "MIT"
+maintainer = "Svc Maintainers <svc@example.org>"
+homepage = "https://example.org/svc"
+source-date-epoch = 1700000000
+arches = ["{arch}"]
+formats = ["tar", "deb", "rpm"]
+
+[payload]
+install-dir = "/opt/svc"
+entrypoint = "run"
+
+[payload.{arch}]
+path = "payload"
+
+[service]
+unit = "svc.service"
+user = "svc"
+{service_extra}
+{rest}
+[tar]
+compression = "gzip:1"
+[deb]
+compression = "gzip:1"
+"#
+            ),
+        )
+        .unwrap();
+        Project { dir }
+    }
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    fn write(&self, name: &str, body: &str, mode: u32) {
+        let f = self.path().join(name);
+        if let Some(d) = f.parent() {
+            fs::create_dir_all(d).unwrap();
+        }
+        fs::write(&f, body).unwrap();
+        fs::set_permissions(&f, fs::Permissions::from_mode(mode)).unwrap();
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .env("LUCIA_PKG_STORE", self.path().join(".store"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+    fn check(&self) -> Output {
+        self.run(&["check", "-m", "m.toml"])
+    }
+    fn build(&self, formats: &str) -> Output {
+        self.run(&["build", "-m", "m.toml", "-o", "out", "-f", formats])
+    }
+    fn out(&self, suffix: &str) -> PathBuf {
+        fs::read_dir(self.path().join("out"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .unwrap_or_else(|| panic!("no *{suffix} in out/"))
+    }
+}
+
+/// Exit 2 with the location and message in the text, and the same location in `--json`.
+fn assert_located(p: &Project, location: &str, needle: &str) {
+    let o = p.check();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(t.contains(location), "expected `{location}` in:\n{t}");
+    assert!(t.contains(needle), "expected `{needle}` in:\n{t}");
+    let o = p.run(&["--json", "check", "-m", "m.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (file, line, col) = {
+        let mut it = location.rsplitn(3, ':');
+        let col: u64 = it.next().unwrap().parse().unwrap();
+        let line: u64 = it.next().unwrap().parse().unwrap();
+        (it.next().unwrap().to_string(), line, col)
+    };
+    assert!(v["error"]["file"].as_str().unwrap().ends_with(&file), "{v}");
+    assert_eq!(v["error"]["line"], line, "{v}");
+    assert_eq!(v["error"]["column"], col, "{v}");
+}
+
+const GOOD: &str = "[Service]\nUser=svc\nExecStart=/opt/svc/run\n";
+
+#[test]
+fn a_good_unit_passes() {
+    let p = Project::new(GOOD, "", "");
+    let o = p.check();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn user_and_group_must_be_the_manifests_account() {
+    // Continuation lines and comments before the offending line: the location is still exact.
+    let unit = "[Unit]\nDescription=svc \\\n  with a long description\n# User=svc\n\n[Service]\nExecStart=/opt/svc/run \\\n  --flag\nUser=svcc\n";
+    let p = Project::new(unit, "", "");
+    assert_located(&p, "svc.service:9:6", "User=svcc is not the account");
+
+    // The last assignment wins.
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=/opt/svc/run\nUser=nobody\n",
+        "",
+        "",
+    );
+    assert_located(&p, "svc.service:4:6", "User=nobody");
+
+    let p = Project::new(
+        "[Service]\nUser=svc\nGroup=wheel\nExecStart=/opt/svc/run\n",
+        "group = \"svcgrp\"",
+        "",
+    );
+    assert_located(&p, "svc.service:3:7", "Group=wheel is not the group");
+    let p = Project::new(
+        "[Service]\nUser=svc\nGroup=svcgrp\nExecStart=/opt/svc/run\n",
+        "group = \"svcgrp\"",
+        "",
+    );
+    assert!(p.check().status.success());
+    // The numeric uid of the manifest is the same account.
+    let p = Project::new(
+        "[Service]\nUser=1100\nExecStart=/opt/svc/run\n",
+        "uid = 1100",
+        "",
+    );
+    assert!(p.check().status.success(), "{}", text(&p.check()));
+}
+
+#[test]
+fn a_unit_without_user_would_run_as_root_and_is_refused() {
+    let p = Project::new(
+        "[Unit]\nDescription=x\n\n[Service]\nExecStart=/opt/svc/run\n",
+        "",
+        "",
+    );
+    assert_located(&p, "svc.service:4:1", "sets no User=");
+    // An empty assignment resets it to root as well.
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=/opt/svc/run\nUser=\n",
+        "",
+        "",
+    );
+    assert_located(&p, "svc.service:4:1", "sets no User=");
+    let p = Project::new("[Service]\nUser=root\nExecStart=/opt/svc/run\n", "", "");
+    assert_located(&p, "svc.service:2:6", "runs the service as root");
+}
+
+#[test]
+fn extra_units_are_checked_and_may_run_as_root_explicitly() {
+    let extra =
+        "[[service.extra-units]]\npath = \"helper.service\"\nenable = false\nstart = false\n";
+    let p = Project::new(GOOD, extra, "");
+    p.write(
+        "helper.service",
+        "[Service]\nType=oneshot\nExecStart=/opt/svc/helper\n",
+        0o644,
+    );
+    assert_located(&p, "helper.service:1:1", "sets no User=");
+    p.write(
+        "helper.service",
+        "[Service]\nType=oneshot\nUser=root\nExecStart=/opt/svc/helper\n",
+        0o644,
+    );
+    assert_located(
+        &p,
+        "helper.service:4:11",
+        "does not install `/opt/svc/helper`",
+    );
+    p.write(
+        "helper.service",
+        "[Service]\nType=oneshot\nUser=root\nExecStart=/opt/svc/run\n",
+        0o644,
+    );
+    assert!(p.check().status.success(), "{}", text(&p.check()));
+    // A socket has no ExecStart= and no User= to check.
+    let extra = "[[service.extra-units]]\npath = \"svc.socket\"\n";
+    let p = Project::new(GOOD, extra, "");
+    p.write("svc.socket", "[Socket]\nListenStream=8080\n", 0o644);
+    assert!(p.check().status.success(), "{}", text(&p.check()));
+}
+
+#[test]
+fn exec_start_must_be_a_program_the_package_installs() {
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=-/opt/svc/rnu --port 1\n",
+        "",
+        "",
+    );
+    assert_located(&p, "svc.service:3:12", "did you mean `/opt/svc/run`?");
+
+    // A prefix, a [[files]] destination with an executable mode, and an interpreter are fine.
+    let files = "[[files]]\nsrc = \"tool\"\ndest = \"/usr/libexec/svc/tool\"\nmode = \"0755\"\n";
+    let p = Project::new(
+        "[Service]\nUser=svc\nType=oneshot\nExecStart=+/usr/libexec/svc/tool\nExecStart=/bin/sh -c 'exec /opt/svc/run'\nExecStart=env A=1 /opt/svc/run\n",
+        "",
+        files,
+    );
+    p.write("tool", "#!/bin/sh\n", 0o755);
+    assert!(p.check().status.success(), "{}", text(&p.check()));
+
+    // The same file without an executable bit would fail with 203/EXEC.
+    let files = "[[files]]\nsrc = \"tool\"\ndest = \"/usr/libexec/svc/tool\"\n";
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=/usr/libexec/svc/tool\n",
+        "",
+        files,
+    );
+    p.write("tool", "#!/bin/sh\n", 0o755);
+    assert_located(&p, "svc.service:3:11", "mode 0644, not executable");
+
+    // A system program that is not a universal interpreter is not the package's.
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=/usr/bin/python3 /opt/svc/run\n",
+        "",
+        "",
+    );
+    assert_located(
+        &p,
+        "svc.service:3:11",
+        "does not install `/usr/bin/python3`",
+    );
+
+    // Other Exec lines under the install dir are checked; system tools elsewhere are not.
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=/opt/svc/run\nExecReload=/bin/kill -HUP $MAINPID\nExecStartPre=/opt/svc/migrate\n",
+        "",
+        "",
+    );
+    assert_located(
+        &p,
+        "svc.service:5:14",
+        "does not install `/opt/svc/migrate`",
+    );
+
+    // A symlink in the payload to the program is followed.
+    let p = Project::new(
+        "[Service]\nUser=svc\nExecStart=/opt/svc/bin/start\n",
+        "",
+        "",
+    );
+    fs::create_dir_all(p.path().join("payload/bin")).unwrap();
+    std::os::unix::fs::symlink("../run", p.path().join("payload/bin/start")).unwrap();
+    assert!(p.check().status.success(), "{}", text(&p.check()));
+
+    // No ExecStart= at all: systemd refuses to load the service.
+    let p = Project::new("[Service]\nUser=svc\nExecStart=\n", "", "");
+    assert_located(&p, "svc.service:3:1", "has no ExecStart=");
+}
+
+/// Extracts one member of a tarball made by the tar format.
+fn tar_member(tarball: &Path, member: &str) -> String {
+    let o = Command::new("tar")
+        .arg("-xOzf")
+        .arg(tarball)
+        .arg(format!("svc-1.0.0/root{member}"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+#[test]
+fn home_is_the_first_state_dir_and_always_created() {
+    let p = Project::new(GOOD, "state-dirs = [\"/srv/svc\", \"/var/cache/svc\"]", "");
+    let o = p.build("tar");
+    assert!(o.status.success(), "{}", text(&o));
+    let tarball = p.out(".tar.gz");
+    let sysusers = tar_member(&tarball, "/usr/lib/sysusers.d/svc.conf");
+    assert!(
+        sysusers.contains(" /srv/svc /usr/sbin/nologin"),
+        "{sysusers}"
+    );
+    let tmpfiles = tar_member(&tarball, "/usr/lib/tmpfiles.d/svc.conf");
+    assert!(!tmpfiles.contains("/var/lib/svc"), "{tmpfiles}");
+
+    // Without state dirs the default home /var/lib/svc is created for the account.
+    let p = Project::new(GOOD, "", "");
+    assert!(p.build("tar").status.success());
+    let tmpfiles = tar_member(&p.out(".tar.gz"), "/usr/lib/tmpfiles.d/svc.conf");
+    assert!(
+        tmpfiles.contains("d /var/lib/svc 0750 svc svc -"),
+        "{tmpfiles}"
+    );
+
+    // An explicit home outside the state dirs is created too; /nonexistent never is.
+    let p = Project::new(
+        GOOD,
+        "home = \"/var/lib/svc-home\"\nstate-dirs = [\"/var/lib/svc\"]",
+        "",
+    );
+    assert!(p.build("tar").status.success());
+    let tmpfiles = tar_member(&p.out(".tar.gz"), "/usr/lib/tmpfiles.d/svc.conf");
+    assert!(
+        tmpfiles.contains("d /var/lib/svc-home 0750 svc svc -"),
+        "{tmpfiles}"
+    );
+    let p = Project::new(GOOD, "home = \"/nonexistent\"", "");
+    assert!(p.build("tar").status.success());
+    let tarball = p.out(".tar.gz");
+    assert!(tar_member(&tarball, "/usr/lib/sysusers.d/svc.conf").contains(" /nonexistent "));
+    let listing = Command::new("tar")
+        .arg("-tzf")
+        .arg(&tarball)
+        .output()
+        .unwrap();
+    assert!(
+        !text(&listing).contains("tmpfiles.d/svc.conf"),
+        "{}",
+        text(&listing)
+    );
+
+    // A system directory would be handed to the service user.
+    let p = Project::new(GOOD, "home = \"/var/lib\"", "");
+    assert_located(&p, "m.toml:23:8", "is a system directory");
+    let p = Project::new(GOOD, "state-dirs = [\"/srv\"]", "");
+    assert_located(&p, "m.toml:23:15", "is a system directory");
+}
