@@ -104,4 +104,51 @@ chroot_exec "$R2" getent passwd "$NAME" >/dev/null || e2e_fail "rpm: user $NAME 
     e2e_fail "rpm: state dir $(chroot_exec "$R2" stat -c '%a %U:%G' "/var/lib/$NAME")"
 [[ "$(chroot_exec "$R2" systemctl is-enabled "$NAME.service")" == enabled ]] || e2e_fail "rpm: $NAME.service not enabled"
 
+# --- 4. install.sh: the manifest's [service.scripts] and the purge policy -------------------
+# The same project with lifecycle snippets that record their phase and action, built as a
+# tarball; install twice, uninstall, purge — first with purge-state = true, then false.
+P=$T/walk/hello
+mkdir -p "$P/scripts"
+for s in pre-install post-install pre-remove post-remove; do
+    printf 'echo "%s $1" >> /root/lifecycle.log\n' "$s" >"$P/scripts/$s.sh"
+done
+cat >>"$P/lucia-pkg.toml" <<'TOML'
+
+[service.scripts]
+pre-install = "scripts/pre-install.sh"
+post-install = "scripts/post-install.sh"
+pre-remove = "scripts/pre-remove.sh"
+post-remove = "scripts/post-remove.sh"
+TOML
+for keep in false true; do
+    m=$P/m-$keep.toml
+    if [[ $keep == true ]]; then
+        sed 's/^purge-state = true/purge-state = false/' "$P/lucia-pkg.toml" >"$m"
+    else
+        cp "$P/lucia-pkg.toml" "$m"
+    fi
+    (cd "$P" && "$LUCIA_PKG" build -m "$m" -a amd64 -f tar -o "$T/tar-$keep" >"$T/tar-$keep.log" 2>&1) ||
+        e2e_fail "tarball build failed: $(cat "$T/tar-$keep.log")"
+    R3=$T/tarroot-$keep
+    chroot_fresh "$ARCH" "$R3"
+    mkdir -p "$R3/srv/pkg"
+    tar -xzf "$T/tar-$keep/$NAME-0.1.0-linux-$ARCH.tar.gz" -C "$R3/srv/pkg"
+    top=/srv/pkg/$NAME-0.1.0
+    for args in "" "" "--uninstall --purge"; do
+        # shellcheck disable=SC2086 # word splitting of the argument list is intended
+        chroot_exec "$R3" sh "$top/install.sh" $args >"$T/is.log" 2>&1 ||
+            e2e_fail "install.sh $args failed: $(cat "$T/is.log")"
+    done
+    got=$(tr '\n' '|' <"$R3/root/lifecycle.log")
+    want="pre-install install|post-install install|pre-install upgrade|post-install upgrade|pre-remove remove|post-remove purge|"
+    [[ "$got" == "$want" ]] || e2e_fail "install.sh snippets ran as '$got', want '$want'"
+    if [[ $keep == true ]]; then
+        [[ -d "$R3/var/lib/$NAME" ]] || e2e_fail "install.sh --purge removed /var/lib/$NAME although purge-state = false"
+    else
+        [[ ! -e "$R3/var/lib/$NAME" ]] || e2e_fail "install.sh --purge kept /var/lib/$NAME although purge-state = true"
+    fi
+    [[ ! -e "$R3/etc/$NAME" ]] || e2e_fail "install.sh --purge kept /etc/$NAME"
+done
+e2e_log "install.sh: snippets run in their phases with install/upgrade/remove/purge; --purge follows purge-state"
+
 e2e_log "PASS quickstart e2e in $((SECONDS - START)) s"

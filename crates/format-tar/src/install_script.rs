@@ -31,6 +31,33 @@ fn units_line(indent: &str, cmd: &str, units: &str) -> String {
     }
 }
 
+fn indent(s: &str) -> String {
+    s.lines().map(|l| format!("    {l}\n")).collect()
+}
+
+/// The manifest's `[service.scripts]` as shell functions, called after the generated part of
+/// their phase with a dpkg-like action word as `$1`: `install` or `upgrade` (pre/post-install),
+/// `remove` (pre-remove), `remove` or `purge` (post-remove). A staged install (`DESTDIR`) runs
+/// none of them, as it creates no users and starts nothing. The snippets are the manifest
+/// author's own shell, trusted like the rest of the manifest.
+fn snippet_functions(s: &pkg_core::lifecycle::Snippets) -> String {
+    let mut out = String::new();
+    for (name, code) in [
+        ("pre_install", &s.pre_install),
+        ("post_install", &s.post_install),
+        ("pre_remove", &s.pre_remove),
+        ("post_remove", &s.post_remove),
+    ] {
+        if let Some(c) = code.as_deref().filter(|c| !c.trim().is_empty()) {
+            out.push_str(&format!(
+                "# --- {name} from the manifest ($1: install, upgrade, remove or purge) ---\nsnippet_{name}() {{\n{}\n}}\n\n",
+                c.trim_end()
+            ));
+        }
+    }
+    out
+}
+
 pub fn readme(plan: &Plan) -> String {
     format!(
         "{name} {version} for linux/{arch}\n\n{summary}\n\n\
@@ -58,7 +85,6 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
     let version = plain_text("version", &plan.meta.version.upstream)?;
     let arch = plan.arch;
     let mut dirs = String::new();
-    let mut purge_dirs = String::new();
     for d in svc.map(|s| s.dirs.as_slice()).unwrap_or_default() {
         dirs.push_str(&format!(
             "ensure_dir {} {:04o} {} {}\n",
@@ -67,16 +93,40 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
             sh_quote(&d.user),
             sh_quote(&d.group)
         ));
-        purge_dirs.push_str(&format!("    rm -rf \"$DESTDIR\"{}\n", sh_quote(&d.path)));
     }
-    let units_all = svc.map(|s| s.unit_list(|_| true)).unwrap_or_default();
-    let units_enable = svc.map(|s| s.unit_list(|u| u.enable)).unwrap_or_default();
-    let units_start = svc
-        .map(|s| s.unit_list(|u| u.enable && u.start))
-        .unwrap_or_default();
+    // Every list below comes from the lifecycle decision table (pkg_core::lifecycle).
+    let purge_dirs: String = svc
+        .map(|s| s.purge_dirs())
+        .unwrap_or_default()
+        .iter()
+        .map(|d| format!("    rm -rf \"$DESTDIR\"{}\n", sh_quote(&d.path)))
+        .collect();
+    let list = |units: Vec<&pkg_core::lifecycle::UnitIntent>| {
+        units
+            .iter()
+            .map(|u| sh_quote(&u.name))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let units_all = svc.map(|s| list(s.stop_on_removal())).unwrap_or_default();
+    let units_enable = svc.map(|s| list(s.enable_on_install())).unwrap_or_default();
+    let units_start = svc.map(|s| list(s.start_on_install())).unwrap_or_default();
     let units_restart = svc
-        .map(|s| s.unit_list(|u| u.restart_after_upgrade))
+        .map(|s| list(s.restart_on_upgrade()))
         .unwrap_or_default();
+    let snippets = svc.map(|s| s.snippets.clone()).unwrap_or_default();
+    let snippet_fns = snippet_functions(&snippets);
+    let run_snippet = |name: &str, present: &Option<String>, arg: &str, indent: &str| {
+        if present.as_deref().is_some_and(|c| !c.trim().is_empty()) {
+            format!("{indent}[ -n \"$DESTDIR\" ] || snippet_{name} {arg}\n")
+        } else {
+            String::new()
+        }
+    };
+    let pre_install = run_snippet("pre_install", &snippets.pre_install, "\"$PHASE\"", "    ");
+    let post_install = run_snippet("post_install", &snippets.post_install, "\"$PHASE\"", "    ");
+    let pre_remove = run_snippet("pre_remove", &snippets.pre_remove, "remove", "");
+    let post_remove = run_snippet("post_remove", &snippets.post_remove, "\"$REMOVAL\"", "");
     let in12 = "            ";
     let first_install = format!(
         "{}{}",
@@ -130,7 +180,7 @@ if [ -z "$DESTDIR" ] && [ "$IS_ROOT" != 1 ]; then
     exit 1
 fi
 SYSTEMD=0
-[ -z "$DESTDIR" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 && SYSTEMD=1
+[ -z "$DESTDIR" ] && {booted} && command -v systemctl >/dev/null 2>&1 && SYSTEMD=1
 
 set_owner() {{ # path user group
     if [ "$IS_ROOT" = 1 ]; then
@@ -207,29 +257,37 @@ remove_entries() {{
     done
 }}
 
-if [ "$ACTION" = install ]; then
+{snippet_fns}if [ "$ACTION" = install ]; then
     FIRST=1
     [ -d "$DESTDIR"{install_dir} ] && FIRST=0
+    PHASE=upgrade
+    [ "$FIRST" = 1 ] && PHASE=install
     if [ -z "$DESTDIR" ]; then
         # The service account must exist before files are given its group.
 {create_user}    fi
-    install_entries
+{pre_install}    install_entries
 {dirs}    if [ "$SYSTEMD" = 1 ]; then
         systemctl daemon-reload
         if [ "$FIRST" = 1 ]; then
 {first_install}        else
 {reinstall}        fi
     fi
-    echo "install.sh: {name} {version} installed${{DESTDIR:+ into $DESTDIR}}"
+{post_install}    echo "install.sh: {name} {version} installed${{DESTDIR:+ into $DESTDIR}}"
 else
-{disable}    remove_entries
+    REMOVAL=remove
+    [ "$PURGE" = 1 ] && REMOVAL=purge
+{disable}{pre_remove_indented}    remove_entries
     if [ "$PURGE" = 1 ]; then
 {purge_dirs}        :
     fi
     if [ "$SYSTEMD" = 1 ]; then systemctl daemon-reload; fi
+{post_remove_indented}
     echo "install.sh: {name} removed (the system user is kept{keep_note})"
 fi
 "##,
+        booted = pkg_core::lifecycle::SH_SYSTEMD_BOOTED,
+        pre_remove_indented = indent(&pre_remove),
+        post_remove_indented = indent(&post_remove),
         first_install = nothing(first_install),
         reinstall = nothing(reinstall),
         create_user = if create_user.is_empty() {

@@ -28,6 +28,10 @@ pub struct ManagedDir {
     pub remove_on_purge: bool,
 }
 
+/// The test every renderer uses for "systemd is the running init" (as `deb-systemd-invoke` and
+/// rpm's `%systemd_*` macros do): units are started or stopped only then.
+pub const SH_SYSTEMD_BOOTED: &str = "[ -d /run/systemd/system ]";
+
 /// One systemd unit and what the package does with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitIntent {
@@ -224,13 +228,55 @@ fi
         s
     }
 
-    /// Shell that removes the managed directories marked for purge (deb `postrm purge` only).
+    /// Shell that removes the managed directories marked for purge (deb `postrm purge`).
     pub fn sh_purge_dirs(&self) -> String {
-        self.dirs
+        self.purge_dirs()
             .iter()
-            .filter(|d| d.remove_on_purge)
             .map(|d| format!("rm -rf {}\n", sh_quote(&d.path)))
             .collect()
+    }
+
+    // --- The lifecycle decision table ------------------------------------------------------
+    //
+    // | phase                       | units                                  | directories          |
+    // |-----------------------------|----------------------------------------|----------------------|
+    // | first install               | enable those with `enable`; start      | create all (missing) |
+    // |                             | those with `start` (systemd booted)    |                      |
+    // | upgrade / reinstall         | try-restart `restart_after_upgrade`    | create missing       |
+    // | removal (not upgrade)       | stop and disable every unit            | keep                 |
+    // | purge (deb, install.sh)     | —                                      | remove those with    |
+    // |                             |                                        | `remove_on_purge`    |
+    //
+    // The user is never deleted; config files are removed on purge only (deb, install.sh; rpm
+    // keeps `.rpmsave`). Manifest snippets run after the generated part of their phase. The deb,
+    // rpm and install.sh renderers take their lists from these functions and only render them.
+
+    /// Units enabled on first install.
+    pub fn enable_on_install(&self) -> Vec<&UnitIntent> {
+        self.units.iter().filter(|u| u.enable).collect()
+    }
+
+    /// Units started on first install when systemd is running.
+    pub fn start_on_install(&self) -> Vec<&UnitIntent> {
+        self.units.iter().filter(|u| u.start).collect()
+    }
+
+    /// Units try-restarted after an upgrade or reinstall.
+    pub fn restart_on_upgrade(&self) -> Vec<&UnitIntent> {
+        self.units
+            .iter()
+            .filter(|u| u.restart_after_upgrade)
+            .collect()
+    }
+
+    /// Units stopped and disabled on removal (never on upgrade).
+    pub fn stop_on_removal(&self) -> Vec<&UnitIntent> {
+        self.units.iter().collect()
+    }
+
+    /// Directories removed on purge.
+    pub fn purge_dirs(&self) -> Vec<&ManagedDir> {
+        self.dirs.iter().filter(|d| d.remove_on_purge).collect()
     }
 
     /// Units as a space-separated, quoted list.
