@@ -500,3 +500,22 @@ fn the_longest_accepted_names_really_install() {
     }
     expect(root.path(), "install.sh");
 }
+
+#[test]
+fn refused_names_reach_the_terminal_escaped() {
+    let p = Project::new("");
+    let name = "evil\x1b[2J\rname\nfake: ok";
+    fs::write(p.path().join("payload").join(name), "x\n").unwrap();
+    let o = p.build();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        !t.contains('\x1b') && !t.contains('\r'),
+        "raw control characters: {t:?}"
+    );
+    assert!(t.contains("evil\\u{1b}[2J\\rname\\nfake: ok"), "{t:?}");
+    // --json keeps the exact name, JSON-escaped.
+    let o = p.cmd(&["--json", "build", "-m", "hw.toml", "-o", "out"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["error"]["file"].as_str().unwrap().ends_with(name), "{v}");
+}

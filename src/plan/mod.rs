@@ -5,6 +5,7 @@
 pub mod elf;
 pub mod installable;
 pub mod payload;
+pub mod shlibs;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -43,11 +44,31 @@ impl PlanError {
     }
 }
 
+/// Control characters in a payload file name (refused, but named in the refusal) or in a value
+/// quoted by a message are shown escaped (`\n`, `\t`, `\u{1b}`), as `ls -b` does, so that a
+/// hostile name cannot move the cursor, recolour the terminal or forge a line of output.
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 impl fmt::Display for PlanError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path.display(), self.message)?;
+        write!(
+            f,
+            "{}: {}",
+            escape_controls(&self.path.display().to_string()),
+            escape_controls(&self.message)
+        )?;
         if let Some(h) = &self.help {
-            write!(f, "\n  help: {h}")?;
+            write!(f, "\n  help: {}", escape_controls(h))?;
         }
         Ok(())
     }
@@ -468,6 +489,26 @@ pub fn build(
             c.date = source_date;
         }
     }
+    // Shared-library dependencies of this arch's ELF files, for the formats that declare them.
+    let mut deb = spec.deb.clone();
+    let mut rpm = spec.rpm.clone();
+    let wants_deb = deb.auto_depends && spec.formats.contains(&crate::manifest::Format::Deb);
+    let wants_rpm = rpm.auto_requires && spec.formats.contains(&crate::manifest::Format::Rpm);
+    if wants_deb || wants_rpm {
+        let files: Vec<&Entry> = entries.iter().collect();
+        let libs = shlibs::scan(&files).map_err(|e| {
+            PlanError::new(
+                payload_root,
+                format!("reading the ELF files' dependencies: {e}"),
+            )
+        })?;
+        if wants_deb {
+            deb.shlib_depends = libs.deb_libc6.into_iter().collect();
+        }
+        if wants_rpm {
+            rpm.shlib_requires = libs.rpm_requires;
+        }
+    }
     let mut oci = spec.oci.clone();
     if oci.entrypoint.is_empty() {
         oci.entrypoint = vec![entry_path.clone()];
@@ -490,8 +531,8 @@ pub fn build(
         entries,
         service,
         formats: FormatOptions {
-            deb: spec.deb.clone(),
-            rpm: spec.rpm.clone(),
+            deb,
+            rpm,
             tar: spec.tar.clone(),
             oci,
         },
