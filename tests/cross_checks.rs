@@ -2,6 +2,7 @@
 //! package (located in the unit file), the account's home, and the shared-library dependencies
 //! of dynamically linked payloads as dpkg and rpm read them.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -400,4 +401,243 @@ fn home_is_the_first_state_dir_and_always_created() {
     assert_located(&p, "m.toml:23:8", "is a system directory");
     let p = Project::new(GOOD, "state-dirs = [\"/srv\"]", "");
     assert_located(&p, "m.toml:23:15", "is a system directory");
+}
+
+/// Compiles C source with the host gcc.
+fn gcc(args: &[&str], dir: &Path) {
+    let o = Command::new("gcc")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "gcc {args:?}: {}", text(&o));
+}
+
+/// A project whose payload is dynamically linked: `run` (needs libc and the payload's own
+/// `lib/libpriv.so`), the library, and a copy of the system's `ls` for a real-world binary.
+fn dynamic_project() -> Project {
+    let p = Project::new(GOOD, "", "");
+    let d = p.path();
+    fs::create_dir_all(d.join("payload/lib")).unwrap();
+    fs::write(d.join("priv.c"), "int priv(void) { return 1; }\n").unwrap();
+    fs::write(
+        d.join("main.c"),
+        "#include <stdio.h>\nint priv(void);\nint main(void) { puts(\"hi\"); return priv() - 1; }\n",
+    )
+    .unwrap();
+    gcc(
+        &[
+            "-shared",
+            "-fPIC",
+            "-Wl,-soname,libpriv.so",
+            "-o",
+            "payload/lib/libpriv.so",
+            "priv.c",
+        ],
+        d,
+    );
+    gcc(
+        &[
+            "-o",
+            "payload/run",
+            "main.c",
+            "-Lpayload/lib",
+            "-lpriv",
+            "-Wl,-rpath,$ORIGIN/lib",
+        ],
+        d,
+    );
+    fs::copy("/bin/ls", d.join("payload/ls")).unwrap();
+    p
+}
+
+fn lines(o: &Output) -> BTreeSet<String> {
+    assert!(o.status.success(), "{}", text(o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// `elfdeps --requires|--provides` over every payload file (rpmbuild's own generator).
+fn elfdeps(p: &Project, mode: &str) -> BTreeSet<String> {
+    let files: Vec<String> = ["payload/run", "payload/lib/libpriv.so", "payload/ls"]
+        .iter()
+        .map(|f| p.path().join(f).display().to_string())
+        .collect();
+    lines(
+        &Command::new("/usr/lib/rpm/elfdeps")
+            .arg(mode)
+            .args(&files)
+            .output()
+            .unwrap(),
+    )
+}
+
+fn rpm_requires(rpm: &Path) -> BTreeSet<String> {
+    lines(
+        &Command::new("rpm")
+            .args(["-qp", "--requires", "--nosignature"])
+            .arg(rpm)
+            .output()
+            .unwrap(),
+    )
+}
+
+fn deb_depends(deb: &Path) -> String {
+    let o = Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(deb)
+        .arg("Depends")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+#[test]
+fn shared_library_dependencies_are_what_dpkg_shlibdeps_and_rpm_elfdeps_derive() {
+    if cfg!(not(target_arch = "x86_64"))
+        || skip_without("gcc")
+        || skip_without("rpm")
+        || skip_without("dpkg-shlibdeps")
+        || !Path::new("/usr/lib/rpm/elfdeps").exists()
+    {
+        return;
+    }
+    let p = dynamic_project();
+    let o = p.build("deb,rpm");
+    assert!(o.status.success(), "{}", text(&o));
+
+    // deb: exactly the libc6 relation dpkg-shlibdeps computes from Debian's symbols file.
+    fs::create_dir_all(p.path().join("debian")).unwrap();
+    fs::write(
+        p.path().join("debian/control"),
+        "Source: svc\n\nPackage: svc\nArchitecture: any\n",
+    )
+    .unwrap();
+    let o = Command::new("dpkg-shlibdeps")
+        .args([
+            "-O",
+            "-lpayload/lib",
+            "payload/run",
+            "payload/lib/libpriv.so",
+        ])
+        .current_dir(p.path())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    let shlibdeps = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let libc6 = shlibdeps
+        .strip_prefix("shlibs:Depends=")
+        .unwrap_or_else(|| panic!("dpkg-shlibdeps printed {shlibdeps:?}"))
+        .split(", ")
+        .find(|r| r.starts_with("libc6 "))
+        .unwrap_or_else(|| panic!("no libc6 in {shlibdeps:?}"))
+        .to_string();
+    let depends = deb_depends(&p.out(".deb"));
+    assert!(
+        depends.split(", ").any(|r| r == libc6),
+        "Depends: {depends} lacks dpkg-shlibdeps' `{libc6}`"
+    );
+
+    // rpm: what elfdeps generates, minus what the package's own libraries provide.
+    let provided: BTreeSet<String> = elfdeps(&p, "--provides")
+        .iter()
+        .map(|d| d.split('(').next().unwrap_or_default().to_string())
+        .collect();
+    let expected: BTreeSet<String> = elfdeps(&p, "--requires")
+        .into_iter()
+        .filter(|d| !provided.contains(d.split('(').next().unwrap_or_default()))
+        .collect();
+    assert!(expected.contains("libc.so.6()(64bit)"), "{expected:?}");
+    assert!(!expected.iter().any(|d| d.starts_with("libpriv.so")));
+    let requires = rpm_requires(&p.out(".rpm"));
+    let auto: BTreeSet<String> = requires
+        .iter()
+        .filter(|r| r.contains(".so") || r.starts_with("rtld("))
+        .cloned()
+        .collect();
+    assert_eq!(auto, expected, "rpm -qp --requires: {requires:?}");
+
+    // rpm really parses them: installing into an empty root reports the sonames missing by name.
+    let root = p.path().join("rpmroot");
+    fs::create_dir_all(&root).unwrap();
+    let o = Command::new("rpm")
+        .arg("--root")
+        .arg(&root)
+        .arg("--initdb")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let o = Command::new("rpm")
+        .arg("--root")
+        .arg(&root)
+        .args(["-i", "--test", "--nosignature"])
+        .arg(p.out(".rpm"))
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(!o.status.success(), "{t}");
+    assert!(
+        t.contains("libc.so.6()(64bit) is needed by svc-1.0.0-1"),
+        "{t}"
+    );
+    assert!(
+        t.contains("libc.so.6(GLIBC_2.34)(64bit) is needed by"),
+        "{t}"
+    );
+    assert!(!t.contains("libpriv"), "{t}");
+}
+
+#[test]
+fn automatic_dependencies_can_be_turned_off_and_never_override_the_manifest() {
+    if cfg!(not(target_arch = "x86_64")) || skip_without("gcc") || skip_without("rpm") {
+        return;
+    }
+    let p = dynamic_project();
+    let m = fs::read_to_string(p.path().join("m.toml")).unwrap();
+    fs::write(
+        p.path().join("m.toml"),
+        m.replace(
+            "[deb]\n",
+            "[rpm]\nauto-requires = false\n[deb]\nauto-depends = false\n",
+        ),
+    )
+    .unwrap();
+    let o = p.build("deb,rpm");
+    assert!(o.status.success(), "{}", text(&o));
+    let depends = deb_depends(&p.out(".deb"));
+    assert!(!depends.contains("libc6"), "{depends}");
+    let requires = rpm_requires(&p.out(".rpm"));
+    assert!(
+        !requires
+            .iter()
+            .any(|r| r.contains(".so") || r.starts_with("rtld(")),
+        "{requires:?}"
+    );
+
+    // A libc6 relation the manifest states is kept as written (no second libc6 entry).
+    let p = dynamic_project();
+    let m = fs::read_to_string(p.path().join("m.toml")).unwrap();
+    fs::write(
+        p.path().join("m.toml"),
+        m.replace("[deb]\n", "[deb]\ndepends = [\"libc6 (>= 2.36)\"]\n"),
+    )
+    .unwrap();
+    let o = p.build("deb");
+    assert!(o.status.success(), "{}", text(&o));
+    let depends = deb_depends(&p.out(".deb"));
+    assert_eq!(depends.matches("libc6").count(), 1, "{depends}");
+    assert!(depends.contains("libc6 (>= 2.36)"), "{depends}");
+
+    // A payload without ELF files gets no automatic dependency.
+    let p = Project::new(GOOD, "", "");
+    let o = p.build("deb,rpm");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!deb_depends(&p.out(".deb")).contains("libc6"));
+    assert!(!rpm_requires(&p.out(".rpm"))
+        .iter()
+        .any(|r| r.contains(".so")));
 }

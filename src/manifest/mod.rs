@@ -509,6 +509,8 @@ impl Validator<'_> {
                     .and_then(|d| d.priority.clone())
                     .unwrap_or_else(|| "optional".into()),
                 lintian_overrides: d.map(|d| d.lintian_overrides.clone()).unwrap_or_default(),
+                auto_depends: d.and_then(|d| d.auto_depends).unwrap_or(true),
+                shlib_depends: Vec::new(),
             }
         };
         let rpm = {
@@ -524,6 +526,8 @@ impl Validator<'_> {
                 group: r.and_then(|r| r.group.clone()),
                 packager: r.and_then(|r| r.packager.clone()),
                 signing_key,
+                auto_requires: r.and_then(|r| r.auto_requires).unwrap_or(true),
+                shlib_requires: Vec::new(),
             }
         };
         let tar = pkg_core::plan::TarOptions {

@@ -175,6 +175,7 @@ pub struct RawDeb {
     pub priority: Option<String>,
     #[serde(default)]
     pub lintian_overrides: Vec<String>,
+    pub auto_depends: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +189,7 @@ pub struct RawRpm {
     pub group: Option<String>,
     pub packager: Option<String>,
     pub signing_key: Option<S<String>>,
+    pub auto_requires: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +300,7 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
             "section",
             "priority",
             "lintian-overrides",
+            "auto-depends",
         ],
         "rpm" => &[
             "compression",
@@ -306,6 +309,7 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
             "group",
             "packager",
             "signing-key",
+            "auto-requires",
         ],
         "tar" => &["compression"],
         "oci" => &[

@@ -109,6 +109,14 @@ pub(crate) fn fold_description(summary: &str, body: &str) -> Result<String, DebE
     Ok(out)
 }
 
+/// Whether a relation list names `package` in any entry or alternative (`foo (>= 1) | bar`).
+fn mentions(list: &[String], package: &str) -> bool {
+    list.iter().any(|r| {
+        r.split(['|', ','])
+            .any(|alt| alt.split_whitespace().next() == Some(package))
+    })
+}
+
 /// Renders the `control` member. `installed_kib` comes from streaming data.tar.
 pub(crate) fn control_file(plan: &Plan, installed_kib: u64) -> Result<String, DebError> {
     let m = &plan.meta;
@@ -132,12 +140,17 @@ pub(crate) fn control_file(plan: &Plan, installed_kib: u64) -> Result<String, De
     // systemd-sysusers are both missing; declare it (lintian: maintainer-script-needs-depends-on-adduser).
     let mut depends = d.depends.clone();
     let creates_user = plan.service.as_ref().is_some_and(|s| s.user.is_some());
-    let mentions_adduser = depends.iter().any(|r| {
-        r.split(['|', ','])
-            .any(|alt| alt.split_whitespace().next() == Some("adduser"))
-    });
+    let mentions_adduser = mentions(&depends, "adduser");
     if creates_user && !mentions_adduser {
         depends.push("adduser".into());
+    }
+    // Shared-library dependencies the plan derived from the ELF files (`libc6 (>= 2.34)`); a
+    // package the manifest already names in Depends or Pre-Depends keeps the manifest's relation.
+    for auto in &d.shlib_depends {
+        let name = auto.split_whitespace().next().unwrap_or_default();
+        if !mentions(&depends, name) && !mentions(&d.pre_depends, name) {
+            depends.push(auto.clone());
+        }
     }
     let rels: [(&str, &[String]); 7] = [
         ("Pre-Depends", &d.pre_depends),

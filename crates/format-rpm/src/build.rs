@@ -288,6 +288,10 @@ pub(crate) fn build_unsigned(
     for d in deps::parse_all("requires", &opts.requires)? {
         b.requires(d);
     }
+    // Shared-library requirements the plan derived from the ELF files, as rpmbuild writes them.
+    for d in deps::auto_requires(&opts.shlib_requires)? {
+        b.requires(d);
+    }
     for d in deps::parse_all("recommends", &opts.recommends)? {
         b.recommends(d);
     }

@@ -69,6 +69,26 @@ pub fn parse_all(field: &str, specs: &[String]) -> Result<Vec<Dependency>, RpmEr
     specs.iter().map(|s| parse(field, s)).collect()
 }
 
+/// The automatic shared-library requirements (`libc.so.6(GLIBC_2.34)(64bit)`, `rtld(GNU_HASH)`):
+/// names only, as rpmbuild writes them. Their parentheses are part of the name (not a rich
+/// dependency), so they do not go through [`parse`]; whitespace or control characters would
+/// change the header's meaning and are refused.
+pub fn auto_requires(names: &[String]) -> Result<Vec<Dependency>, RpmError> {
+    names
+        .iter()
+        .map(|n| {
+            if n.is_empty() || n.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(RpmError::Dependency {
+                    field: "automatic requires".into(),
+                    spec: n.clone(),
+                    why: "a shared-library requirement is one word".into(),
+                });
+            }
+            Ok(Dependency::any(n.as_str()))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +107,15 @@ mod tests {
         assert_eq!(show("  libstdc++ "), "libstdc++");
         assert_eq!(show("(libicu or libicu74)"), "(libicu or libicu74)");
         assert_eq!(show("bar = 1:2.0-3"), "bar = 1:2.0-3");
+    }
+
+    #[test]
+    fn automatic_requires_are_names() {
+        let d = auto_requires(&["libc.so.6(GLIBC_2.34)(64bit)".into(), "rtld(GNU_HASH)".into()])
+            .unwrap();
+        assert_eq!(d[0].to_string(), "libc.so.6(GLIBC_2.34)(64bit)");
+        assert!(auto_requires(&["a b".into()]).is_err());
+        assert!(auto_requires(&["a\n".into(), "".into()]).is_err());
     }
 
     #[test]

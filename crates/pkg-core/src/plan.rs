@@ -164,6 +164,11 @@ pub struct DebOptions {
     pub priority: String,
     /// `tag [reason]` lines for the lintian overrides file shipped in the package.
     pub lintian_overrides: Vec<String>,
+    /// `deb.auto-depends`: whether the plan derives `shlib_depends` from the payload's ELF files.
+    pub auto_depends: bool,
+    /// Depends derived from the ELF files of this arch's plan (`libc6 (>= 2.34)`), sorted; empty
+    /// when `auto_depends` is off. Added to Depends unless the manifest already names the package.
+    pub shlib_depends: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -173,6 +178,12 @@ pub struct RpmOptions {
     pub recommends: Vec<String>,
     pub group: Option<String>,
     pub packager: Option<String>,
+    /// `rpm.auto-requires`: whether the plan derives `shlib_requires` from the payload's ELF files.
+    pub auto_requires: bool,
+    /// Requires derived from the ELF files of this arch's plan, as rpmbuild's elfdeps writes
+    /// them (`libc.so.6(GLIBC_2.34)(64bit)`, `rtld(GNU_HASH)`), sorted and deduplicated; empty
+    /// when `auto_requires` is off.
+    pub shlib_requires: Vec<String>,
     /// Path of an ASCII-armored OpenPGP secret key to sign with (not part of the cache key
     /// contents, only whether signing happens; the key itself never enters logs or build-info).
     pub signing_key: Option<PathBuf>,
