@@ -111,8 +111,11 @@ mod tests {
 
     #[test]
     fn automatic_requires_are_names() {
-        let d = auto_requires(&["libc.so.6(GLIBC_2.34)(64bit)".into(), "rtld(GNU_HASH)".into()])
-            .unwrap();
+        let d = auto_requires(&[
+            "libc.so.6(GLIBC_2.34)(64bit)".into(),
+            "rtld(GNU_HASH)".into(),
+        ])
+        .unwrap();
         assert_eq!(d[0].to_string(), "libc.so.6(GLIBC_2.34)(64bit)");
         assert!(auto_requires(&["a b".into()]).is_err());
         assert!(auto_requires(&["a\n".into(), "".into()]).is_err());
