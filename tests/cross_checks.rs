@@ -641,3 +641,86 @@ fn automatic_dependencies_can_be_turned_off_and_never_override_the_manifest() {
         .iter()
         .any(|r| r.contains(".so")));
 }
+
+/// rpmlint (Debian 12's 2.4) on a user's package, not Lucia's: none of the findings that come
+/// from what lucia-pkg writes. The remaining findings are about the payload or are policy a
+/// vendor package in /opt does not follow (dir-or-file-in-opt, unstripped binaries, RUNPATH),
+/// and are not asserted either way. `no-group-tag` is one of them: without `rpm.group` the
+/// header holds `Unspecified`, as rpmbuild writes it (Fedora dropped the Group tag), and
+/// rpmlint 2.x reads that value as missing.
+#[test]
+fn rpmlint_finds_nothing_lucia_pkg_wrote_in_a_users_package() {
+    if cfg!(not(target_arch = "x86_64")) || skip_without("gcc") || skip_without("rpmlint") {
+        return;
+    }
+    let p = dynamic_project();
+    let m = fs::read_to_string(p.path().join("m.toml")).unwrap();
+    // A manifest without source date or changelog: the synthesized entry is dated at the
+    // source date (SOURCE_DATE_EPOCH here), not 1980.
+    fs::write(
+        p.path().join("m.toml"),
+        m.replace("source-date-epoch = 1700000000\n", ""),
+    )
+    .unwrap();
+    p.write(
+        "svc.service",
+        "[Unit]\nDescription=svc\n\n[Service]\nUser=svc\nExecStart=/opt/svc/run\n\n[Install]\nWantedBy=multi-user.target\n",
+        0o644,
+    );
+    let o = Command::new(bin())
+        .args(["build", "-m", "m.toml", "-o", "out", "-f", "rpm"])
+        .current_dir(p.path())
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .env("LUCIA_PKG_STORE", p.path().join(".store"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let rpm = p.out(".rpm");
+    let o = Command::new("rpm")
+        .args([
+            "-qp",
+            "--nosignature",
+            "--qf",
+            "%{GROUP}|%{CHANGELOGTIME}|%{CHANGELOGNAME}\\n",
+        ])
+        .arg(&rpm)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "Unspecified|1700000000|Svc Maintainers <svc@example.org> - 1.0.0-1",
+        "{}",
+        text(&o)
+    );
+    fs::write(p.path().join("rpmlint.toml"), "ValidLicenses = [\"MIT\"]\n").unwrap();
+    let o = Command::new("rpmlint")
+        .arg("-c")
+        .arg(p.path().join("rpmlint.toml"))
+        .arg(&rpm)
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(t.contains("packages: 1") || t.contains("1 packages"), "{t}");
+    for finding in [
+        "non-standard-group",
+        "invalid-license",
+        "incoherent-version-in-changelog",
+        "changelog-time-in-future",
+        "changelog-time-overflow",
+        "no-changelogname-tag",
+        "explicit-lib-dependency",
+        "requires-on-release",
+        "no-dependency-on",
+        "empty-%post",
+        "empty-%postun",
+        "non-standard-uid",
+        "non-standard-gid",
+        "summary-not-capitalized",
+        "description-line-too-long",
+        "invalid-url",
+        "no-packager-tag",
+        "no-buildhost-tag",
+    ] {
+        assert!(!t.contains(finding), "rpmlint: {finding}\n{t}");
+    }
+}
