@@ -78,9 +78,16 @@ fn is_placeholder(v: &str) -> bool {
 }
 
 fn has_token_prefix(v: &str) -> bool {
-    TOKEN_PREFIXES
-        .iter()
-        .any(|p| v.starts_with(p) && v.len() >= 20 && high_entropy(v))
+    TOKEN_PREFIXES.iter().any(|p| {
+        v.starts_with(p)
+                && v.len() >= 20
+                && v
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                // Short generic prefixes also start ordinary words (`sk-not-a-key`): for them
+                // the rest must look random too.
+                && (!matches!(*p, "sk-" | "hf_" | "eyJ") || high_entropy(v))
+    })
 }
 
 /// Looks like a random token: long, no spaces, at least two character classes.
@@ -226,6 +233,17 @@ mod tests {
             "Service__AccessToken",
             "Zq81vLm2Pz9Rt4Vw8Ys3"
         ));
+    }
+
+    #[test]
+    fn distinctive_prefixes_need_no_entropy_generic_ones_do() {
+        assert!(looks_like_secret("X", "AKIAQWERTYUIOPASDFGHJ"));
+        assert!(looks_like_secret(
+            "X",
+            "ghp_0123456789abcdefABCDEF0123456789abcd"
+        ));
+        assert!(!looks_like_secret("NOTE", "sk-not-a-real-assignment"));
+        assert!(scan_text(b"# see sk-not-a-real-assignment\n").is_none());
     }
 
     #[test]
