@@ -399,7 +399,9 @@ fn build_info(prep: &Prepared, artifacts: &[Artifact]) -> serde_json::Value {
         }
     }
     for f in &spec.files {
-        extra.insert(rel_to(&manifest_dir, &f.src), file_sha(&f.src));
+        if let Some(src) = f.src() {
+            extra.insert(rel_to(&manifest_dir, src), file_sha(src));
+        }
     }
     for p in &spec.payloads {
         for input in p.builder.iter().flat_map(|b| &b.inputs) {

@@ -101,11 +101,29 @@ pub struct ServiceSpec {
 
 #[derive(Debug, Clone)]
 pub struct FileSpec {
-    pub src: PathBuf,
+    /// What is installed at `dest`: a file copied from the manifest's side, or a symlink.
+    pub source: FileSource,
     pub dest: String,
     pub mode: Option<u32>,
     pub owner: Option<(String, String)>,
     pub config: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileSource {
+    Copy(PathBuf),
+    /// The link's target, as written (absolute, or relative to the link's directory).
+    Symlink(String),
+}
+
+impl FileSpec {
+    /// The file read from disk, if this entry copies one.
+    pub fn src(&self) -> Option<&Path> {
+        match &self.source {
+            FileSource::Copy(p) => Some(p),
+            FileSource::Symlink(_) => None,
+        }
+    }
 }
 
 /// The validated manifest.
@@ -274,6 +292,136 @@ impl Validator<'_> {
         } else {
             self.base.join(p)
         })
+    }
+
+    /// Expands one `[[files]] src`: a file (installed at `dest`), a directory (every file below
+    /// it, installed under `dest` with its relative path), or a glob in the last component
+    /// (`docs/*.md`: every matching file, installed under `dest` by name). Returns (source path,
+    /// destination, executable) sorted by destination. Symlinks inside a tree are refused: list
+    /// them as `symlink` entries so that what is packaged is explicit.
+    fn file_sources(&self, src: &S<String>, dest: &str) -> R<Vec<(PathBuf, String, bool)>> {
+        use std::os::unix::fs::PermissionsExt;
+        const MAX_FILES: usize = 100_000;
+        let exec = |p: &Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        };
+        let utf8 = |p: &Path| -> R<String> {
+            p.to_str().map(str::to_string).ok_or_else(|| {
+                self.err(
+                    Some(src.span()),
+                    format!("`{}` is not a UTF-8 path", p.display()),
+                    "rename the file: packages need UTF-8 paths",
+                )
+            })
+        };
+        let v = src.get_ref();
+        let last = v.rsplit('/').next().unwrap_or(v);
+        if last.contains(['*', '?', '[']) {
+            let full = self.path(src)?;
+            let pattern = utf8(&full)?;
+            let paths = glob::glob(&pattern).map_err(|e| {
+                self.err(
+                    Some(src.span()),
+                    format!("bad glob: {e}"),
+                    "globs use `*`, `?` and `[...]` in the file name, e.g. src = \"docs/*.md\"",
+                )
+            })?;
+            let mut out = Vec::new();
+            for p in paths {
+                let p = p.map_err(|e| {
+                    self.err(
+                        Some(src.span()),
+                        format!("cannot read a match: {e}"),
+                        "check the permissions",
+                    )
+                })?;
+                if !p.symlink_metadata().map(|m| m.is_file()).unwrap_or(false) {
+                    continue;
+                }
+                let name = utf8(Path::new(p.file_name().unwrap_or_default()))?;
+                let d = format!("{dest}/{name}");
+                check_install_path(&d)
+                    .map_err(|m| self.err(Some(src.span()), m, "rename the file"))?;
+                out.push((p.clone(), d, exec(&p)));
+                if out.len() > MAX_FILES {
+                    return Err(self.err(
+                        Some(src.span()),
+                        format!("more than {MAX_FILES} files match"),
+                        "narrow the glob",
+                    ));
+                }
+            }
+            if out.is_empty() {
+                return Err(self.err(
+                    Some(src.span()),
+                    format!("no file matches `{v}`"),
+                    "globs match files in one directory, relative to the manifest's directory",
+                ));
+            }
+            out.sort_by(|a, b| a.1.cmp(&b.1));
+            return Ok(out);
+        }
+        let p = self.path(src)?;
+        let md = std::fs::symlink_metadata(&p).map_err(|e| {
+            self.err(
+                Some(src.span()),
+                format!("file `{}` cannot be read: {e}", p.display()),
+                "paths are relative to the manifest's directory; check the spelling or create the file",
+            )
+        })?;
+        if !md.is_dir() {
+            return Ok(vec![(
+                self.existing_file(src, "file")?,
+                dest.to_string(),
+                false,
+            )]);
+        }
+        let mut out = Vec::new();
+        for item in walkdir::WalkDir::new(&p)
+            .follow_links(false)
+            .sort_by_file_name()
+            .min_depth(1)
+        {
+            let item = item.map_err(|e| {
+                self.err(
+                    Some(src.span()),
+                    format!("cannot read `{}`: {e}", p.display()),
+                    "check the permissions",
+                )
+            })?;
+            let ft = item.file_type();
+            if ft.is_dir() {
+                continue;
+            }
+            if !ft.is_file() {
+                return Err(self.err(
+                    Some(src.span()),
+                    format!("`{}` is not a regular file", item.path().display()),
+                    "a [[files]] tree holds regular files only: list links as [[files]] symlink entries",
+                ));
+            }
+            let rel = utf8(item.path().strip_prefix(&p).unwrap_or(item.path()))?;
+            let d = format!("{dest}/{rel}");
+            check_install_path(&d).map_err(|m| self.err(Some(src.span()), m, "rename the file"))?;
+            out.push((item.path().to_path_buf(), d, exec(item.path())));
+            if out.len() > MAX_FILES {
+                return Err(self.err(
+                    Some(src.span()),
+                    format!("more than {MAX_FILES} files below `{v}`"),
+                    "package a smaller tree, or put it in the payload",
+                ));
+            }
+        }
+        if out.is_empty() {
+            return Err(self.err(
+                Some(src.span()),
+                format!("directory `{v}` holds no files"),
+                "point src at a directory with files, or remove the entry",
+            ));
+        }
+        Ok(out)
     }
 
     fn existing_file(&self, s: &S<String>, what: &str) -> R<PathBuf> {
@@ -485,13 +633,60 @@ impl Validator<'_> {
                     }
                 },
             };
-            files.push(FileSpec {
-                src: self.existing_file(&f.src, "file")?,
-                dest: self.install_path(&f.dest)?,
-                mode: f.mode.as_ref().map(|m| self.mode(m)).transpose()?,
-                owner,
-                config: f.config,
-            });
+            let dest = self.install_path(&f.dest)?;
+            let mode = f.mode.as_ref().map(|m| self.mode(m)).transpose()?;
+            match (&f.src, &f.symlink) {
+                (Some(src), None) => {
+                    for (path, dest, exec) in self.file_sources(src, &dest)? {
+                        files.push(FileSpec {
+                            source: FileSource::Copy(path),
+                            dest,
+                            // A tree or glob keeps each file's executable bit unless `mode` says.
+                            mode: mode.or(exec.then_some(0o755)),
+                            owner: owner.clone(),
+                            config: f.config,
+                        });
+                    }
+                }
+                (None, Some(target)) => {
+                    let t = target.get_ref();
+                    if t.is_empty() || t.chars().any(|c| c.is_control()) || t.ends_with('/') {
+                        return Err(self.err(
+                            Some(target.span()),
+                            format!("`{}` is not a symlink target", t.escape_debug()),
+                            "give the path the link points to, e.g. symlink = \"/opt/app/bin/app\" (absolute) or \"../lib/app\" (relative to the link's directory)",
+                        ));
+                    }
+                    if f.mode.is_some() || f.owner.is_some() || f.config {
+                        return Err(self.err(
+                            Some(target.span()),
+                            "a symlink entry takes no mode, owner or config",
+                            "links are always 0777 root:root; set those on the target",
+                        ));
+                    }
+                    files.push(FileSpec {
+                        source: FileSource::Symlink(t.clone()),
+                        dest,
+                        mode: None,
+                        owner: None,
+                        config: false,
+                    });
+                }
+                (Some(src), Some(_)) => {
+                    return Err(self.err(
+                        Some(src.span()),
+                        "a [[files]] entry has both `src` and `symlink`",
+                        "give `src` to install a file, a directory or a glob, or `symlink` to install a link",
+                    ))
+                }
+                (None, None) => {
+                    return Err(self.err(
+                        Some(f.dest.span()),
+                        "a [[files]] entry needs `src` or `symlink`",
+                        "e.g. src = \"config/app.conf\", or symlink = \"/opt/app/app\" for a link at dest",
+                    ))
+                }
+            }
         }
 
         let deb = {

@@ -151,7 +151,8 @@ pub struct RawScripts {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawFile {
-    pub src: S<String>,
+    pub src: Option<S<String>>,
+    pub symlink: Option<S<String>>,
     pub dest: S<String>,
     pub mode: Option<S<String>>,
     pub owner: Option<S<String>>,
@@ -290,7 +291,7 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
         "unit" => &["path", "enable", "start", "restart-after-upgrade"],
         "env" => &["template", "path", "mode"],
         "scripts" => &["pre-install", "post-install", "pre-remove", "post-remove"],
-        "files" => &["src", "dest", "mode", "owner", "config"],
+        "files" => &["src", "symlink", "dest", "mode", "owner", "config"],
         "deb" => &[
             "compression",
             "depends",

@@ -395,18 +395,32 @@ pub fn build(
     };
 
     for f in &spec.files {
-        let bytes = read(&f.src)?;
+        let manifest = &spec.manifest_path;
+        let Some(src) = f.src() else {
+            if let crate::manifest::FileSource::Symlink(target) = &f.source {
+                let e = Entry {
+                    path: f.dest.clone(),
+                    kind: EntryKind::Symlink {
+                        target: target.clone(),
+                    },
+                    mode: 0o777,
+                    owner: Owner::root(),
+                    config: false,
+                    owned: true,
+                    layer: Layer::Config,
+                };
+                add(&mut entries, e, manifest)?;
+            }
+            continue;
+        };
         let mode = f.mode.unwrap_or(FILE_MODE);
         if mode & 0o002 != 0 || mode & 0o6000 != 0 {
             return Err(PlanError::new(
-                &f.src,
+                src,
                 format!("[[files]] mode {mode:04o} is world-writable or setuid/setgid"),
             )
             .help("use a mode such as \"0644\" or \"0755\"")
             .into());
-        }
-        if f.dest.starts_with("/etc/") {
-            check_no_secrets(&f.src, &bytes)?;
         }
         let owner = match &f.owner {
             Some((u, g)) => Owner {
@@ -417,17 +431,26 @@ pub fn build(
             },
             None => Owner::root(),
         };
+        // Streamed from disk like payload files (a tree may hold large files); config files
+        // under /etc are scanned for secrets by `installable::check`, naming this source.
+        let (sha256, size) = pkg_core::digest::sha256_file(src)
+            .map_err(|e| PlanError::new(src, format!("cannot read: {e}")))?;
         add(
             &mut entries,
-            inline_file(
-                &f.dest,
-                bytes,
+            Entry {
+                path: f.dest.clone(),
+                kind: EntryKind::File {
+                    content: Content::Disk(src.to_path_buf()),
+                    size,
+                    sha256,
+                },
                 mode,
                 owner,
-                f.config || f.dest.starts_with("/etc/"),
-                Layer::Config,
-            ),
-            &f.src,
+                config: f.config || f.dest.starts_with("/etc/"),
+                owned: true,
+                layer: Layer::Config,
+            },
+            src,
         )?;
     }
 
