@@ -2,11 +2,11 @@
 //! list, read from a file nobody vouches for.
 //!
 //! Untrusted-input rules: nothing here panics on malformed bytes; the ar headers are parsed by
-//! [`crate::ar_read`]; tar headers are read in the `tar` crate's raw mode with our own bounded
-//! handling of GNU long names and PAX records (the crate's own handling buffers them without a
-//! limit); control members, the file list and the xz decoder's memory are capped, so a
-//! decompression bomb fails with an error instead of exhausting memory. Payload contents are only
-//! streamed past, never stored.
+//! [`crate::ar_read`]; tar headers go through [`pkg_core::limits::walk_tar`] (raw mode, bounded
+//! long names, PAX records, entry count and name bytes; the `tar` crate's own handling buffers
+//! them without a limit); control members are capped here, the decoders' memory by
+//! [`pkg_core::limits::decoder`], so a decompression bomb fails with an error instead of
+//! exhausting memory. Payload contents are only streamed past, never stored.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,7 +14,8 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use pkg_core::compress::{decoder, Codec};
+use pkg_core::compress::Codec;
+use pkg_core::limits::{self, escape, escape_line, read_small, walk_tar, MAX_ENTRIES};
 use serde::Serialize;
 
 use crate::ar_read;
@@ -22,12 +23,6 @@ use crate::DebError;
 
 const MAX_CONTROL_MEMBER: u64 = 16 << 20;
 const MAX_CONTROL_TOTAL: u64 = 64 << 20;
-const MAX_NAME: u64 = 64 << 10;
-const MAX_FILES: usize = 1_000_000;
-const MAX_LIST_BYTES: usize = 64 << 20;
-/// xz decoder memory limit: far above what any real preset needs (xz -9e: 674 MiB to compress,
-/// 65 MiB to decompress).
-const XZ_MEMLIMIT: u64 = 256 << 20;
 
 /// One member of the ar container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -125,27 +120,11 @@ fn member_reader<'a>(
         .map_err(|e| format!("seeking to {}: {e}", m.name))?;
     let raw = BufReader::new(Read::take(file, m.size));
     let ext = m.name.rsplit_once(".tar").map(|(_, e)| e).unwrap_or("");
-    let (r, name): (Box<dyn Read + 'a>, &str) = match ext {
-        "" => (Box::new(raw), "none"),
-        ".gz" => (
-            decoder(Codec::Gzip(6), raw).map_err(|e| e.to_string())?,
-            "gzip",
-        ),
-        ".zst" => (
-            decoder(Codec::Zstd(3), raw).map_err(|e| e.to_string())?,
-            "zstd",
-        ),
-        ".xz" => {
-            let stream = liblzma::stream::Stream::new_stream_decoder(
-                XZ_MEMLIMIT,
-                liblzma::stream::CONCATENATED,
-            )
-            .map_err(|e| format!("xz decoder: {e}"))?;
-            (
-                Box::new(liblzma::bufread::XzDecoder::new_stream(raw, stream)),
-                "xz",
-            )
-        }
+    let (codec, name) = match ext {
+        "" => (Codec::None, "none"),
+        ".gz" => (Codec::Gzip(6), "gzip"),
+        ".zst" => (Codec::Zstd(3), "zstd"),
+        ".xz" => (Codec::Xz(6), "xz"),
         other => {
             return Err(format!(
                 "member {} uses unsupported compression `{other}`",
@@ -153,147 +132,12 @@ fn member_reader<'a>(
             ))
         }
     };
+    let r = limits::decoder(codec, raw).map_err(|e| e.to_string())?;
     Ok((r, name))
-}
-
-/// One tar member header after long-name/PAX processing.
-struct TarItem {
-    path: String,
-    link: Option<String>,
-    kind: tar::EntryType,
-    mode: u32,
-    uid: u64,
-    gid: u64,
-    user: String,
-    group: String,
-    size: u64,
-}
-
-fn read_small(r: &mut dyn Read, size: u64, limit: u64, what: &str) -> Result<Vec<u8>, String> {
-    if size > limit {
-        return Err(format!(
-            "{what} is {size} bytes, more than the {limit}-byte limit"
-        ));
-    }
-    let mut v = Vec::with_capacity(size as usize);
-    r.take(size)
-        .read_to_end(&mut v)
-        .map_err(|e| format!("reading {what}: {e}"))?;
-    Ok(v)
 }
 
 fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// The PAX records inspect cares about.
-#[derive(Debug, Default)]
-struct Pax {
-    path: Option<String>,
-    link: Option<String>,
-    size: Option<u64>,
-}
-
-/// Parses PAX records (`<len> <key>=<value>\n`), returning path, linkpath and size overrides.
-fn pax(data: &[u8]) -> Result<Pax, String> {
-    let (mut path, mut link, mut size) = (None, None, None);
-    let mut rest = data;
-    while !rest.is_empty() {
-        let sp = rest
-            .iter()
-            .position(|&c| c == b' ')
-            .ok_or("PAX record without length")?;
-        let len: usize = std::str::from_utf8(&rest[..sp])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or("PAX record length is not a number")?;
-        if len <= sp + 1 || len > rest.len() {
-            return Err("PAX record length out of range".into());
-        }
-        let rec = &rest[sp + 1..len];
-        let rec = rec.strip_suffix(b"\n").unwrap_or(rec);
-        if let Some(eq) = rec.iter().position(|&c| c == b'=') {
-            let (k, v) = (&rec[..eq], &rec[eq + 1..]);
-            match k {
-                b"path" => path = Some(lossy(v)),
-                b"linkpath" => link = Some(lossy(v)),
-                b"size" => size = std::str::from_utf8(v).ok().and_then(|s| s.parse().ok()),
-                _ => {}
-            }
-        }
-        rest = &rest[len..];
-    }
-    Ok(Pax { path, link, size })
-}
-
-/// Walks a tar stream, calling `f` for every real member with a reader over its content.
-fn walk_tar(
-    r: &mut dyn Read,
-    mut f: impl FnMut(TarItem, &mut dyn Read) -> Result<(), String>,
-) -> Result<(), String> {
-    let mut archive = tar::Archive::new(r);
-    let entries = archive
-        .entries()
-        .map_err(|e| format!("reading tar: {e}"))?
-        .raw(true);
-    let (mut long_name, mut long_link, mut pax_size): (
-        Option<String>,
-        Option<String>,
-        Option<u64>,
-    ) = (None, None, None);
-    for entry in entries {
-        let mut e = entry.map_err(|e| format!("reading tar: {e}"))?;
-        let h = e.header().clone();
-        let size = h.entry_size().map_err(|e| format!("tar header: {e}"))?;
-        let kind = h.entry_type();
-        if kind.is_gnu_longname() || kind.is_gnu_longlink() {
-            let mut v = read_small(&mut e, size, MAX_NAME, "a GNU long name")?;
-            while v.last() == Some(&0) {
-                v.pop();
-            }
-            if kind.is_gnu_longname() {
-                long_name = Some(lossy(&v));
-            } else {
-                long_link = Some(lossy(&v));
-            }
-            continue;
-        }
-        if kind.is_pax_local_extensions() {
-            let v = read_small(&mut e, size, MAX_NAME, "a PAX header")?;
-            let p = pax(&v)?;
-            long_name = p.path.or(long_name);
-            long_link = p.link.or(long_link);
-            pax_size = p.size;
-            continue;
-        }
-        if kind.is_pax_global_extensions() {
-            continue;
-        }
-        if let Some(s) = pax_size.take() {
-            if s != size {
-                return Err(
-                    "PAX size records (members above 8 GiB) are not supported by inspect".into(),
-                );
-            }
-        }
-        let path = long_name.take().unwrap_or_else(|| lossy(&h.path_bytes()));
-        let link = long_link
-            .take()
-            .or_else(|| h.link_name_bytes().map(|b| lossy(&b)));
-        let item = TarItem {
-            path,
-            link,
-            kind,
-            mode: h.mode().map_err(|e| format!("tar header: {e}"))?,
-            uid: h.uid().map_err(|e| format!("tar header: {e}"))?,
-            gid: h.gid().map_err(|e| format!("tar header: {e}"))?,
-            user: h.username_bytes().map(lossy).unwrap_or_default(),
-            group: h.groupname_bytes().map(lossy).unwrap_or_default(),
-            size,
-        };
-        f(item, &mut e)?;
-    }
-    Ok(())
 }
 
 fn kind_name(k: tar::EntryType) -> (&'static str, char) {
@@ -401,6 +245,7 @@ pub fn inspect(path: &Path) -> Result<DebReport, DebError> {
         member_reader(&mut file, &control_m).map_err(|e| malformed(path, e))?;
     let mut total = 0u64;
     walk_tar(&mut r, |item, content| {
+        let content: &mut dyn Read = content;
         let name = item.path.trim_start_matches("./").to_string();
         if item.kind.is_dir() || name.is_empty() {
             return Ok(());
@@ -442,7 +287,7 @@ pub fn inspect(path: &Path) -> Result<DebReport, DebError> {
             }
             "preinst" | "postinst" | "prerm" | "postrm" | "config" => scripts.push(ScriptRecord {
                 name,
-                mode: format!("{:04o}", item.mode & 0o7777),
+                mode: format!("{:04o}", item.mode()? & 0o7777),
                 size: item.size,
                 content: text,
             }),
@@ -458,21 +303,15 @@ pub fn inspect(path: &Path) -> Result<DebReport, DebError> {
 
     // data.tar: headers only; contents are skipped by the tar reader as it streams.
     let mut files = Vec::new();
-    let mut list_bytes = 0usize;
     let (mut r, data_compression) =
         member_reader(&mut file, &data_m).map_err(|e| malformed(path, e))?;
     walk_tar(&mut r, |item, _| {
-        if files.len() >= MAX_FILES {
-            return Err(format!("more than {MAX_FILES} entries"));
-        }
-        list_bytes += item.path.len()
-            + item.link.as_ref().map_or(0, String::len)
-            + item.user.len()
-            + item.group.len();
-        if list_bytes > MAX_LIST_BYTES {
-            return Err(format!("the file list exceeds {MAX_LIST_BYTES} bytes"));
+        // walk_tar bounds the count and the names; this keeps the report's own bound visible.
+        if files.len() >= MAX_ENTRIES {
+            return Err(format!("more than {MAX_ENTRIES} entries"));
         }
         let (kind, t) = kind_name(item.kind);
+        let (mode, uid, gid) = (item.mode()?, item.uid()?, item.gid()?);
         let link_target = if matches!(kind, "symlink" | "hardlink") {
             item.link
         } else {
@@ -480,8 +319,8 @@ pub fn inspect(path: &Path) -> Result<DebReport, DebError> {
         };
         files.push(FileRecord {
             kind: kind.to_string(),
-            permissions: permissions(t, item.mode),
-            mode: format!("{:04o}", item.mode & 0o7777),
+            permissions: permissions(t, mode),
+            mode: format!("{:04o}", mode & 0o7777),
             md5: if kind == "file" {
                 md5.get(item.path.trim_start_matches("./")).cloned()
             } else {
@@ -489,8 +328,8 @@ pub fn inspect(path: &Path) -> Result<DebReport, DebError> {
             },
             user: item.user,
             group: item.group,
-            uid: item.uid,
-            gid: item.gid,
+            uid,
+            gid,
             size: item.size,
             path: item.path,
             link_target,
@@ -533,14 +372,21 @@ impl fmt::Display for DebReport {
         writeln!(
             f,
             "{}: Debian binary package, format {}, {} bytes",
-            self.path, self.format_version, self.size
+            escape(&self.path),
+            escape(&self.format_version),
+            self.size
         )?;
         writeln!(f, "ar members:")?;
         for m in &self.members {
             writeln!(
                 f,
                 "  {:<16} {:>12} bytes  mode {} uid {} gid {} mtime {}",
-                m.name, m.size, m.mode, m.uid, m.gid, m.mtime
+                escape(&m.name),
+                m.size,
+                m.mode,
+                m.uid,
+                m.gid,
+                m.mtime
             )?;
         }
         writeln!(
@@ -551,44 +397,57 @@ impl fmt::Display for DebReport {
         writeln!(f, "\ncontrol:")?;
         for c in &self.control {
             let mut lines = c.value.lines();
-            writeln!(f, "  {}: {}", c.name, lines.next().unwrap_or(""))?;
+            writeln!(
+                f,
+                "  {}: {}",
+                escape(&c.name),
+                escape_line(lines.next().unwrap_or(""))
+            )?;
             for l in lines {
-                writeln!(f, "  {l}")?;
+                writeln!(f, "  {}", escape_line(l))?;
             }
         }
         writeln!(f, "\nconffiles ({}):", self.conffiles.len())?;
         for c in &self.conffiles {
-            writeln!(f, "  {c}")?;
+            writeln!(f, "  {}", escape(c))?;
         }
         writeln!(f, "\nmaintainer scripts ({}):", self.scripts.len())?;
         for s in &self.scripts {
-            writeln!(f, "  {:<9} {}  {:>7} bytes", s.name, s.mode, s.size)?;
+            writeln!(
+                f,
+                "  {:<9} {}  {:>7} bytes",
+                escape(&s.name),
+                s.mode,
+                s.size
+            )?;
         }
         if !self.other_control_files.is_empty() {
             writeln!(
                 f,
                 "\nother control files: {}",
-                self.other_control_files.join(", ")
+                escape(&self.other_control_files.join(", "))
             )?;
         }
         writeln!(f, "\nfiles ({}):", self.files.len())?;
         for x in &self.files {
-            let owner = format!("{}/{}", x.user, x.group);
+            let owner = format!("{}/{}", escape(&x.user), escape(&x.group));
             write!(
                 f,
                 "  {} {:<17} {:>10} {}",
-                x.permissions, owner, x.size, x.path
+                x.permissions,
+                owner,
+                x.size,
+                escape(&x.path)
             )?;
             if let Some(t) = &x.link_target {
-                write!(f, " -> {t}")?;
+                write!(f, " -> {}", escape(t))?;
             }
             writeln!(f)?;
         }
         for s in &self.scripts {
-            writeln!(f, "\n--- {} ---", s.name)?;
-            write!(f, "{}", s.content)?;
-            if !s.content.ends_with('\n') {
-                writeln!(f)?;
+            writeln!(f, "\n--- {} ---", escape(&s.name))?;
+            for l in s.content.lines() {
+                writeln!(f, "{}", escape_line(l))?;
             }
         }
         Ok(())
@@ -605,14 +464,6 @@ mod tests {
         assert_eq!(permissions('d', 0o1777), "drwxrwxrwt");
         assert_eq!(permissions('-', 0o4640), "-rwSr-----");
         assert_eq!(permissions('-', 0o2755), "-rwxr-sr-x");
-    }
-
-    #[test]
-    fn pax_records_are_bounded() {
-        assert_eq!(pax(b"11 path=ab\n").unwrap().path.as_deref(), Some("ab"));
-        assert!(pax(b"99 path=ab\n").is_err());
-        assert!(pax(b"x path").is_err());
-        assert!(pax(b"1 ").is_err());
     }
 
     #[test]

@@ -1,20 +1,25 @@
 //! `inspect`: reads an OCI layout or oci-archive (possibly someone else's), verifies every blob it
 //! references (digests, sizes, and layer diff_ids by decompressing) and summarizes it.
+//!
+//! Bounded by [`pkg_core::limits`]: indexes at most [`MAX_INDEX_DEPTH`] deep, at most
+//! [`MAX_DESCRIPTORS`] descriptors and [`MAX_JSON_TOTAL`] bytes of JSON per walk, each blob
+//! verified once however many descriptors point at it, decoders with bounded memory. The walk
+//! stops at the first failed digest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::{self, BufReader};
 use std::path::Path;
 
-use pkg_core::compress::decoder;
+use pkg_core::limits::{self, escape, MAX_DESCRIPTORS, MAX_INDEX_DEPTH, MAX_JSON_TOTAL};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::source::{Source, SourceKind, VerifyingReader};
 use crate::spec::*;
 use crate::OciError;
 
-/// Nested indexes deeper than this, or more images than [`MAX_IMAGES`], are refused.
-const MAX_DEPTH: usize = 4;
+/// More images (manifests and other artifacts) than this are refused.
 const MAX_IMAGES: usize = 64;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -56,29 +61,74 @@ pub struct OciReport {
     pub index_digest: String,
     pub index_annotations: BTreeMap<String, String>,
     pub images: Vec<ImageReport>,
-    /// Number of blobs whose digest (and, for layers, diff_id) was verified.
+    /// Blob references whose digest (and, for layers, diff_id) was verified; a blob referenced
+    /// twice is read once and counted twice.
     pub blobs_verified: usize,
 }
+
+type LayerKey = (String, u64, String, String);
 
 struct Walker<'a> {
     src: &'a Source,
     images: Vec<ImageReport>,
-    verified: usize,
+    /// Distinct blobs verified (digest, size, diff_id): each is read once.
+    verified: HashSet<String>,
+    /// Blob references verified (a blob two images share counts twice, as before).
+    uses: usize,
+    /// Layers verified: (digest, size, media type, diff_id) → the diff_id computed.
+    layers_seen: HashMap<LayerKey, Option<String>>,
+    /// Descriptors visited and JSON bytes read so far (repeats included).
+    descriptors: usize,
+    json_bytes: u64,
     index_annotations: BTreeMap<String, String>,
 }
 
 impl Walker<'_> {
-    fn walk(&mut self, desc: &Descriptor, depth: usize) -> Result<(), OciError> {
-        if depth > MAX_DEPTH {
+    /// Counts one more descriptor against [`MAX_DESCRIPTORS`].
+    fn visit(&mut self) -> Result<(), OciError> {
+        self.descriptors += 1;
+        if self.descriptors > MAX_DESCRIPTORS {
             return Err(OciError::invalid(
                 self.src.path(),
-                "image indexes nested too deeply",
+                format!(
+                    "the image references more than {MAX_DESCRIPTORS} descriptors (indexes, \
+                     manifests, configs, layers); refused"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A JSON blob, counted against [`MAX_JSON_TOTAL`] before it is read.
+    fn json<T: DeserializeOwned>(&mut self, desc: &Descriptor) -> Result<T, OciError> {
+        self.json_bytes = self.json_bytes.saturating_add(desc.size);
+        if self.json_bytes > MAX_JSON_TOTAL {
+            return Err(OciError::invalid(
+                self.src.path(),
+                format!(
+                    "the image's indexes, manifests and configs add up to more than {} MiB of \
+                     JSON; refused",
+                    MAX_JSON_TOTAL >> 20
+                ),
+            ));
+        }
+        let (v, _) = self.src.json_blob(desc)?;
+        self.verified.insert(desc.digest.clone());
+        self.uses += 1;
+        Ok(v)
+    }
+
+    fn walk(&mut self, desc: &Descriptor, depth: usize) -> Result<(), OciError> {
+        self.visit()?;
+        if depth > MAX_INDEX_DEPTH {
+            return Err(OciError::invalid(
+                self.src.path(),
+                format!("image indexes nested more than {MAX_INDEX_DEPTH} deep"),
             ));
         }
         match desc.media_type.as_str() {
             MT_INDEX | DOCKER_LIST => {
-                let (idx, _): (Index, _) = self.src.json_blob(desc)?;
-                self.verified += 1;
+                let idx: Index = self.json(desc)?;
                 if depth == 0 {
                     self.index_annotations = idx.annotations.clone();
                 }
@@ -100,8 +150,17 @@ impl Walker<'_> {
             }
             other => {
                 // Attestations and other artifacts are listed by their media type, not walked.
-                self.src.verify_blob(desc)?;
-                self.verified += 1;
+                if self.images.len() >= MAX_IMAGES {
+                    return Err(OciError::invalid(
+                        self.src.path(),
+                        format!("more than {MAX_IMAGES} images"),
+                    ));
+                }
+                if !self.verified.contains(&desc.digest) {
+                    self.src.verify_blob(desc)?;
+                    self.verified.insert(desc.digest.clone());
+                }
+                self.uses += 1;
                 self.images.push(ImageReport {
                     platform: format!("(not an image: {other})"),
                     manifest_digest: desc.digest.clone(),
@@ -124,9 +183,9 @@ impl Walker<'_> {
     }
 
     fn image(&mut self, desc: &Descriptor) -> Result<ImageReport, OciError> {
-        let (m, _): (Manifest, _) = self.src.json_blob(desc)?;
-        let (c, _): (ImageConfig, _) = self.src.json_blob(&m.config)?;
-        self.verified += 2;
+        let m: Manifest = self.json(desc)?;
+        self.visit()?;
+        let c: ImageConfig = self.json(&m.config)?;
         if c.rootfs.diff_ids.len() != m.layers.len() {
             return Err(OciError::invalid(
                 self.src.path(),
@@ -141,6 +200,7 @@ impl Walker<'_> {
         let non_empty: Vec<&History> = c.history.iter().filter(|h| !h.empty_layer).collect();
         let mut layers = Vec::new();
         for (i, l) in m.layers.iter().enumerate() {
+            self.visit()?;
             let diff_id = self.verify_layer(l, &c.rootfs.diff_ids[i])?;
             layers.push(LayerReport {
                 media_type: l.media_type.clone(),
@@ -180,6 +240,18 @@ impl Walker<'_> {
         l: &Descriptor,
         want_diff: &str,
     ) -> Result<Option<String>, OciError> {
+        // Verified before with the same size, media type and diff_id (a layer two images share,
+        // or a hostile fan-out): nothing new to check.
+        let key = (
+            l.digest.clone(),
+            l.size,
+            l.media_type.clone(),
+            want_diff.to_string(),
+        );
+        if let Some(diff) = self.layers_seen.get(&key) {
+            self.uses += 1;
+            return Ok(diff.clone());
+        }
         let (r, size) = self.src.blob(&l.digest)?;
         if size != l.size {
             return Err(OciError::invalid(
@@ -195,7 +267,7 @@ impl Walker<'_> {
         let diff = match layer_codec(&l.media_type) {
             Some(codec) => {
                 let mut h = Sha256::new();
-                let mut dec = decoder(codec, BufReader::new(&mut v))
+                let mut dec = limits::decoder(codec, BufReader::new(&mut v))
                     .map_err(|e| OciError::invalid(self.src.path(), format!("{what}: {e}")))?;
                 io::copy(&mut dec, &mut pkg_core::digest::HashWriter::new(&mut h)).map_err(
                     |e| {
@@ -225,7 +297,9 @@ impl Walker<'_> {
                 });
             }
         }
-        self.verified += 1;
+        self.verified.insert(l.digest.clone());
+        self.layers_seen.insert(key, diff.clone());
+        self.uses += 1;
         Ok(diff)
     }
 }
@@ -242,7 +316,11 @@ pub fn inspect(path: &Path) -> Result<OciReport, OciError> {
     let mut w = Walker {
         src: &src,
         images: Vec::new(),
-        verified: 0,
+        verified: HashSet::new(),
+        uses: 0,
+        layers_seen: HashMap::new(),
+        descriptors: 0,
+        json_bytes: 0,
         index_annotations: BTreeMap::new(),
     };
     for d in &top.manifests {
@@ -256,7 +334,7 @@ pub fn inspect(path: &Path) -> Result<OciReport, OciError> {
         index_digest: first.digest.clone(),
         index_annotations: w.index_annotations,
         images: w.images,
-        blobs_verified: w.verified,
+        blobs_verified: w.uses,
     })
 }
 
@@ -281,46 +359,55 @@ impl fmt::Display for OciReport {
             SourceKind::Layout => "OCI image layout",
             SourceKind::Archive => "oci-archive",
         };
-        writeln!(f, "{}: {kind}", self.path)?;
+        writeln!(f, "{}: {kind}", escape(&self.path))?;
         if let Some(r) = &self.ref_name {
-            writeln!(f, "  ref name:    {r}")?;
+            writeln!(f, "  ref name:    {}", escape(r))?;
         }
         if let Some(n) = &self.image_name {
-            writeln!(f, "  image name:  {n}")?;
+            writeln!(f, "  image name:  {}", escape(n))?;
         }
-        writeln!(f, "  index:       {}", self.index_digest)?;
+        writeln!(f, "  index:       {}", escape(&self.index_digest))?;
         for (k, v) in &self.index_annotations {
-            writeln!(f, "    {k} = {}", v.replace('\n', " "))?;
+            writeln!(f, "    {} = {}", escape(k), escape(v))?;
         }
         for img in &self.images {
-            writeln!(f, "  {}  manifest {}", img.platform, img.manifest_digest)?;
+            writeln!(
+                f,
+                "  {}  manifest {}",
+                escape(&img.platform),
+                escape(&img.manifest_digest)
+            )?;
             if img.config_digest.is_empty() {
                 continue;
             }
-            writeln!(f, "    config      {}", img.config_digest)?;
+            writeln!(f, "    config      {}", escape(&img.config_digest))?;
             if let Some(c) = &img.created {
-                writeln!(f, "    created     {c}")?;
+                writeln!(f, "    created     {}", escape(c))?;
             }
             if let Some(u) = &img.user {
-                writeln!(f, "    user        {u}")?;
+                writeln!(f, "    user        {}", escape(u))?;
             }
             if let Some(e) = &img.entrypoint {
-                writeln!(f, "    entrypoint  {}", e.join(" "))?;
+                writeln!(f, "    entrypoint  {}", escape(&e.join(" ")))?;
             }
             if let Some(c) = &img.cmd {
-                writeln!(f, "    cmd         {}", c.join(" "))?;
+                writeln!(f, "    cmd         {}", escape(&c.join(" ")))?;
             }
             if let Some(w) = &img.working_dir {
-                writeln!(f, "    workdir     {w}")?;
+                writeln!(f, "    workdir     {}", escape(w))?;
             }
             for e in &img.env {
-                writeln!(f, "    env         {e}")?;
+                writeln!(f, "    env         {}", escape(e))?;
             }
             if !img.exposed_ports.is_empty() {
-                writeln!(f, "    ports       {}", img.exposed_ports.join(" "))?;
+                writeln!(
+                    f,
+                    "    ports       {}",
+                    escape(&img.exposed_ports.join(" "))
+                )?;
             }
             if !img.volumes.is_empty() {
-                writeln!(f, "    volumes     {}", img.volumes.join(" "))?;
+                writeln!(f, "    volumes     {}", escape(&img.volumes.join(" ")))?;
             }
             let total: u64 = img.layers.iter().map(|l| l.size).sum();
             writeln!(f, "    layers      {} ({})", img.layers.len(), human(total))?;
@@ -328,9 +415,9 @@ impl fmt::Display for OciReport {
                 writeln!(
                     f,
                     "      {} {:>10}  {}",
-                    l.digest,
+                    escape(&l.digest),
                     human(l.size),
-                    l.created_by.as_deref().unwrap_or(&l.media_type)
+                    escape(l.created_by.as_deref().unwrap_or(&l.media_type))
                 )?;
             }
         }

@@ -10,6 +10,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 
+use pkg_core::limits;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
@@ -48,7 +49,10 @@ fn member_name(raw: &[u8]) -> Result<Option<String>, String> {
             Component::Normal(x) => parts.push(x.to_string_lossy().into_owned()),
             Component::CurDir => {}
             Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
-                return Err(format!("member `{s}` has an absolute or `..` path"));
+                return Err(format!(
+                    "member `{}` has an absolute or `..` path",
+                    limits::escape(s)
+                ));
             }
         }
     }
@@ -72,27 +76,25 @@ impl Source {
             });
         }
         let f = File::open(path).map_err(|e| OciError::io(path, e))?;
-        let mut ar = tar::Archive::new(BufReader::new(f));
         let mut members = BTreeMap::new();
-        let entries = ar
-            .entries()
-            .map_err(|e| OciError::invalid(path, format!("not a tar archive: {e}")))?;
-        for entry in entries {
-            let entry =
-                entry.map_err(|e| OciError::invalid(path, format!("corrupt tar archive: {e}")))?;
-            let name = member_name(&entry.path_bytes()).map_err(|m| OciError::invalid(path, m))?;
-            let ty = entry.header().entry_type();
-            let Some(name) = name else { continue };
-            if ty.is_symlink() || ty.is_hard_link() {
-                return Err(OciError::invalid(
-                    path,
-                    format!("member `{name}` is a link; layouts hold plain files"),
+        // Bounded like every reader of untrusted archives (pkg_core::limits): entry count, long
+        // names and PAX headers; member contents are skipped, never read here.
+        limits::walk_tar(BufReader::new(f), |item, entry| {
+            let Some(name) = member_name(item.path.as_bytes())? else {
+                return Ok(());
+            };
+            if item.kind.is_symlink() || item.kind.is_hard_link() {
+                return Err(format!(
+                    "member `{}` is a link; layouts hold plain files",
+                    limits::escape(&name)
                 ));
             }
-            if ty.is_file() {
-                members.insert(name, (entry.raw_file_position(), entry.size()));
+            if item.kind.is_file() {
+                members.insert(name, (entry.raw_file_position(), item.size));
             }
-        }
+            Ok(())
+        })
+        .map_err(|m| OciError::invalid(path, format!("not a readable oci-archive: {m}")))?;
         if !members.contains_key("index.json") {
             return Err(OciError::invalid(
                 path,

@@ -4,14 +4,18 @@
 //! The input is untrusted. The header sizes are checked against the file size before the `rpm`
 //! crate parses anything (so a forged size cannot make it allocate gigabytes), the parser runs
 //! under `catch_unwind` so a crate bug on malformed input becomes an error, and the payload is
-//! streamed from disk (compressed and decompressed digests) instead of being loaded.
+//! streamed from disk (compressed and decompressed digests) instead of being loaded. The digests
+//! are checked in order and the first failure stops the checks after it: a payload is decompressed
+//! only when the header digests and the compressed payload's digest hold (decoder memory bounded
+//! by [`pkg_core::limits`]). Names are shown escaped ([`pkg_core::limits::escape`]).
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use pkg_core::compress::{decoder, sniff};
+use pkg_core::compress::sniff;
+use pkg_core::limits::{self, escape, escape_line, MAX_ENTRIES};
 use rpm::{FileFlags, FileType, IndexSignatureTag, IndexTag, PackageMetadata};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -21,7 +25,12 @@ use crate::RpmError;
 const LEAD_SIZE: u64 = 96;
 const HEADER_MAGIC: [u8; 3] = [0x8e, 0xad, 0xe8];
 /// Far above any real header (Fedora's largest are a few MB), far below what could hurt.
-const MAX_HEADER: u64 = 256 << 20;
+const MAX_HEADER: u64 = 32 << 20;
+/// Tags in one header (rpm's own limit, `hdrchkTags`).
+const MAX_TAGS: u64 = 0xffff;
+/// Strings (STRING_ARRAY / I18NSTRING items) in one header: every file has about seven, so this
+/// follows the archive entry limit. Each becomes a `String` in the parser.
+const MAX_STRINGS: u64 = 8 * MAX_ENTRIES as u64;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScriptletReport {
@@ -131,7 +140,22 @@ fn header_len(
     let nindex = u32::from_be_bytes([intro[8], intro[9], intro[10], intro[11]]) as u64;
     let hsize = u32::from_be_bytes([intro[12], intro[13], intro[14], intro[15]]) as u64;
     let len = 16 + nindex * 16 + hsize;
-    if len > MAX_HEADER || offset + len > file_len {
+    if nindex > MAX_TAGS {
+        return Err(invalid(
+            path,
+            format!("the {what} has {nindex} tags, more than rpm's limit of {MAX_TAGS}"),
+        ));
+    }
+    if len > MAX_HEADER {
+        return Err(invalid(
+            path,
+            format!(
+                "the {what} claims {len} bytes, more than the {} MiB inspect reads",
+                MAX_HEADER >> 20
+            ),
+        ));
+    }
+    if offset + len > file_len {
         return Err(invalid(
             path,
             format!("the {what} claims {len} bytes, more than the file holds"),
@@ -140,6 +164,7 @@ fn header_len(
     // The rpm crate slices the data area at each index entry's offset without a bounds check
     // (a panic on a hostile file), so every offset is checked here first.
     let mut index = io::BufReader::new(&mut *f);
+    let mut strings = 0u64;
     for i in 0..nindex {
         let mut entry = [0u8; 16];
         index
@@ -167,6 +192,15 @@ fn header_len(
                 path,
                 format!("{what} index entry {i} claims {count} items, more than its data holds"),
             ));
+        }
+        if matches!(kind, 8 | 9) {
+            strings += count;
+            if strings > MAX_STRINGS {
+                return Err(invalid(
+                    path,
+                    format!("the {what} holds more than {MAX_STRINGS} strings; refused"),
+                ));
+            }
         }
     }
     Ok(len)
@@ -317,34 +351,47 @@ fn check_digests(
     };
     let (header_sha256, a) = status(sig_str(IndexSignatureTag::RPMSIGTAG_SHA256), &h256);
     let (header_sha1, b) = status(sig_str(IndexSignatureTag::RPMSIGTAG_SHA1), &h1);
+    let skipped = |why: &str| (format!("not checked ({why})"), None);
+    let header_failed = a == Some(false) || b == Some(false);
 
-    // Compressed payload, streamed.
-    f.seek(SeekFrom::Start(payload_offset))
-        .map_err(io_err(path))?;
-    let mut h = Sha256::new();
-    io::copy(&mut (&mut *f).take(u64::MAX), &mut HashSink(&mut h)).map_err(io_err(path))?;
-    let p256 = hex(&h.finalize());
-    let (payload_sha256, c) = status(hdr_first(IndexTag::RPMTAG_PAYLOADSHA256), &p256);
+    // Compressed payload, streamed; only when the header holds.
+    let (payload_sha256, c) = if header_failed {
+        skipped("the header digest failed")
+    } else {
+        f.seek(SeekFrom::Start(payload_offset))
+            .map_err(io_err(path))?;
+        let mut h = Sha256::new();
+        io::copy(&mut (&mut *f).take(u64::MAX), &mut HashSink(&mut h)).map_err(io_err(path))?;
+        let p256 = hex(&h.finalize());
+        status(hdr_first(IndexTag::RPMTAG_PAYLOADSHA256), &p256)
+    };
 
-    // Uncompressed archive, streamed through the decoder.
-    f.seek(SeekFrom::Start(payload_offset))
-        .map_err(io_err(path))?;
-    let mut magic = [0u8; 6];
-    let n = f.read(&mut magic).map_err(io_err(path))?;
-    f.seek(SeekFrom::Start(payload_offset))
-        .map_err(io_err(path))?;
-    let mut h = Sha256::new();
-    let decoded = decoder(sniff(&magic[..n]), BufReader::new(&mut *f))
-        .and_then(|mut d| io::copy(&mut d, &mut HashSink(&mut h)));
-    let (payload_sha256_uncompressed, d) = match decoded {
-        Ok(_) => status(
-            hdr_first(IndexTag::RPMTAG_PAYLOADSHA256ALT),
-            &hex(&h.finalize()),
-        ),
-        Err(e) => (
-            format!("MISMATCH (payload does not decompress: {e})"),
-            Some(false),
-        ),
+    // Uncompressed archive, streamed through the bounded decoder; never for a payload whose
+    // compressed digest failed (that would decompress bytes nobody vouches for).
+    let (payload_sha256_uncompressed, d) = if header_failed {
+        skipped("the header digest failed")
+    } else if c == Some(false) {
+        skipped("the compressed payload's digest failed")
+    } else {
+        f.seek(SeekFrom::Start(payload_offset))
+            .map_err(io_err(path))?;
+        let mut magic = [0u8; 6];
+        let n = f.read(&mut magic).map_err(io_err(path))?;
+        f.seek(SeekFrom::Start(payload_offset))
+            .map_err(io_err(path))?;
+        let mut h = Sha256::new();
+        let decoded = limits::decoder(sniff(&magic[..n]), BufReader::new(&mut *f))
+            .and_then(|mut d| io::copy(&mut d, &mut HashSink(&mut h)));
+        match decoded {
+            Ok(_) => status(
+                hdr_first(IndexTag::RPMTAG_PAYLOADSHA256ALT),
+                &hex(&h.finalize()),
+            ),
+            Err(e) => (
+                format!("MISMATCH (payload does not decompress: {e})"),
+                Some(false),
+            ),
+        }
     };
 
     let results = [a, b, c, d];
@@ -408,6 +455,17 @@ fn build_report(
         }
     }
 
+    let nfiles = m
+        .header
+        .get_entry_data_as_string_array(IndexTag::RPMTAG_BASENAMES)
+        .map(|v| v.len())
+        .unwrap_or(0);
+    if nfiles > MAX_ENTRIES {
+        return Err(invalid(
+            path,
+            format!("the header lists {nfiles} files, more than the {MAX_ENTRIES} inspect lists"),
+        ));
+    }
     let files = m
         .get_file_entries()
         .unwrap_or_default()
@@ -479,7 +537,10 @@ impl fmt::Display for RpmReport {
         writeln!(
             f,
             "{}: rpm package {} {} ({})",
-            self.path, self.name, evr, self.arch
+            escape(&self.path),
+            escape(&self.name),
+            escape(&evr),
+            escape(&self.arch)
         )?;
         let none = "(none)";
         let fields: [(&str, String); 11] = [
@@ -518,11 +579,11 @@ impl fmt::Display for RpmReport {
             ),
         ];
         for (k, v) in fields {
-            writeln!(f, "  {k:<15} {v}")?;
+            writeln!(f, "  {k:<15} {}", escape(&v))?;
         }
         writeln!(f, "  Description:")?;
         for l in self.description.lines() {
-            writeln!(f, "    {l}")?;
+            writeln!(f, "    {}", escape_line(l))?;
         }
         for (label, list) in [
             ("Requires", &self.requires),
@@ -534,36 +595,46 @@ impl fmt::Display for RpmReport {
             if !list.is_empty() {
                 writeln!(f, "  {label}:")?;
                 for d in list {
-                    writeln!(f, "    {d}")?;
+                    writeln!(f, "    {}", escape(d))?;
                 }
             }
         }
         let d = &self.digests;
         writeln!(f, "Digests: {}", if d.ok { "OK" } else { "NOT OK" })?;
-        writeln!(f, "  header sha256            {}", d.header_sha256)?;
-        writeln!(f, "  header sha1              {}", d.header_sha1)?;
-        writeln!(f, "  payload sha256           {}", d.payload_sha256)?;
+        writeln!(f, "  header sha256            {}", escape(&d.header_sha256))?;
+        writeln!(f, "  header sha1              {}", escape(&d.header_sha1))?;
+        writeln!(
+            f,
+            "  payload sha256           {}",
+            escape(&d.payload_sha256)
+        )?;
         writeln!(
             f,
             "  payload sha256 (cpio)    {}",
-            d.payload_sha256_uncompressed
+            escape(&d.payload_sha256_uncompressed)
         )?;
         writeln!(f, "Files ({}):", self.files.len())?;
         for file in &self.files {
             let flags = if file.flags.is_empty() {
                 String::new()
             } else {
-                format!(" [{}]", file.flags.join(","))
+                format!(" [{}]", escape(&file.flags.join(",")))
             };
             let link = file
                 .link_to
                 .as_ref()
-                .map(|l| format!(" -> {l}"))
+                .map(|l| format!(" -> {}", escape(l)))
                 .unwrap_or_default();
             writeln!(
                 f,
                 "  {} {:<8} {:<8} {:>10} {}{}{}",
-                file.mode, file.user, file.group, file.size, file.path, link, flags
+                file.mode,
+                escape(&file.user),
+                escape(&file.group),
+                file.size,
+                escape(&file.path),
+                link,
+                flags
             )?;
         }
         for s in &self.scriptlets {
@@ -571,10 +642,10 @@ impl fmt::Display for RpmReport {
                 f,
                 "{} scriptlet (using {}):",
                 s.phase,
-                s.interpreter.join(" ")
+                escape(&s.interpreter.join(" "))
             )?;
             for l in s.body.lines() {
-                writeln!(f, "  {l}")?;
+                writeln!(f, "  {}", escape_line(l))?;
             }
         }
         if !self.changelog.is_empty() {
@@ -584,10 +655,10 @@ impl fmt::Display for RpmReport {
                     f,
                     "  * {} {}",
                     pkg_core::determinism::rpm_changelog_date(c.time),
-                    c.name
+                    escape(&c.name)
                 )?;
                 for l in c.text.lines() {
-                    writeln!(f, "    {l}")?;
+                    writeln!(f, "    {}", escape_line(l))?;
                 }
             }
         }

@@ -1,11 +1,13 @@
 //! Reading a tarball back for `lucia-pkg inspect`: its entries with modes, owners and sizes.
-//! The input is untrusted: malformed archives give errors, never panics.
+//! The input is untrusted: malformed archives give errors, never panics, and the reading stays
+//! within [`pkg_core::limits`]; names are shown escaped ([`pkg_core::limits::escape`]).
 
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
 
+use pkg_core::limits::{self, escape};
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -28,56 +30,48 @@ pub struct TarReport {
     pub members: Vec<TarMember>,
 }
 
+/// Reads a tarball (none, gzip, xz or zstd) within [`pkg_core::limits`]: at most
+/// [`pkg_core::limits::MAX_ENTRIES`] entries, bounded long names and PAX headers, bounded decoder
+/// memory. Contents are streamed past, never stored.
 pub fn inspect(path: &Path) -> io::Result<TarReport> {
     let mut f = BufReader::new(File::open(path)?);
     let mut magic = [0u8; 6];
     let n = f.read(&mut magic)?;
     let codec = pkg_core::compress::sniff(&magic[..n]);
     let f = BufReader::new(File::open(path)?);
-    let reader = pkg_core::compress::decoder(codec, f)?;
-    let mut ar = tar::Archive::new(reader);
+    let reader = limits::decoder(codec, f)?;
     let mut members = Vec::new();
-    for e in ar.entries()? {
-        let e = e?;
-        let h = e.header();
-        let kind = match h.entry_type() {
+    limits::walk_tar(reader, |item, _| {
+        let kind = match item.kind {
             tar::EntryType::Directory => "dir",
             tar::EntryType::Regular => "file",
             tar::EntryType::Symlink => "symlink",
             tar::EntryType::Link => "hardlink",
             _ => "other",
         };
+        let (mode, uid, gid) = (item.mode()?, item.uid()?, item.gid()?);
+        let user = if item.user.is_empty() {
+            uid.to_string()
+        } else {
+            item.user
+        };
+        let group = if item.group.is_empty() {
+            gid.to_string()
+        } else {
+            item.group
+        };
         members.push(TarMember {
-            path: String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+            path: item.path,
             kind: kind.to_string(),
-            mode: format!(
-                "{:04o}",
-                h.mode()
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?
-                    & 0o7777
-            ),
-            owner: format!(
-                "{}:{}",
-                h.username()
-                    .ok()
-                    .flatten()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| h.uid().map(|u| u.to_string()).unwrap_or_default()),
-                h.groupname()
-                    .ok()
-                    .flatten()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| h.gid().map(|g| g.to_string()).unwrap_or_default()),
-            ),
-            size: h
-                .size()
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
-            mtime: h.mtime().unwrap_or(0),
-            link: e
-                .link_name_bytes()
-                .map(|l| String::from_utf8_lossy(&l).into_owned()),
+            mode: format!("{:04o}", mode & 0o7777),
+            owner: format!("{user}:{group}"),
+            size: item.size,
+            mtime: item.mtime,
+            link: item.link,
         });
-    }
+        Ok(())
+    })
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     let top_dir = members
         .first()
         .map(|m| m.path.trim_end_matches('/').to_string());
@@ -96,7 +90,7 @@ impl fmt::Display for TarReport {
             f,
             "tarball ({} compressed), top directory {}",
             self.compression,
-            self.top_dir.as_deref().unwrap_or("-")
+            escape(self.top_dir.as_deref().unwrap_or("-"))
         )?;
         writeln!(
             f,
@@ -107,12 +101,16 @@ impl fmt::Display for TarReport {
             let link = m
                 .link
                 .as_ref()
-                .map(|l| format!(" -> {l}"))
+                .map(|l| format!(" -> {}", escape(l)))
                 .unwrap_or_default();
             writeln!(
                 f,
                 "{:>7} {} {:<12} {:>10} {}{link}",
-                m.kind, m.mode, m.owner, m.size, m.path
+                m.kind,
+                m.mode,
+                escape(&m.owner),
+                m.size,
+                escape(&m.path)
             )?;
         }
         Ok(())

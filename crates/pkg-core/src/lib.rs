@@ -19,6 +19,7 @@ pub mod compress;
 pub mod determinism;
 pub mod digest;
 pub mod lifecycle;
+pub mod limits;
 pub mod plan;
 pub mod render;
 pub mod sample;
