@@ -73,21 +73,87 @@ fn report<T: serde::Serialize + std::fmt::Display>(
     Ok((json, r.to_string()))
 }
 
+/// What `inspect` read, by format.
+enum Report {
+    Deb(format_deb::DebReport),
+    Rpm(Box<format_rpm::RpmReport>),
+    Tar(format_tar::TarReport),
+    Oci(format_oci::OciReport),
+}
+
+/// What `lucia-pkg inspect` prints, and the failure to report after it (exit 1: an rpm whose
+/// digests do not hold is listed, then fails).
+pub struct Inspection {
+    pub output: String,
+    pub failure: Option<AppError>,
+}
+
 /// Reads an artifact back for `inspect`, choosing the reader by its content.
 pub fn inspect(path: &Path) -> Result<(serde_json::Value, String), AppError> {
+    match read_artifact(path)? {
+        Report::Deb(r) => report(r),
+        Report::Rpm(r) => report(r),
+        Report::Tar(r) => report(r),
+        Report::Oci(r) => report(r),
+    }
+}
+
+/// `lucia-pkg inspect [--json]`: the report rendered once (JSON straight from the report, not
+/// through a `Value`), and an rpm digest failure as exit 1.
+pub fn inspect_output(path: &Path, json: bool) -> Result<Inspection, AppError> {
+    fn render<T: serde::Serialize + std::fmt::Display>(
+        r: &T,
+        json: bool,
+    ) -> Result<String, AppError> {
+        if json {
+            let mut s = serde_json::to_string_pretty(r).map_err(AppError::build)?;
+            s.push('\n');
+            Ok(s)
+        } else {
+            Ok(r.to_string())
+        }
+    }
+    let (output, failure) = match read_artifact(path)? {
+        Report::Deb(r) => (render(&r, json)?, None),
+        Report::Tar(r) => (render(&r, json)?, None),
+        Report::Oci(r) => (render(&r, json)?, None),
+        Report::Rpm(r) => {
+            let failure = (!r.digests.ok).then(|| {
+                AppError::Build(format!(
+                    "{}: the rpm's digests do NOT hold (header: {}, payload: {}); the file is \
+                     corrupt, truncated or was modified",
+                    pkg_core::limits::escape(&path.display().to_string()),
+                    pkg_core::limits::escape(&r.digests.header_sha256),
+                    pkg_core::limits::escape(&r.digests.payload_sha256)
+                ))
+            });
+            (render(&*r, json)?, failure)
+        }
+    };
+    Ok(Inspection { output, failure })
+}
+
+fn read_artifact(path: &Path) -> Result<Report, AppError> {
+    // Error messages echo names read from the file: shown escaped (pkg_core::limits::escape).
     let bad = |what: &str, e: &dyn std::fmt::Display| {
         let e = e.to_string();
         let p = path.display().to_string();
-        if e.contains(&p) {
-            AppError::Input(format!("not a readable {what}: {e}"))
+        let m = if e.contains(&p) {
+            format!("not a readable {what}: {e}")
         } else {
-            AppError::Input(format!("{p}: not a readable {what}: {e}"))
+            format!("{p}: not a readable {what}: {e}")
+        };
+        AppError::Input(pkg_core::limits::escape(&m).into_owned())
+    };
+    // A digest that does not match is a failed check (exit 1), not bad input.
+    let oci = |e: format_oci::OciError| match e {
+        e @ format_oci::OciError::DigestMismatch { .. } => {
+            AppError::Build(pkg_core::limits::escape(&e.to_string()).into_owned())
         }
+        e => bad("OCI image", &e),
     };
     if path.is_dir() {
-        return format_oci::inspect(path)
-            .map_err(|e| bad("OCI layout", &e))
-            .and_then(report);
+        return format_oci::inspect(path).map(Report::Oci).map_err(oci);
     }
     let mut magic = [0u8; 264];
     let n = std::fs::File::open(path)
@@ -96,29 +162,28 @@ pub fn inspect(path: &Path) -> Result<(serde_json::Value, String), AppError> {
     let head = &magic[..n];
     if head.starts_with(b"!<arch>\n") {
         return format_deb::inspect(path)
-            .map_err(|e| bad("deb", &e))
-            .and_then(report);
+            .map(Report::Deb)
+            .map_err(|e| bad("deb", &e));
     }
     if head.starts_with(&[0xed, 0xab, 0xee, 0xdb]) {
         return format_rpm::inspect(path)
-            .map_err(|e| bad("rpm", &e))
-            .and_then(report);
+            .map(|r| Report::Rpm(Box::new(r)))
+            .map_err(|e| bad("rpm", &e));
     }
-    // An uncompressed tar whose members include `oci-layout` is an oci-archive.
+    // An uncompressed tar that opens as an oci-archive (index.json among its members) is read
+    // as one: its errors are the image's, not a tarball listing.
     let is_plain_tar = n >= 262 && &head[257..262] == b"ustar";
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if is_plain_tar && name.ends_with(".tar") {
-        if let Ok(r) = format_oci::inspect(path) {
-            return report(r);
-        }
+    if is_plain_tar && name.ends_with(".tar") && format_oci::source::Source::open(path).is_ok() {
+        return format_oci::inspect(path).map(Report::Oci).map_err(oci);
     }
     if is_plain_tar || pkg_core::compress::sniff(head) != pkg_core::compress::Codec::None {
         return format_tar::inspect(path)
-            .map_err(|e| bad("tarball", &e))
-            .and_then(report);
+            .map(Report::Tar)
+            .map_err(|e| bad("tarball", &e));
     }
-    Err(AppError::Input(format!("{}: not an artifact lucia-pkg can inspect (.tar.gz, .deb, .rpm, OCI layout or oci-archive)", path.display())))
+    Err(AppError::Input(format!("{}: not an artifact lucia-pkg can inspect (.tar.gz, .deb, .rpm, OCI layout or oci-archive)", pkg_core::limits::escape(&path.display().to_string()))))
 }

@@ -325,14 +325,10 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::Inspect { file } => {
-            let (json, text) = formats::inspect(&file)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json).map_err(AppError::build)?
-                );
-            } else {
-                print!("{text}");
+            let inspection = formats::inspect_output(&file, cli.json)?;
+            print!("{}", inspection.output);
+            if let Some(failure) = inspection.failure {
+                return Err(failure);
             }
         }
         Command::Completions { shell } => {
