@@ -9,7 +9,8 @@
 #      re-running install.sh with systemd running keeps an edited env file (template written
 #      as .dist) and try-restarts the service.
 #   3. --uninstall: service stopped and disabled, files gone, config and user kept;
-#      --uninstall --purge: config and state gone, user kept.
+#      --uninstall --purge: config gone, state kept (the manifest says purge-state = false, as
+#      apt purge does for the deb), user kept.
 #
 # Env: LUCIA_PKG (binary under test).
 
@@ -113,9 +114,9 @@ grep -qx LOCAL_EDIT=1 /etc/lucia/lucia.env || fail "config removed by a plain --
 getent passwd lucia >/dev/null || fail "user removed"
 sh $TOP/install.sh --uninstall --purge > /tmp/purge.log 2>&1 || { cat /tmp/purge.log; fail "purge"; }
 [ ! -e /etc/lucia/lucia.env ] || fail "config left after --purge"
-[ ! -e /var/lib/lucia ] || fail "state left after --purge"
+[ -d /var/lib/lucia ] || fail "state removed by --purge although purge-state = false"
 getent passwd lucia >/dev/null || fail "user removed by --purge"
-echo "ok: --uninstall kept config and user; --purge removed config and state, kept the user"
+echo "ok: --uninstall kept config and user; --purge removed config, kept state (purge-state = false) and the user"
 EOF
 e2e_log "booting the root"
 chroot_boot "$R" "$T/boot.sh" lucia.service || e2e_fail "boot checks failed"
