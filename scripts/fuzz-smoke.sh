@@ -37,10 +37,11 @@ for t in "${targets[@]}"; do
             continue
         fi
     fi
+    # The reader limits (crates/pkg-core/src/limits.rs): any input ends within 2 s and 256 MB.
     # -rss_limit_mb / -malloc_limit_mb: a reader that allocates from an untrusted length fails
-    # here. -timeout: one input taking over 10 s is a hang.
+    # here. -timeout: one input taking over 5 s (2 s plus slack for a shared CI machine) is a hang.
     if cargo fuzz run --sanitizer none "$t" "$scratch/$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+        -max_total_time="$seconds" -timeout=5 -rss_limit_mb=256 -malloc_limit_mb=256 \
         -max_len=262144 -print_final_stats=1 >"$scratch/$t.log" 2>&1; then
         execs=$(grep -m1 -o 'stat::number_of_executed_units: *[0-9]*' "$scratch/$t.log" | grep -o '[0-9]*$' || echo "?")
         echo "fuzz-smoke: $t ok ($execs runs in $(( $(date +%s) - start )) s)"

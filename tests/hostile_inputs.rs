@@ -5,6 +5,8 @@
 //!
 //! Needs GNU time at /usr/bin/time (Debian package `time`): missing, the budget tests skip with
 //! a reason, or fail under LUCIA_E2E_REQUIRED=1. The escaping tests need nothing.
+//! `LUCIA_HOSTILE_BIN=/path/to/lucia-pkg` runs the same tests against another build (an older
+//! one, to see them fail).
 
 mod common;
 
@@ -14,10 +16,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use common::{bin, e2e_required, text};
+use common::{e2e_required, text};
 use pkg_core::compress::{compress_bytes, Codec};
 
 const GNU_TIME: &str = "/usr/bin/time";
+
+/// The binary under test (`LUCIA_HOSTILE_BIN` overrides it).
+fn bin() -> String {
+    std::env::var("LUCIA_HOSTILE_BIN").unwrap_or_else(|_| common::bin().to_string())
+}
 const MAX_RSS_KB: u64 = 256 * 1024;
 
 fn time_budget() -> Duration {
@@ -52,7 +59,7 @@ fn run_bounded(what: &str, args: &[&str], want_code: i32) -> Output {
     let out = Command::new(GNU_TIME)
         .arg("-o")
         .arg(&stats)
-        .args(["-f", "%e %M", bin()])
+        .args(["-f", "%e %M", &bin()])
         .args(args)
         .env("LUCIA_PKG_REGISTRY_TIMEOUT", "2")
         .output()
@@ -474,7 +481,7 @@ fn write_fuzz_seeds() {
     let corpus = common::repo().join("fuzz/corpus");
     let put = |target: &str, name: &str, data: &[u8]| {
         assert!(
-            data.len() <= 8 << 10,
+            data.len() <= 12 << 10,
             "{target}/{name}: {} bytes",
             data.len()
         );
@@ -506,13 +513,23 @@ fn write_fuzz_seeds() {
     let t = tempfile::tempdir().unwrap();
     let p = t.path().join("bad.rpm");
     rpm_with_bad_payload(&p);
-    let rpm = fs::read(&p).unwrap();
-    if rpm.len() <= 8 << 10 {
-        put("inspect_rpm", "hostile-payload-digest-mismatch", &rpm);
+    let mut rpm = fs::read(&p).unwrap();
+    if rpm.len() > 12 << 10 {
+        // The sample is too big for a seed: the smallest intact rpm of the corpus, corrupted.
+        let mut seeds: Vec<PathBuf> = walk(&corpus.join("inspect_rpm"));
+        seeds.sort_by_key(|f| fs::metadata(f).map(|m| m.len()).unwrap_or(u64::MAX));
+        let seed = seeds
+            .into_iter()
+            .find(|f| format_rpm::inspect(f).is_ok_and(|r| r.digests.ok))
+            .expect("an intact rpm in fuzz/corpus/inspect_rpm");
+        rpm = fs::read(seed).unwrap();
+        let n = rpm.len();
+        rpm[n - 20] ^= 0x55;
     }
-    // The fan-out layout (20 × 20), as the tar the inspect_oci_layout target unpacks.
+    put("inspect_rpm", "hostile-payload-digest-mismatch", &rpm);
+    // The fan-out layout (10 × 10), as the tar the inspect_oci_layout target unpacks.
     let dir = t.path().join("fan");
-    fan_out_layout(&dir, 20);
+    fan_out_layout(&dir, 10);
     let mut b = tar::Builder::new(Vec::new());
     b.mode(tar::HeaderMode::Deterministic);
     let mut files: Vec<PathBuf> = walk(&dir);
@@ -538,4 +555,48 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+#[path = "../fuzz/src/inspect.rs"]
+mod fuzz_bodies;
+
+/// Every input of the inspect fuzz corpora and regressions (fuzz/corpus/<target>/,
+/// fuzz/regressions/<target>/, the hostile-* seeds included) through the fuzz targets' own
+/// bodies: no panic, the reader limits hold, the text report is terminal-safe, and no input
+/// takes longer than the time budget. This is the part of fuzzing CI always runs; fuzzing new
+/// inputs is scripts/fuzz-smoke.sh.
+#[test]
+fn fuzz_corpora_replay_through_the_target_bodies() {
+    let root = common::repo().join("fuzz");
+    let (mut inputs, mut slowest) = (0usize, (0.0f64, String::new()));
+    for (target, body) in fuzz_bodies::TARGETS {
+        for dir in ["corpus", "regressions"] {
+            let Ok(rd) = fs::read_dir(root.join(dir).join(target)) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+            files.sort();
+            for f in files {
+                let data = fs::read(&f).unwrap();
+                let start = std::time::Instant::now();
+                let r = std::panic::catch_unwind(|| body(&data));
+                let secs = start.elapsed().as_secs_f64();
+                assert!(r.is_ok(), "{target} panicked on {}", f.display());
+                assert!(
+                    secs <= time_budget().as_secs_f64(),
+                    "{target}: {} took {secs:.2} s",
+                    f.display()
+                );
+                if secs > slowest.0 {
+                    slowest = (secs, f.display().to_string());
+                }
+                inputs += 1;
+            }
+        }
+    }
+    assert!(inputs > 500, "only {inputs} corpus inputs found");
+    eprintln!(
+        "fuzz corpora: {inputs} inputs replayed, slowest {:.3} s ({})",
+        slowest.0, slowest.1
+    );
 }
