@@ -166,6 +166,26 @@ rust_arm64_target() {
     return 0
 }
 
+# tests/sbom.rs validates the SBOMs with spdx-tools (pyspdxtools) and cyclonedx-python-lib's strict
+# CycloneDX 1.6 JSON schema validator. Debian 12 packages neither (and its python3 refuses a
+# system-wide pip install), so they come from PyPI into a venv the test finds under the cache.
+SBOM_PY_TOOLS=(spdx-tools==0.8.5 "cyclonedx-python-lib[json-validation]==11.12.0")
+sbom_tools() {
+    local venv="${LUCIA_E2E_CACHE:-/var/cache/lucia-pkg-e2e}/sbom-tools/venv" want
+    want=$(printf '%s\n' "${SBOM_PY_TOOLS[@]}")
+    if [[ -x "$venv/bin/python" && -f "$venv/.lucia-pins" && "$(cat "$venv/.lucia-pins")" == "$want" ]]; then
+        echo "$venv is up to date"
+        return 0
+    fi
+    rm -rf "$venv"
+    mkdir -p "$(dirname "$venv")"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "${SBOM_PY_TOOLS[@]}"
+    "$venv/bin/python" -c "import spdx_tools.spdx.clitools.pyspdxtools, cyclonedx.validation.json"
+    printf '%s\n' "$want" >"$venv/.lucia-pins"
+    echo "installed ${SBOM_PY_TOOLS[*]} into $venv"
+}
+
 chroot_tarball_step() {
     local arch="$1"
     # Run the library in a child shell: it installs its own EXIT trap and temp root.
@@ -191,6 +211,7 @@ step "podman containers.conf" podman_conf
 step "nix.conf" nix_conf
 step "cgroup controllers for crun (if needed)" cgroup_fix
 step "rustup target aarch64 (optional)" rust_arm64_target
+step "SBOM validators (spdx-tools, cyclonedx-python-lib from PyPI)" sbom_tools
 # Required: make a skipped prerequisite fail loudly here instead of silently skipping tests.
 export LUCIA_E2E_REQUIRED=1
 step "chroot tarball bookworm amd64" chroot_tarball_step amd64

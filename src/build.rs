@@ -18,7 +18,7 @@ use crate::manifest::{self, Format, Spec};
 use crate::output::{self, FileRecord};
 use crate::progress::Progress;
 use crate::store::{self, BuildKey, KeyBuilder, Store};
-use crate::{formats, plan, schedule};
+use crate::{formats, plan, sbom, schedule};
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -321,6 +321,8 @@ fn artifact_key(format: Format, plans: &[&Plan]) -> String {
         k.part("plan", plan_fingerprint(p));
         k.part("codec", format!("{codec} {}", codec.implementation()));
     }
+    // The job's store entry holds the SBOMs too.
+    k.part("sbom", sbom::GENERATOR);
     k.finish().as_str().to_string()
 }
 
@@ -432,14 +434,28 @@ fn file_sha(p: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// What one of a job's outputs is (its `format` in build-info.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutKind {
+    /// The artifact itself (for the image: the layout directory).
+    Main,
+    OciArchive,
+    Deploy,
+    /// `<artifact>.spdx.json`, `<artifact>.cdx.json`, or the image's SBOM directory.
+    Sbom(&'static str),
+}
+
 /// One unit of packaging work: a single-file artifact for one arch, or the multi-arch OCI image.
 struct Job<'a> {
     format: Format,
     arch: Option<Arch>,
     plans: Vec<&'a Plan>,
-    /// Top-level names the job places in the out dir.
+    /// Top-level names the job places in the out dir; `names[0]` is the artifact.
     names: Vec<String>,
+    /// What each of `names` is.
+    kinds: Vec<OutKind>,
     key: String,
+    hashes: &'a sbom::FileHashes,
 }
 
 impl Job<'_> {
@@ -459,12 +475,36 @@ impl Job<'_> {
                 output::write_atomic(&dir.join(&self.names[1]), |w| {
                     formats::write_oci_archive(&layout, w)
                 })?;
-                // The deployment values, when the manifest asks for them (names[2]).
-                if let Some(deploy_dir) = self.names.get(2) {
+                // The deployment values, when the manifest asks for them.
+                if let Some(deploy_dir) = self.name_of(OutKind::Deploy) {
                     let digest = format_oci_index_digest(&layout)?;
                     output::write_dir_atomic(&dir.join(deploy_dir), |d| {
                         for (name, text) in crate::deploy::render(first, &digest) {
                             output::write_text_atomic(&d.join(name), &text)?;
+                        }
+                        Ok::<(), AppError>(())
+                    })?;
+                }
+                // One SBOM pair per platform, naming it by its manifest digest.
+                if let Some(sbom_dir) = self.name_of(OutKind::Sbom("sbom")) {
+                    let manifests = sbom::image_manifests(&layout)?;
+                    output::write_dir_atomic(&dir.join(sbom_dir), |d| {
+                        for p in &self.plans {
+                            let digest = manifests.get(&p.arch).ok_or_else(|| {
+                                AppError::Build(format!(
+                                    "{}: the image index has no {} manifest",
+                                    self.names[0], p.arch
+                                ))
+                            })?;
+                            let stem = sbom::platform_stem(p.arch);
+                            let subject = sbom::Subject::Image {
+                                manifest_digest: digest,
+                            };
+                            let what = format!("{}@{stem}", self.names[0]);
+                            let (spdx, cdx) = sbom::render(p, &subject, &what, self.hashes)?;
+                            let [spdx_name, cdx_name] = sbom::names_for(&stem);
+                            output::write_text_atomic(&d.join(spdx_name), &spdx)?;
+                            output::write_text_atomic(&d.join(cdx_name), &cdx)?;
                         }
                         Ok::<(), AppError>(())
                     })?;
@@ -474,9 +514,27 @@ impl Job<'_> {
                 output::write_atomic(&dir.join(&self.names[0]), |w| {
                     formats::write_file(f, first, w)
                 })?;
+                let subject = match f {
+                    Format::Deb => sbom::Subject::Deb,
+                    Format::Rpm => sbom::Subject::Rpm,
+                    _ => sbom::Subject::Tar,
+                };
+                let (spdx, cdx) = sbom::render(first, &subject, &self.names[0], self.hashes)?;
+                for (kind, text) in [("sbom-spdx", spdx), ("sbom-cyclonedx", cdx)] {
+                    if let Some(name) = self.name_of(OutKind::Sbom(kind)) {
+                        output::write_text_atomic(&dir.join(name), &text)?;
+                    }
+                }
             }
         }
         Ok(())
+    }
+
+    fn name_of(&self, kind: OutKind) -> Option<&String> {
+        self.kinds
+            .iter()
+            .position(|k| *k == kind)
+            .and_then(|i| self.names.get(i))
     }
 }
 
@@ -491,7 +549,7 @@ fn job_codec(job: &Job) -> pkg_core::compress::Codec {
     }
 }
 
-fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
+fn jobs<'a>(prep: &'a Prepared, hashes: &'a sbom::FileHashes) -> Vec<Job<'a>> {
     let mut jobs = Vec::new();
     for f in &prep.formats {
         if *f == Format::Oci {
@@ -501,25 +559,39 @@ fn jobs<'a>(prep: &'a Prepared) -> Vec<Job<'a>> {
                     formats::file_name(*f, first),
                     formats::oci_archive_name(first),
                 ];
+                let mut kinds = vec![OutKind::Main, OutKind::OciArchive];
                 if crate::deploy::wanted(first) {
                     names.push(crate::deploy::dir_name(first));
+                    kinds.push(OutKind::Deploy);
                 }
+                names.push(sbom::oci_dir_name(first));
+                kinds.push(OutKind::Sbom("sbom"));
                 jobs.push(Job {
                     format: *f,
                     arch: None,
                     key: artifact_key(*f, &plans),
                     plans,
                     names,
+                    kinds,
+                    hashes,
                 });
             }
         } else {
             for p in &prep.plans {
+                let name = formats::file_name(*f, p);
+                let [spdx, cdx] = sbom::names_for(&name);
                 jobs.push(Job {
                     format: *f,
                     arch: Some(p.arch),
                     plans: vec![p],
-                    names: vec![formats::file_name(*f, p)],
+                    names: vec![name, spdx, cdx],
+                    kinds: vec![
+                        OutKind::Main,
+                        OutKind::Sbom("sbom-spdx"),
+                        OutKind::Sbom("sbom-cyclonedx"),
+                    ],
                     key: artifact_key(*f, &[p]),
+                    hashes,
                 });
             }
         }
@@ -600,7 +672,8 @@ pub fn run_with(
         check_clean_is_safe(out, &req.manifest)?;
     }
     output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
-    let jobs = jobs(&prep);
+    let hashes = sbom::FileHashes::new(&prep.plans);
+    let jobs = jobs(&prep, &hashes);
     let new_names: std::collections::BTreeSet<String> =
         jobs.iter().flat_map(|j| j.names.iter().cloned()).collect();
     let sweep = output::plan_sweep(out, &prep.spec.meta.name, &new_names, clean)?;
@@ -656,10 +729,12 @@ pub fn run_with(
         bar.finish();
         let seconds = started.elapsed().as_secs_f64();
         let mut arts = Vec::new();
-        for (i, name) in job.names.iter().enumerate() {
+        for (name, kind) in job.names.iter().zip(&job.kinds) {
             let path = out.join(name);
-            let (format, size, sha256) = if i == 2 {
+            let (format, size, sha256) = if *kind == OutKind::Deploy {
                 ("deploy".to_string(), 0, String::new())
+            } else if *kind == OutKind::Sbom("sbom") {
+                ("sbom".to_string(), 0, String::new())
             } else if path.is_dir() {
                 let index = format_oci_index_digest(&path)?;
                 (job.format.as_str().to_string(), 0, index)
@@ -669,10 +744,10 @@ pub fn run_with(
                     None => pkg_core::digest::sha256_file(&path)
                         .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?,
                 };
-                let f = if job.format == Format::Oci && i == 1 {
-                    "oci-archive".to_string()
-                } else {
-                    job.format.as_str().to_string()
+                let f = match kind {
+                    OutKind::OciArchive => "oci-archive".to_string(),
+                    OutKind::Sbom(k) => k.to_string(),
+                    _ => job.format.as_str().to_string(),
                 };
                 (f, size, hex::encode(sha))
             };

@@ -14,6 +14,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod sbom;
 mod schedule;
 mod signals;
 // The store's API is fuller than the binary needs; tests/store.rs exercises all of it.

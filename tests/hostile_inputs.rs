@@ -59,7 +59,7 @@ fn run_bounded(what: &str, args: &[&str], want_code: i32) -> Output {
     let out = Command::new(GNU_TIME)
         .arg("-o")
         .arg(&stats)
-        .args(["-f", "%e %M", &bin()])
+        .args(["-f", "%e %M", "timeout", "-k", "5", "60", &bin()])
         .args(args)
         .env("LUCIA_PKG_REGISTRY_TIMEOUT", "2")
         .output()
@@ -331,6 +331,36 @@ fn oci_layout_whose_index_fans_out() {
         2,
     );
     assert!(text(&r).contains("descriptors"), "{}", text(&r));
+}
+
+/// A layout whose manifest blob is a FIFO: opening it for reading would wait for a writer forever.
+#[test]
+fn oci_layout_with_a_fifo_for_a_blob() {
+    if !have_gnu_time("oci_layout_with_a_fifo_for_a_blob") {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("fifo-oci");
+    fs::create_dir_all(dir.join("blobs/sha256")).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let hex = "0".repeat(64);
+    let fifo = dir.join("blobs/sha256").join(&hex);
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{hex}","size":2}}]}}"#
+        ),
+    )
+    .unwrap();
+    let r = run_bounded(
+        "OCI layout with a FIFO as a blob",
+        &["inspect", dir.to_str().unwrap()],
+        2,
+    );
+    assert!(text(&r).contains("not a regular file"), "{}", text(&r));
 }
 
 /// A real rpm (the sample plan) with one byte of its compressed payload flipped.

@@ -132,6 +132,16 @@ fn ar_header(name: &str, size: u64, mtime: u64) -> ar::Header {
     h
 }
 
+/// Every entry the package's data archive holds: the plan's plus the generated documentation
+/// (`/usr/share/doc/<name>/copyright`, `changelog.Debian.gz`, the lintian overrides), sorted by
+/// path. For bills of materials; [`write_deb`] writes exactly these.
+pub fn data_entries(plan: &Plan) -> Result<Vec<pkg_core::plan::Entry>, DebError> {
+    Ok(docs::merged_entries(plan)?
+        .into_iter()
+        .map(std::borrow::Cow::into_owned)
+        .collect())
+}
+
 /// Writes the .deb for `plan` into `out`.
 ///
 /// Streaming: an ar header needs its member's size up front, so `data.tar.<ext>` and

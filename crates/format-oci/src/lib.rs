@@ -69,6 +69,19 @@ impl OciError {
     }
 }
 
+/// Every entry the image's own layers hold for `plan`'s platform (not the base image's), layer
+/// by layer as [`write_layout`] writes them: without the env file and systemd snippets, with the
+/// state directories and, on `scratch`, `/etc/passwd` and `/etc/group`. For bills of materials.
+pub fn layer_entries(plan: &Plan) -> Result<Vec<pkg_core::plan::Entry>, OciError> {
+    let user = layers::parse_user(&plan.formats.oci.user)?;
+    Ok(
+        layers::plan_layers(plan, user, plan.formats.oci.base.is_none())
+            .into_iter()
+            .flat_map(|(_, entries)| entries)
+            .collect(),
+    )
+}
+
 /// `lucia-1.0.0-oci`: the layout directory name in the output dir.
 pub fn layout_dir_name(plan: &Plan) -> String {
     format!("{}-{}-oci", plan.meta.name, plan.meta.version.upstream)

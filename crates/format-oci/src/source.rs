@@ -120,6 +120,14 @@ impl Source {
         match self.kind {
             SourceKind::Layout => {
                 let p = self.path.join(name);
+                // Checked before opening: opening a FIFO planted as a blob would block forever.
+                match std::fs::metadata(&p) {
+                    Ok(m) if !m.is_file() => {
+                        return Err(OciError::invalid(&p, "not a regular file"))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    _ => {}
+                }
                 let f = match File::open(&p) {
                     Ok(f) => f,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
