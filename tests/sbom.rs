@@ -214,6 +214,31 @@ fn deb_files(deb: &Path) -> Option<BTreeMap<String, String>> {
     Some(m)
 }
 
+/// Regular files in the rpm with their sha256, read by rpm itself.
+fn rpm_files(rpm: &Path) -> Option<BTreeMap<String, String>> {
+    if !have("rpm") {
+        return None;
+    }
+    let o = Command::new("rpm")
+        .args([
+            "-qp",
+            "--qf",
+            "[%{FILENAMES}\t%{FILEDIGESTS}\t%{FILEMODES:perms}\n]",
+        ])
+        .arg(rpm)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mut m = BTreeMap::new();
+    for line in String::from_utf8(o.stdout).unwrap().lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() == 3 && f[2].starts_with('-') {
+            m.insert(f[0].to_string(), f[1].to_string());
+        }
+    }
+    Some(m)
+}
+
 #[test]
 fn sboms_are_reproducible_complete_and_recorded() {
     let d = tempfile::tempdir().unwrap();
@@ -352,6 +377,9 @@ fn sboms_are_reproducible_complete_and_recorded() {
                 listings[0].1, real,
                 "{deb}: SBOM vs dpkg-deb --fsys-tarfile"
             );
+        }
+        if let Some(real) = rpm_files(&out.join(rpm)) {
+            assert_eq!(listings[1].1, real, "{rpm}: SBOM vs rpm -qp");
         }
         let purl = |cdx: &serde_json::Value| {
             cdx["metadata"]["component"]["purl"]
