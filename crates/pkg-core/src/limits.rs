@@ -71,10 +71,7 @@ struct XzLimited<R>(R);
 impl<R: Read> Read for XzLimited<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf).map_err(|e| {
-            if e.to_string()
-                .to_ascii_lowercase()
-                .contains("memory usage limit")
-            {
+            if e.to_string().to_ascii_lowercase().contains("memory") {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
