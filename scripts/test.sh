@@ -18,6 +18,9 @@ if [[ "$(id -u)" == 0 && "${LUCIA_SKIP_SETUP:-0}" != 1 ]]; then
     export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-1}
     # The >8 GiB sparse-file test (tar, deb, rpm large-file headers): ~4-5 min, CI runs it.
     export LUCIA_PKG_LARGE_FILE_TEST=${LUCIA_PKG_LARGE_FILE_TEST:-1}
+    # CI fuzzes every target for FUZZ_SECONDS (6 targets x 20 s = 2 min of fuzzing) after the
+    # cargo-fuzz install and the instrumented build (block at the end).
+    export LUCIA_FUZZ_SMOKE=${LUCIA_FUZZ_SMOKE:-1} FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 fi
 export LUCIA_E2E_REQUIRED=${LUCIA_E2E_REQUIRED:-0}
 
@@ -42,8 +45,9 @@ fi
 # input through the fuzz targets' own bodies in `cargo test` above). Fuzzing new inputs needs
 # cargo-fuzz plus a release build with coverage instrumentation: measured on a shared 2-core
 # machine, `cargo install cargo-fuzz` took 2 min 10 s and the cold fuzz build about 6 min, the
-# six 5-s runs 38 s; over the 3-min budget, so it is opt-in: LUCIA_FUZZ_SMOKE=1 (FUZZ_SECONDS
-# per target, default 5). A crash, a timeout (> 5 s) or > 256 MB fails the run.
+# six 5-s runs 38 s. CI (root) turns it on with 20 s per target: 2 min of fuzzing, plus the
+# one-time install and build; elsewhere it is opt-in: LUCIA_FUZZ_SMOKE=1 (FUZZ_SECONDS per
+# target, default 5). A crash, a timeout (> 5 s) or > 256 MB fails the run.
 if [[ "$status" == 0 && "${LUCIA_FUZZ_SMOKE:-0}" == 1 ]]; then
     echo "==> fuzz smoke (scripts/fuzz-smoke.sh, ${FUZZ_SECONDS:-5} s per target)"
     FUZZ_SECONDS=${FUZZ_SECONDS:-5} bash scripts/fuzz-smoke.sh || status=1
