@@ -16,7 +16,8 @@ Environment:
   SOURCE_DATE_EPOCH   overrides the manifest's source-date-epoch (every timestamp in every artifact)
   LUCIA_PKG_STORE     location of the content-addressed store (default: $XDG_CACHE_HOME/lucia-pkg/store)
   LUCIA_PKG_REGISTRY_USER / LUCIA_PKG_REGISTRY_PASSWORD   credentials for `push`
-  LUCIA_PKG_REGISTRY_TIMEOUT   seconds any one network step of `push` may take (default 30)";
+  LUCIA_PKG_REGISTRY_TIMEOUT   seconds any one network step of `push` may take (default 30)
+  LUCIA_PKG_REPO_KEY   signing key for `repo` when --key is not given (armored key or file path)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -236,6 +237,10 @@ pub enum Command {
         #[arg(long)]
         insecure_http: bool,
     },
+    /// Build or extend a package repository (a static directory any web host can serve) from
+    /// built packages; see docs/repositories.md.
+    #[command(subcommand)]
+    Repo(RepoCommand),
     /// Remove store entries no out directory refers to any more.
     Gc,
     /// Print a shell completion script.
@@ -244,5 +249,36 @@ pub enum Command {
     Manpage {
         #[arg(default_value = "target/man", value_name = "DIR")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// APT repository: pool/, dists/SUITE/COMPONENT/binary-ARCH/Packages{,.gz,.xz}, Release,
+    /// and InRelease + Release.gpg when a key is given. Packages already in the pool are kept.
+    Apt {
+        /// Repository directory (created if missing; an existing one is extended).
+        #[arg(short, long, value_name = "DIR")]
+        out: PathBuf,
+        /// Suite (also written as Codename): `deb URL SUITE COMPONENT` in sources.list.
+        #[arg(long, default_value = "stable", value_name = "NAME")]
+        suite: String,
+        /// Component the given packages go into.
+        #[arg(long, default_value = "main", value_name = "NAME")]
+        component: String,
+        /// Release `Origin:` (apt pinning matches on it).
+        #[arg(long, default_value = "lucia-pkg", value_name = "TEXT")]
+        origin: String,
+        /// Release `Label:` [default: the origin].
+        #[arg(long, value_name = "TEXT")]
+        label: Option<String>,
+        /// ASCII-armored OpenPGP v4 secret key (RSA, Ed25519 or ECDSA) to sign the Release with
+        /// [default: $LUCIA_PKG_REPO_KEY, the armored key itself or a file path; unset: unsigned].
+        /// Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// .deb files, or directories searched for *.deb.
+        #[arg(required = true, value_name = "DEB_OR_DIR")]
+        inputs: Vec<PathBuf>,
     },
 }

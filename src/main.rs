@@ -14,6 +14,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod repo;
 mod sbom;
 mod schedule;
 mod signals;
@@ -401,6 +402,63 @@ fn run(cli: Cli) -> Result<(), AppError> {
                     "{} artifact(s) differ between two builds of the same inputs",
                     report.differences.len()
                 )));
+            }
+        }
+        Command::Repo(cli::RepoCommand::Apt {
+            out,
+            suite,
+            component,
+            origin,
+            label,
+            key,
+            inputs,
+        }) => {
+            let key = repo::sign::load(key.as_deref())?;
+            if key.is_none() && !cli.json {
+                eprintln!("warning: no --key (or {}): the repository is unsigned; apt accepts it only with [trusted=yes]", repo::sign::KEY_ENV);
+            }
+            let report = repo::apt::run(&repo::apt::AptOptions {
+                out,
+                suite,
+                component,
+                origin,
+                label,
+                key,
+                inputs,
+            })?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
+                );
+            } else {
+                let mut o = std::io::stdout().lock();
+                for p in &report.packages {
+                    let _ = writeln!(
+                        o,
+                        "{} {:<30} {:<20} {:<6} {}",
+                        if p.added { "+" } else { " " },
+                        p.name,
+                        p.version,
+                        p.arch,
+                        p.filename
+                    );
+                }
+                let added = report.packages.iter().filter(|p| p.added).count();
+                let _ = writeln!(
+                    o,
+                    "{}: suite {} ({}; {}), {} package(s), {added} added, dated {}{}",
+                    report.dir,
+                    report.suite,
+                    report.components.join(" "),
+                    report.architectures.join(" "),
+                    report.packages.len(),
+                    report.date,
+                    match &report.signed_by {
+                        Some(f) => format!(", signed by {f}"),
+                        None => ", unsigned".to_string(),
+                    }
+                );
             }
         }
         Command::Gc => {
