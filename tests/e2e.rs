@@ -181,3 +181,8 @@ fn e2e_units() {
 fn e2e_quickstart() {
     run_script("quickstart");
 }
+
+#[test]
+fn e2e_apt_repo() {
+    run_script("apt-repo");
+}
