@@ -460,6 +460,16 @@ impl GpgKey {
     }
 }
 
+impl Drop for GpgKey {
+    /// Stops the gpg-agent gpg started for this GNUPGHOME.
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
 fn signing_tools() -> bool {
     if have("gpg") && have("gpgv") {
         return true;

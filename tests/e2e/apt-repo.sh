@@ -59,6 +59,7 @@ done
 
 export GNUPGHOME="$T/gnupg"
 mkdir -m 700 "$GNUPGHOME"
+e2e_on_exit "GNUPGHOME='$GNUPGHOME' gpgconf --kill gpg-agent || true"
 gpg --batch --passphrase '' --quick-gen-key 'Repo E2E <repo@example.org>' ed25519 sign never \
     >"$T/gpg.log" 2>&1 || e2e_fail "gpg --quick-gen-key failed: $(cat "$T/gpg.log")"
 gpg --batch --armor --export-secret-keys >"$T/secret.asc"
@@ -130,6 +131,7 @@ grep -Eqi 'BADSIG|signature|not signed' "$T/update-bad.log" ||
 e2e_log "a repository signed by another key → apt-get update fails"
 export GNUPGHOME="$T/gnupg2"
 mkdir -m 700 "$GNUPGHOME"
+e2e_on_exit "GNUPGHOME='$GNUPGHOME' gpgconf --kill gpg-agent || true"
 gpg --batch --passphrase '' --quick-gen-key 'Other <other@example.org>' ed25519 sign never \
     >"$T/gpg2.log" 2>&1 || e2e_fail "gpg --quick-gen-key failed: $(cat "$T/gpg2.log")"
 gpg --batch --armor --export-secret-keys >"$T/other.asc"
