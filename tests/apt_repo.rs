@@ -6,9 +6,10 @@
 //! - the Packages indexes hold every package's control fields plus Filename/Size/MD5sum/SHA256
 //!   of the pool file, sorted by name and version; the Release lists every index with its size
 //!   and hashes; by-hash copies exist;
-//! - InRelease and Release.gpg verify with gpgv and the exported public key (Ed25519 and RSA
-//!   keys generated with gpg in a temp GNUPGHOME), fail once the Release is tampered with, and
-//!   are the same bytes when made twice;
+//! - InRelease and Release.gpg verify with gpgv and the exported public key (Ed25519, RSA and
+//!   ECDSA P-256 keys generated with gpg in a temp GNUPGHOME), fail once the Release is tampered
+//!   with, and are the same bytes when made twice; a passphrase-protected key signs with
+//!   LUCIA_PKG_SIGNING_PASSPHRASE and, without it, the run fails before writing anything;
 //! - a file that is not a deb, and a different deb with the same name/version/arch, are refused
 //!   with exit 2 naming them.
 //!
@@ -436,6 +437,40 @@ impl GpgKey {
         k
     }
 
+    /// A key protected by `pass`.
+    fn with_passphrase(pass: &str) -> GpgKey {
+        let home = tempfile::tempdir().unwrap();
+        fs::set_permissions(home.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let k = GpgKey { home };
+        let lo = [
+            "--batch",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            pass,
+        ];
+        let o = k.gpg(
+            &[
+                &lo[..],
+                &[
+                    "--quick-gen-key",
+                    "Pass <p@example.org>",
+                    "ed25519",
+                    "sign",
+                    "never",
+                ],
+            ]
+            .concat(),
+        );
+        assert!(o.status.success(), "gpg --quick-gen-key: {}", text(&o));
+        let o = k.gpg(&[&lo[..], &["--armor", "--export-secret-keys"]].concat());
+        assert!(o.status.success(), "{}", text(&o));
+        fs::write(k.home.path().join("secret.asc"), &o.stdout).unwrap();
+        let o = k.gpg(&["--batch", "--export"]);
+        fs::write(k.home.path().join("public.gpg"), &o.stdout).unwrap();
+        k
+    }
+
     fn gpg(&self, args: &[&str]) -> Output {
         Command::new("gpg")
             .env("GNUPGHOME", self.home.path())
@@ -491,7 +526,7 @@ fn signed_repository_verifies_with_gpgv() {
     let v1 = f.deb("1.0.0", "out1");
     let v2 = f.deb("1.1.0", "out2");
     let (v1s, v2s) = (v1.to_str().unwrap(), v2.to_str().unwrap());
-    for algo in ["ed25519", "rsa2048"] {
+    for algo in ["ed25519", "rsa2048", "nistp256"] {
         let key = GpgKey::new(algo);
         let keyfile = key.secret();
         let ks = keyfile.to_str().unwrap();
@@ -574,4 +609,45 @@ fn signed_repository_verifies_with_gpgv() {
         assert!(!rb.join("dists/stable/Release.gpg").exists());
         assert!(!rb.join("repo-key.asc").exists());
     }
+}
+
+#[test]
+fn passphrase_protected_key() {
+    if !signing_tools() {
+        return;
+    }
+    let f = Fixture::new();
+    let v1 = f.deb("1.0.0", "out1");
+    let key = GpgKey::with_passphrase("correct horse");
+    let ks = key.secret();
+    let args = [
+        "repo",
+        "apt",
+        "--out",
+        "r",
+        "--key",
+        ks.to_str().unwrap(),
+        v1.to_str().unwrap(),
+    ];
+    // Without the passphrase: exit 2 naming the key (never its material), nothing written.
+    let o = f.run(&args, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("secret.asc") && text(&o).contains("LUCIA_PKG_SIGNING_PASSPHRASE"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("PRIVATE KEY"), "{}", text(&o));
+    assert!(
+        !f.path().join("r").exists(),
+        "a run that cannot sign writes nothing"
+    );
+    let o = f.run(&args, &[("LUCIA_PKG_SIGNING_PASSPHRASE", "wrong")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    f.ok(&args, &[("LUCIA_PKG_SIGNING_PASSPHRASE", "correct horse")]);
+    let o = key.gpgv(
+        &key.home.path().join("public.gpg"),
+        &[&f.path().join("r/dists/stable/InRelease")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
 }

@@ -539,6 +539,20 @@ pub fn run(opts: &AptOptions) -> Result<AptReport, AppError> {
         ));
     }
 
+    // Signed before anything is written: a key that cannot sign (wrong passphrase) changes
+    // nothing.
+    let signed = match &opts.key {
+        Some(key) => {
+            let t = key.signature_time(date);
+            Some((
+                key.clearsign(&release, t)?,
+                key.detached(release.as_bytes(), t)?,
+                key.public_armored()?,
+            ))
+        }
+        None => None,
+    };
+
     // Pool first (new packages), then the indexes, then the Release: a client that reads the
     // new Release finds everything it lists.
     for d in debs.iter().filter(|d| d.added) {
@@ -558,14 +572,10 @@ pub fn run(opts: &AptOptions) -> Result<AptReport, AppError> {
     }
     write_file(&tmp.path().join("Release"), release.as_bytes())?;
     let key_file = opts.out.join(PUBLIC_KEY_FILE);
-    if let Some(key) = &opts.key {
-        let t = key.signature_time(date);
-        write_file(&tmp.path().join("InRelease"), &key.clearsign(&release, t)?)?;
-        write_file(
-            &tmp.path().join("Release.gpg"),
-            &key.detached(release.as_bytes(), t)?,
-        )?;
-        write_file(&key_file, &key.public_armored()?)?;
+    if let Some((inrelease, detached, public)) = &signed {
+        write_file(&tmp.path().join("InRelease"), inrelease)?;
+        write_file(&tmp.path().join("Release.gpg"), detached)?;
+        write_file(&key_file, public)?;
     } else if key_file.exists() {
         fs::remove_file(&key_file)
             .map_err(|e| AppError::Build(format!("removing {}: {e}", key_file.display())))?;
