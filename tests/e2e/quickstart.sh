@@ -84,6 +84,27 @@ echo "ok: purge removed config and state, kept the user"
 CHECK
 chroot_boot "$R" "$T/boot-check.sh" "$NAME.service" || e2e_fail "boot checks failed (output above)"
 
+# --- 2b. a dynamically linked service: its automatic libc6 dependency resolves with apt -------
+e2e_need_tools gcc dpkg-deb
+D=$T/dyn
+mkdir -p "$D/out"
+printf '#include <stdio.h>\nint main(void) { puts("dyn-hello ok"); return 0; }\n' >"$D/hello.c"
+gcc -O2 -o "$D/out/dyn-hello" "$D/hello.c" || e2e_fail "gcc failed"
+(cd "$D" && "$LUCIA_PKG" init --payload out >/dev/null && "$LUCIA_PKG" build -a "$ARCH" -f deb -o dist >"$D/build.log" 2>&1) ||
+    e2e_fail "init + build of the dynamic service failed: $(cat "$D/build.log")"
+DYN=$D/dist/dyn-hello_0.1.0-1_$ARCH.deb
+dep=$(dpkg-deb -f "$DYN" Depends)
+[[ "$dep" == *"libc6 (>= 2."* ]] || e2e_fail "the dynamic service's deb does not depend on libc6: '$dep'"
+R4=$T/dynroot
+chroot_fresh "$ARCH" "$R4"
+mkdir -p "$R4/srv/debs"
+cp "$DYN" "$R4/srv/debs/"
+chroot_exec "$R4" apt-get install -y "/srv/debs/$(basename "$DYN")" </dev/null >"$T/dynapt.log" 2>&1 ||
+    e2e_fail "apt-get install of the dynamic service failed: $(tail -n 30 "$T/dynapt.log")"
+out=$(chroot_exec "$R4" /opt/dyn-hello/dyn-hello) || e2e_fail "the installed dynamic program does not run"
+[[ "$out" == "dyn-hello ok" ]] || e2e_fail "the installed dynamic program printed '$out'"
+e2e_log "dynamic ELF payload: Depends '$dep' resolved by apt, the program runs"
+
 # --- 3. rpm --root ---------------------------------------------------------------------------
 R2=$T/rpmroot
 chroot_fresh "$ARCH" "$R2"
