@@ -5,21 +5,10 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 mod common;
 use common::*;
-
-fn lucia(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("LUCIA_PKG_STORE", dir.join(".store"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 const MANIFEST: &str = r#"[package]
 name = "filesdemo"

@@ -6,21 +6,10 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 mod common;
 use common::*;
-
-fn lucia(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lucia-pkg"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("LUCIA_PKG_STORE", dir.join(".store"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn ok(o: Output, what: &str) -> Output {
     assert!(o.status.success(), "{what}: {}", text(&o));

@@ -77,3 +77,16 @@ pub fn fake_elf(machine: u16) -> Vec<u8> {
     h[20] = 1;
     h
 }
+
+/// Runs the binary in `dir` as a user would: no SOURCE_DATE_EPOCH from the caller, a store
+/// private to `dir`, no standard input.
+pub fn lucia(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SOURCE_DATE_EPOCH")
+        .env("LUCIA_PKG_STORE", dir.join(".store"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run lucia-pkg")
+}
