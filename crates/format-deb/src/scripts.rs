@@ -15,7 +15,7 @@
 //! Manifest snippets are appended after the generated part of their script and run for every
 //! action; `$1` holds dpkg's action word (see deb-postinst(5) and friends).
 
-use pkg_core::lifecycle::{sh_quote, ServiceIntent, UnitIntent};
+use pkg_core::lifecycle::{sh_quote, ServiceIntent, UnitIntent, SH_SYSTEMD_BOOTED};
 use pkg_core::Plan;
 
 use crate::DebError;
@@ -74,9 +74,10 @@ fn units(list: &[&UnitIntent]) -> String {
 /// admin kept it enabled), otherwise only refresh the state file.
 fn sh_enable(svc: &ServiceIntent) -> String {
     let mut s = String::new();
+    let enabled = svc.enable_on_install();
     for u in &svc.units {
         let n = sh_quote(&u.name);
-        if u.enable {
+        if enabled.iter().any(|e| e.name == u.name) {
             s.push_str(&format!(
                 "deb-systemd-helper unmask {n} >/dev/null || true\n\
                  # was-enabled is true on first install, so new installations get enabled.\n\
@@ -105,23 +106,29 @@ fn sh_enable(svc: &ServiceIntent) -> String {
 /// Start on first install, restart (or try-restart) on upgrade; only when systemd is PID 1.
 /// `$1` of the function is postinst's `$2`: the previously configured version, empty on first install.
 fn sh_start(svc: &ServiceIntent) -> String {
-    let all: Vec<&UnitIntent> = svc.units.iter().collect();
-    let start_restart: Vec<&UnitIntent> = all
+    // The lifecycle table's lists, combined the way debhelper does: a unit both started on
+    // install and restarted on upgrade is `restart`ed when a previous version was configured.
+    let starts = svc.start_on_install();
+    let restarts = svc.restart_on_upgrade();
+    let has = |list: &[&UnitIntent], u: &UnitIntent| list.iter().any(|x| x.name == u.name);
+    let start_restart: Vec<&UnitIntent> = starts
         .iter()
         .copied()
-        .filter(|u| u.start && u.restart_after_upgrade)
+        .filter(|u| has(&restarts, u))
         .collect();
-    let start_only: Vec<&UnitIntent> = all
+    let start_only: Vec<&UnitIntent> = starts
         .iter()
         .copied()
-        .filter(|u| u.start && !u.restart_after_upgrade)
+        .filter(|u| !has(&restarts, u))
         .collect();
-    let try_restart: Vec<&UnitIntent> = all
+    let try_restart: Vec<&UnitIntent> = restarts
         .iter()
         .copied()
-        .filter(|u| !u.start && u.restart_after_upgrade)
+        .filter(|u| !has(&starts, u))
         .collect();
-    let mut s = String::from("if [ -d /run/systemd/system ]; then\n    systemctl --system daemon-reload >/dev/null || true\n");
+    let mut s = format!(
+        "if {SH_SYSTEMD_BOOTED}; then\n    systemctl --system daemon-reload >/dev/null || true\n"
+    );
     if !start_restart.is_empty() {
         s.push_str(&format!(
             "    if [ -n \"$1\" ]; then\n        deb-systemd-invoke restart {u} >/dev/null || true\n    else\n        deb-systemd-invoke start {u} >/dev/null || true\n    fi\n",
@@ -179,7 +186,7 @@ pub fn maintainer_scripts(plan: &Plan, conffiles: &[String]) -> Result<Vec<Scrip
     let Some(svc) = &plan.service else {
         return Ok(Vec::new());
     };
-    let all_units = units(&svc.units.iter().collect::<Vec<_>>());
+    let all_units = units(&svc.stop_on_removal());
     let has_units = !svc.units.is_empty();
     let create_user = svc
         .sh_create_user()
@@ -253,7 +260,7 @@ pub fn maintainer_scripts(plan: &Plan, conffiles: &[String]) -> Result<Vec<Scrip
     let mut s = header(plan, "prerm");
     let remove = if has_units {
         format!(
-            "# Stop only on real removal: an upgrade restarts the service in the new postinst.\nif [ -d /run/systemd/system ]; then\n    deb-systemd-invoke stop {all_units} >/dev/null || true\nfi\n"
+            "# Stop only on real removal: an upgrade restarts the service in the new postinst.\nif {SH_SYSTEMD_BOOTED}; then\n    deb-systemd-invoke stop {all_units} >/dev/null || true\nfi\n"
         )
     } else {
         ":\n".into()
@@ -280,7 +287,7 @@ pub fn maintainer_scripts(plan: &Plan, conffiles: &[String]) -> Result<Vec<Scrip
     let (mut remove, mut purge) = (String::new(), String::new());
     if has_units {
         remove.push_str(&format!(
-            "if [ -d /run/systemd/system ]; then\n    systemctl --system daemon-reload >/dev/null || true\nfi\n\
+            "if {SH_SYSTEMD_BOOTED}; then\n    systemctl --system daemon-reload >/dev/null || true\nfi\n\
              if command -v deb-systemd-helper >/dev/null 2>&1; then\n    deb-systemd-helper mask {all_units} >/dev/null || true\nfi\n"
         ));
         purge.push_str(&format!(
