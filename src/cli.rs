@@ -237,6 +237,17 @@ pub enum Command {
         #[arg(long)]
         insecure_http: bool,
     },
+    /// Sign the out dir's SHA256SUMS into SHA256SUMS.sig (`ssh-keygen -Y sign -n file` format)
+    /// with an OpenSSH Ed25519 key; verify with `ssh-keygen -Y verify ... -n file`.
+    SignSums {
+        /// Out directory holding SHA256SUMS.
+        #[arg(short, long, default_value = "dist", value_name = "DIR")]
+        out: PathBuf,
+        /// OpenSSH Ed25519 private key [default: $LUCIA_PKG_SUMS_KEY, the key itself or
+        /// a file path]. Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
     /// Build or extend a package repository (a static directory any web host can serve) from
     /// built packages; see docs/repositories.md.
     #[command(subcommand)]

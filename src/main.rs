@@ -21,6 +21,7 @@ mod signals;
 // The store's API is fuller than the binary needs; tests/store.rs exercises all of it.
 #[allow(dead_code)]
 mod store;
+mod sums_sign;
 mod verify;
 
 use std::io::{IsTerminal, Write};
@@ -459,6 +460,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
                         None => ", unsigned".to_string(),
                     }
                 );
+            }
+        }
+        Command::SignSums { out, key } => {
+            let path = sums_sign::run(&out, key.as_deref())?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "ok": true, "signature": path.display().to_string() })
+                );
+            } else {
+                println!("wrote {}", path.display());
             }
         }
         Command::Gc => {

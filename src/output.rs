@@ -270,7 +270,8 @@ pub fn plan_sweep(
         if temp_owner(&name).is_some() || new.contains(&*name) || RECORDS.contains(&&*name) {
             continue;
         }
-        if recorded.contains(&*name) {
+        // A signature of the previous SHA256SUMS (`sign-sums`): invalid once it is rewritten.
+        if recorded.contains(&*name) || name == crate::sums_sign::SIG_NAME {
             sweep.stale.push(os);
         } else {
             sweep.unknown.push(os);
