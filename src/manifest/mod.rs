@@ -907,12 +907,7 @@ impl Validator<'_> {
         }
         for n in std::iter::once(&s.user).chain(s.group.iter()) {
             let v = n.get_ref();
-            let ok = !v.is_empty()
-                && v.len() <= 32
-                && v.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-                && v.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-            if !ok || v == "root" {
+            if !fields::is_account_name(v) || v == "root" {
                 return Err(self.err(Some(n.span()), format!("`{v}` is not a valid system account name for the service"), "use lowercase letters, digits, `_`, `-` (max 32), not root, e.g. user = \"lucia\""));
             }
         }
@@ -1272,7 +1267,7 @@ impl Validator<'_> {
             }
         }
         for t in &o.tags {
-            if !is_tag(t.get_ref()) {
+            if !pkg_core::version::valid_oci_tag(t.get_ref()) {
                 return Err(self.err(
                     Some(t.span()),
                     format!("`{}` is not an image tag", t.get_ref().escape_debug()),
@@ -1374,15 +1369,6 @@ impl OciUser {
     }
 }
 
-/// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9._-]{0,127}` (distribution spec).
-pub fn is_tag(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 128
-        && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
 /// An image repository: an optional registry host (with a `.` or `:`, or `localhost`) and
 /// lowercase path components `[a-z0-9]+([._-]+[a-z0-9]+)*` (distribution spec). No tag, digest,
 /// scheme or credentials: this name ends up in deploy files and in push's requests.
@@ -1425,12 +1411,7 @@ fn oci_user(v: &str) -> Result<OciUser, String> {
                 .map_err(|_| format!("`{p}` is out of range for a uid/gid"))?;
             return Ok(OciId::Num(n));
         }
-        let name_ok = !p.is_empty()
-            && p.len() <= 32
-            && p.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
-            && p.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-        if name_ok {
+        if fields::is_account_name(p) {
             Ok(OciId::Name(p.to_string()))
         } else {
             Err(format!("`{}` is not a container user", v.escape_debug()))

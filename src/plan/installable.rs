@@ -96,8 +96,14 @@ pub fn check(entries: &[Entry], formats: &[Format], manifest: &Path) -> Result<(
             )
             .help("rename the file, or drop \"oci\" from package.formats"));
         }
+        // Files read from disk ([[files]], payload); the one inline config under /etc, the env
+        // template, was scanned when the planner read it, naming the template.
         if e.path.starts_with("/etc/") {
-            if let EntryKind::File { content, .. } = &e.kind {
+            if let EntryKind::File {
+                content: content @ Content::Disk(_),
+                ..
+            } = &e.kind
+            {
                 let bytes = read_head(content).map_err(|err| {
                     PlanError::new(origin(e, manifest), format!("cannot read: {err}"))
                 })?;

@@ -77,6 +77,17 @@ pub fn validate_name(name: &str) -> Result<(), VersionError> {
     }
 }
 
+/// An OCI tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (the distribution spec's grammar). The manifest
+/// validates `oci.tags` with it and push every tag it sends.
+pub fn valid_oci_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
 /// A validated version triple and its per-format spellings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageVersion {

@@ -15,15 +15,8 @@ pub struct Destination {
     pub tag: Option<String>,
 }
 
-/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (distribution's tag grammar).
-pub fn valid_tag(t: &str) -> bool {
-    let b = t.as_bytes();
-    !b.is_empty()
-        && b.len() <= 128
-        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}` (distribution's tag grammar), defined once in pkg-core.
+pub use pkg_core::version::valid_oci_tag as valid_tag;
 
 /// Lower-case path components separated by `.`, `_`, `__` or `-` runs (distribution's grammar).
 fn valid_repository(r: &str) -> bool {
