@@ -18,6 +18,7 @@ mod repo;
 mod sbom;
 mod schedule;
 mod signals;
+mod signing_key;
 // The store's API is fuller than the binary needs; tests/store.rs exercises all of it.
 #[allow(dead_code)]
 mod store;

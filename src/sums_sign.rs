@@ -28,27 +28,14 @@ pub const NAMESPACE: &str = "file";
 
 /// Reads the key text from `--key` or `$LUCIA_PKG_SUMS_KEY`, with a name for messages.
 fn key_text(key: Option<&Path>) -> Result<(String, String), AppError> {
-    let read = |path: &Path, how: &str| {
-        std::fs::read_to_string(path)
-            .map_err(|e| AppError::Input(format!("signing key {}{how}: {e}", path.display())))
-    };
-    if let Some(path) = key {
-        return Ok((path.display().to_string(), read(path, "")?));
-    }
-    let Some(v) = std::env::var_os(KEY_ENV).filter(|v| !v.is_empty()) else {
+    let Some((name, bytes)) = crate::signing_key::source(key, KEY_ENV, "-----BEGIN ")? else {
         return Err(AppError::Input(format!(
             "no signing key: pass --key FILE (an OpenSSH Ed25519 private key) or set {KEY_ENV}"
         )));
     };
-    let v = v
-        .into_string()
-        .map_err(|_| AppError::Input(format!("{KEY_ENV} is not valid UTF-8")))?;
-    if v.contains("-----BEGIN ") {
-        Ok((KEY_ENV.to_string(), v))
-    } else {
-        let text = read(Path::new(&v), &format!(" (from {KEY_ENV})"))?;
-        Ok((v, text))
-    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| AppError::Input(format!("signing key {name}: not valid UTF-8 text")))?;
+    Ok((name, text))
 }
 
 /// Loads and checks the signing key: OpenSSH format, Ed25519, decrypted.

@@ -238,23 +238,9 @@ impl RepoKey {
 /// Where the key comes from: `--key FILE`, else `LUCIA_PKG_REPO_KEY` (the armored key itself,
 /// or the path of a file holding it). `None`: the repository is not signed.
 pub fn load(key: Option<&std::path::Path>) -> Result<Option<RepoKey>, AppError> {
-    if let Some(path) = key {
-        let bytes = std::fs::read(path)
-            .map_err(|e| AppError::Input(format!("signing key {}: {e}", path.display())))?;
-        return RepoKey::from_armored(&path.display().to_string(), &bytes).map(Some);
-    }
-    let Some(v) = std::env::var_os(KEY_ENV).filter(|v| !v.is_empty()) else {
-        return Ok(None);
-    };
-    let v = v
-        .into_string()
-        .map_err(|_| AppError::Input(format!("{KEY_ENV} is not valid UTF-8")))?;
-    if v.contains("-----BEGIN PGP") {
-        RepoKey::from_armored(KEY_ENV, v.as_bytes()).map(Some)
-    } else {
-        let bytes = std::fs::read(&v)
-            .map_err(|e| AppError::Input(format!("signing key {v} (from {KEY_ENV}): {e}")))?;
-        RepoKey::from_armored(&v, &bytes).map(Some)
+    match crate::signing_key::source(key, KEY_ENV, "-----BEGIN PGP")? {
+        Some((name, bytes)) => RepoKey::from_armored(&name, &bytes).map(Some),
+        None => Ok(None),
     }
 }
 
