@@ -13,12 +13,14 @@ use pkg_core::{Arch, Plan};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::after::{self, AfterStep};
 use crate::error::AppError;
+use crate::formats::{self, Output, PackageFormat, Scope, Shape, Written};
 use crate::manifest::{self, Format, Spec};
 use crate::output::{self, FileRecord};
 use crate::progress::Progress;
 use crate::store::{self, BuildKey, KeyBuilder, Store};
-use crate::{formats, plan, sbom, schedule};
+use crate::{plan, sbom, schedule};
 
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -158,7 +160,7 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
             .formats
             .iter()
             .copied()
-            .filter(|f| formats::implemented(*f))
+            .filter(|f| formats::get(*f).is_some())
             .collect(),
         Some(f) => {
             for x in f {
@@ -168,11 +170,8 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
                         x.as_str()
                     )));
                 }
-                if !formats::implemented(*x) {
-                    return Err(AppError::Input(format!(
-                        "--format {}: this build of lucia-pkg cannot write it yet",
-                        x.as_str()
-                    )));
+                if formats::get(*x).is_none() {
+                    return Err(unavailable(*x));
                 }
             }
             f.clone()
@@ -213,6 +212,7 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
         })
         .collect::<Result<Vec<_>, AppError>>()?;
     let (plans, payload_nar): (Vec<_>, BTreeMap<_, _>) = planned.into_iter().unzip();
+    validate_formats(&formats, &plans)?;
     Ok(Prepared {
         overrides: req.overrides.clone(),
         spec,
@@ -306,23 +306,24 @@ pub fn plan_fingerprint(plan: &Plan) -> String {
     sha256_hex(s.as_bytes())
 }
 
-fn artifact_key(format: Format, plans: &[&Plan]) -> String {
+fn artifact_key(
+    format: &dyn PackageFormat,
+    plans: &[&Plan],
+    steps: &[(&dyn AfterStep, Vec<Output>)],
+) -> String {
     let mut k = KeyBuilder::new();
     k.part("tool", format!("lucia-pkg {TOOL_VERSION}"));
-    k.part("format", format.as_str());
+    k.part("format", format.format().as_str());
     for p in plans {
-        let codec = match format {
-            Format::Tar => p.formats.tar.compression,
-            Format::Deb => p.formats.deb.compression,
-            Format::Rpm => p.formats.rpm.compression,
-            Format::Oci => p.formats.oci.layer_compression,
-        };
+        let codec = format.codec(p);
         k.part("arch", p.arch.as_str());
         k.part("plan", plan_fingerprint(p));
         k.part("codec", format!("{codec} {}", codec.implementation()));
     }
-    // The job's store entry holds the SBOMs too.
-    k.part("sbom", sbom::GENERATOR);
+    // The job's store entry holds the steps' outputs too.
+    for (name, version) in steps.iter().filter_map(|(s, _)| s.key()) {
+        k.part(name, version);
+    }
     k.finish().as_str().to_string()
 }
 
@@ -434,169 +435,111 @@ fn file_sha(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// What one of a job's outputs is (its `format` in build-info.json).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutKind {
-    /// The artifact itself (for the image: the layout directory).
-    Main,
-    OciArchive,
-    Deploy,
-    /// `<artifact>.spdx.json`, `<artifact>.cdx.json`, or the image's SBOM directory.
-    Sbom(&'static str),
-}
-
-/// One unit of packaging work: a single-file artifact for one arch, or the multi-arch OCI image.
+/// One unit of packaging work: a single-file artifact for one arch, or the multi-arch image,
+/// with the after-the-artifacts steps that apply to it.
 struct Job<'a> {
-    format: Format,
+    format: &'static dyn PackageFormat,
     arch: Option<Arch>,
     plans: Vec<&'a Plan>,
-    /// Top-level names the job places in the out dir; `names[0]` is the artifact.
-    names: Vec<String>,
-    /// What each of `names` is.
-    kinds: Vec<OutKind>,
+    /// What the writer places in the out dir; `outputs[0]` is the artifact.
+    outputs: Vec<Output>,
+    /// Each step that applies, with the names it adds.
+    steps: Vec<(&'static dyn AfterStep, Vec<Output>)>,
     key: String,
     hashes: &'a sbom::FileHashes,
 }
 
 impl Job<'_> {
-    /// Writes the job's outputs into `dir` (the out dir, or a fresh store entry).
-    fn write(&self, dir: &Path) -> Result<(), AppError> {
-        let first = self
-            .plans
-            .first()
-            .ok_or_else(|| AppError::Build("no architectures to build".into()))?;
-        match self.format {
-            Format::Oci => {
-                let layout = dir.join(&self.names[0]);
-                output::write_dir_atomic(&layout, |tmp| {
-                    let plans: Vec<Plan> = self.plans.iter().map(|p| (*p).clone()).collect();
-                    formats::write_oci_layout(&plans, tmp).map(|_| ())
-                })?;
-                output::write_atomic(&dir.join(&self.names[1]), |w| {
-                    formats::write_oci_archive(&layout, w)
-                })?;
-                // The deployment values, when the manifest asks for them.
-                if let Some(deploy_dir) = self.name_of(OutKind::Deploy) {
-                    let digest = format_oci_index_digest(&layout)?;
-                    output::write_dir_atomic(&dir.join(deploy_dir), |d| {
-                        for (name, text) in crate::deploy::render(first, &digest) {
-                            output::write_text_atomic(&d.join(name), &text)?;
-                        }
-                        Ok::<(), AppError>(())
-                    })?;
-                }
-                // One SBOM pair per platform, naming it by its manifest digest.
-                if let Some(sbom_dir) = self.name_of(OutKind::Sbom("sbom")) {
-                    let manifests = sbom::image_manifests(&layout)?;
-                    output::write_dir_atomic(&dir.join(sbom_dir), |d| {
-                        for p in &self.plans {
-                            let digest = manifests.get(&p.arch).ok_or_else(|| {
-                                AppError::Build(format!(
-                                    "{}: the image index has no {} manifest",
-                                    self.names[0], p.arch
-                                ))
-                            })?;
-                            let stem = sbom::platform_stem(p.arch);
-                            let subject = sbom::Subject::Image {
-                                manifest_digest: digest,
-                            };
-                            let what = format!("{}@{stem}", self.names[0]);
-                            let (spdx, cdx) = sbom::render(p, &subject, &what, self.hashes)?;
-                            let [spdx_name, cdx_name] = sbom::names_for(&stem);
-                            output::write_text_atomic(&d.join(spdx_name), &spdx)?;
-                            output::write_text_atomic(&d.join(cdx_name), &cdx)?;
-                        }
-                        Ok::<(), AppError>(())
-                    })?;
-                }
-            }
-            f => {
-                output::write_atomic(&dir.join(&self.names[0]), |w| {
-                    formats::write_file(f, first, w)
-                })?;
-                let subject = match f {
-                    Format::Deb => sbom::Subject::Deb,
-                    Format::Rpm => sbom::Subject::Rpm,
-                    _ => sbom::Subject::Tar,
-                };
-                let (spdx, cdx) = sbom::render(first, &subject, &self.names[0], self.hashes)?;
-                for (kind, text) in [("sbom-spdx", spdx), ("sbom-cyclonedx", cdx)] {
-                    if let Some(name) = self.name_of(OutKind::Sbom(kind)) {
-                        output::write_text_atomic(&dir.join(name), &text)?;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn name_of(&self, kind: OutKind) -> Option<&String> {
-        self.kinds
+    fn new<'a>(
+        format: &'static dyn PackageFormat,
+        arch: Option<Arch>,
+        plans: Vec<&'a Plan>,
+        hashes: &'a sbom::FileHashes,
+    ) -> Option<Job<'a>> {
+        let outputs = format.outputs(&plans);
+        let artifact = outputs.first()?;
+        let steps: Vec<_> = after::STEPS
             .iter()
-            .position(|k| *k == kind)
-            .and_then(|i| self.names.get(i))
+            .map(|s| (*s, s.outputs(&plans, artifact)))
+            .filter(|(_, o)| !o.is_empty())
+            .collect();
+        let key = artifact_key(format, &plans, &steps);
+        Some(Job {
+            format,
+            arch,
+            plans,
+            outputs,
+            steps,
+            key,
+            hashes,
+        })
+    }
+
+    /// Every name the job places in the out dir: the writer's, then the steps'.
+    fn all_outputs(&self) -> impl Iterator<Item = &Output> {
+        self.outputs
+            .iter()
+            .chain(self.steps.iter().flat_map(|(_, o)| o))
+    }
+
+    fn name(&self) -> &str {
+        self.outputs.first().map_or("", |o| o.name.as_str())
+    }
+
+    /// Writes the job's outputs into `dir` (the out dir, or a fresh store entry): the artifact,
+    /// then each step on the writer's typed result, which it returns.
+    fn write(&self, dir: &Path) -> Result<Written, AppError> {
+        let written = self.format.write(&self.plans, dir, &self.outputs)?;
+        let input = after::StepInput {
+            plans: &self.plans,
+            written: &written,
+            hashes: self.hashes,
+        };
+        for (step, outputs) in &self.steps {
+            step.run(&input, outputs, dir)?;
+        }
+        Ok(written)
     }
 }
 
-/// The codec that dominates a job's cost and memory.
-fn job_codec(job: &Job) -> pkg_core::compress::Codec {
-    let p = job.plans[0];
-    match job.format {
-        Format::Tar => p.formats.tar.compression,
-        Format::Deb => p.formats.deb.compression,
-        Format::Rpm => p.formats.rpm.compression,
-        Format::Oci => p.formats.oci.layer_compression,
-    }
-}
-
-fn jobs<'a>(prep: &'a Prepared, hashes: &'a sbom::FileHashes) -> Vec<Job<'a>> {
+/// The jobs of a build: one per format and arch, or one per format for all arches.
+fn jobs<'a>(prep: &'a Prepared, hashes: &'a sbom::FileHashes) -> Result<Vec<Job<'a>>, AppError> {
     let mut jobs = Vec::new();
     for f in &prep.formats {
-        if *f == Format::Oci {
-            let plans: Vec<&Plan> = prep.plans.iter().collect();
-            if let Some(first) = plans.first() {
-                let mut names = vec![
-                    formats::file_name(*f, first),
-                    formats::oci_archive_name(first),
-                ];
-                let mut kinds = vec![OutKind::Main, OutKind::OciArchive];
-                if crate::deploy::wanted(first) {
-                    names.push(crate::deploy::dir_name(first));
-                    kinds.push(OutKind::Deploy);
-                }
-                names.push(sbom::oci_dir_name(first));
-                kinds.push(OutKind::Sbom("sbom"));
-                jobs.push(Job {
-                    format: *f,
-                    arch: None,
-                    key: artifact_key(*f, &plans),
-                    plans,
-                    names,
-                    kinds,
-                    hashes,
-                });
+        let format = formats::get(*f).ok_or_else(|| unavailable(*f))?;
+        match format.scope() {
+            Scope::AllArches => {
+                jobs.extend(Job::new(format, None, prep.plans.iter().collect(), hashes))
             }
-        } else {
-            for p in &prep.plans {
-                let name = formats::file_name(*f, p);
-                let [spdx, cdx] = sbom::names_for(&name);
-                jobs.push(Job {
-                    format: *f,
-                    arch: Some(p.arch),
-                    plans: vec![p],
-                    names: vec![name, spdx, cdx],
-                    kinds: vec![
-                        OutKind::Main,
-                        OutKind::Sbom("sbom-spdx"),
-                        OutKind::Sbom("sbom-cyclonedx"),
-                    ],
-                    key: artifact_key(*f, &[p]),
-                    hashes,
-                });
-            }
+            Scope::PerArch => jobs.extend(
+                prep.plans
+                    .iter()
+                    .filter_map(|p| Job::new(format, Some(p.arch), vec![p], hashes)),
+            ),
         }
     }
-    jobs
+    Ok(jobs)
+}
+
+fn unavailable(f: Format) -> AppError {
+    AppError::Input(format!(
+        "--format {}: this build of lucia-pkg cannot write it yet",
+        f.as_str()
+    ))
+}
+
+/// Each format's own checks of the plans (what its writer would refuse), before anything is
+/// written: `check` reports them too.
+pub fn validate_formats(formats: &[Format], plans: &[Plan]) -> Result<(), AppError> {
+    let all: Vec<&Plan> = plans.iter().collect();
+    for f in formats {
+        let format = formats::get(*f).ok_or_else(|| unavailable(*f))?;
+        match format.scope() {
+            Scope::AllArches => format.validate(&all)?,
+            Scope::PerArch => all.iter().try_for_each(|p| format.validate(&[p]))?,
+        }
+    }
+    Ok(())
 }
 
 /// Runs a build into `out` (see [`run_with`]) leaving unknown files there refused.
@@ -673,16 +616,22 @@ pub fn run_with(
     }
     output::prepare_out_dir(out).map_err(|e| AppError::Build(format!("{}: {e}", out.display())))?;
     let hashes = sbom::FileHashes::new(&prep.plans);
-    let jobs = jobs(&prep, &hashes);
-    let new_names: std::collections::BTreeSet<String> =
-        jobs.iter().flat_map(|j| j.names.iter().cloned()).collect();
+    let jobs = jobs(&prep, &hashes)?;
+    let new_names: std::collections::BTreeSet<String> = jobs
+        .iter()
+        .flat_map(|j| j.all_outputs().map(|o| o.name.clone()))
+        .collect();
     let sweep = output::plan_sweep(out, &prep.spec.meta.name, &new_names, clean)?;
     type JobResult = Result<(Vec<Artifact>, Option<store::Linked>, store::FileDigests), AppError>;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let tasks: Vec<schedule::Task<&Job>> = jobs
         .iter()
         .map(|job| {
-            let codec = job_codec(job);
+            let codec = job
+                .plans
+                .first()
+                .map(|p| job.format.codec(p))
+                .unwrap_or_default();
             let bytes: u64 = job.plans.iter().map(|p| p.payload_size()).sum();
             schedule::Task {
                 cost: bytes.max(1).saturating_mul(schedule::codec_cost(codec)),
@@ -694,21 +643,25 @@ pub fn run_with(
     let results: Vec<JobResult> = schedule::run(tasks, threads, |job: &&Job| {
         let job: &Job = job;
         let started = Instant::now();
-        let bar = progress.job(&job.names[0]);
+        let bar = progress.job(job.name());
         // With a store, every output's sha256 comes from the pass that NAR-hashed (or
         // verified) its entry: the outputs are not read again here.
+        // The writer's typed result when this run wrote the job (none on a store hit).
+        let written = std::cell::RefCell::new(None);
         let (cached, linked, digests) = match store {
             None => {
-                job.write(out)?;
+                *written.borrow_mut() = Some(job.write(out)?);
                 (false, None, store::FileDigests::new())
             }
             Some(st) => {
                 let key = BuildKey::parse(&job.key)
                     .ok_or_else(|| AppError::Build("bad build key".into()))?;
-                let build = |dir: &Path| job.write(dir).map_err(|e| e.render(false).into());
-                let mut put = st
-                    .put(&key, &job.names[0], build)
-                    .map_err(AppError::build)?;
+                let build = |dir: &Path| {
+                    let w = job.write(dir).map_err(|e| e.render(false))?;
+                    *written.borrow_mut() = Some(w);
+                    Ok(())
+                };
+                let mut put = st.put(&key, job.name(), build).map_err(AppError::build)?;
                 // Never serve an entry that changed since it was written (e.g. an artifact
                 // edited in place through its hard link in an out dir): drop it and rebuild.
                 if put.cached {
@@ -716,9 +669,7 @@ pub fn run_with(
                         Some(files) => put.files = Some(files),
                         None => {
                             st.remove(&put.entry).map_err(AppError::build)?;
-                            put = st
-                                .put(&key, &job.names[0], build)
-                                .map_err(AppError::build)?;
+                            put = st.put(&key, job.name(), build).map_err(AppError::build)?;
                         }
                     }
                 }
@@ -729,28 +680,25 @@ pub fn run_with(
         bar.finish();
         let seconds = started.elapsed().as_secs_f64();
         let mut arts = Vec::new();
-        for (name, kind) in job.names.iter().zip(&job.kinds) {
+        for o in job.all_outputs() {
+            let name = &o.name;
             let path = out.join(name);
-            let (format, size, sha256) = if *kind == OutKind::Deploy {
-                ("deploy".to_string(), 0, String::new())
-            } else if *kind == OutKind::Sbom("sbom") {
-                ("sbom".to_string(), 0, String::new())
-            } else if path.is_dir() {
-                let index = format_oci_index_digest(&path)?;
-                (job.format.as_str().to_string(), 0, index)
-            } else {
-                let (sha, size) = match digests.get(Path::new(name)) {
-                    Some(&d) => d,
-                    None => pkg_core::digest::sha256_file(&path)
-                        .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?,
-                };
-                let f = match kind {
-                    OutKind::OciArchive => "oci-archive".to_string(),
-                    OutKind::Sbom(k) => k.to_string(),
-                    _ => job.format.as_str().to_string(),
-                };
-                (f, size, hex::encode(sha))
+            let (size, sha256) = match o.shape {
+                Shape::Dir => (0, String::new()),
+                Shape::ImageLayout => match &*written.borrow() {
+                    Some(Written::Image { index_digest, .. }) => (0, index_digest.clone()),
+                    _ => (0, job.format.layout_digest(&path)?.unwrap_or_default()),
+                },
+                Shape::File => {
+                    let (sha, size) = match digests.get(Path::new(name)) {
+                        Some(&d) => d,
+                        None => pkg_core::digest::sha256_file(&path)
+                            .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?,
+                    };
+                    (size, hex::encode(sha))
+                }
             };
+            let format = o.label.to_string();
             arts.push(Artifact {
                 name: name.clone(),
                 format,
@@ -842,20 +790,4 @@ pub fn run_with(
             })
             .collect(),
     })
-}
-
-/// The image index digest an OCI layout's `index.json` points at.
-fn format_oci_index_digest(layout: &Path) -> Result<String, AppError> {
-    let text = std::fs::read_to_string(layout.join("index.json"))
-        .map_err(|e| AppError::Build(format!("{}: {e}", layout.display())))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(AppError::build)?;
-    v["manifests"][0]["digest"]
-        .as_str()
-        .map(str::to_string)
-        .ok_or_else(|| {
-            AppError::Build(format!(
-                "{}: index.json names no image index",
-                layout.display()
-            ))
-        })
 }

@@ -11,7 +11,6 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use pkg_core::determinism::rfc3339;
@@ -706,45 +705,6 @@ fn cyclonedx(
     let digest = sha256_hex(to_text(&doc)?.as_bytes());
     doc["serialNumber"] = json!(format!("urn:uuid:{}", uuid_v5(&format!("sha256:{digest}"))));
     to_text(&doc)
-}
-
-/// The platform manifest digest of each arch in a written OCI layout (`index.json` → image
-/// index → `manifests[].platform`).
-pub fn image_manifests(layout: &Path) -> Result<BTreeMap<Arch, String>, AppError> {
-    let read_json = |p: &Path| -> Result<Value, AppError> {
-        let text = std::fs::read_to_string(p)
-            .map_err(|e| AppError::Build(format!("{}: {e}", p.display())))?;
-        serde_json::from_str(&text).map_err(|e| AppError::Build(format!("{}: {e}", p.display())))
-    };
-    let top = read_json(&layout.join("index.json"))?;
-    let index_digest = top["manifests"][0]["digest"].as_str().ok_or_else(|| {
-        AppError::Build(format!(
-            "{}: index.json names no image index",
-            layout.display()
-        ))
-    })?;
-    let hex = index_digest
-        .strip_prefix("sha256:")
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| AppError::Build(format!("{}: bad index digest", layout.display())))?;
-    let index = read_json(&layout.join("blobs/sha256").join(hex))?;
-    let mut out = BTreeMap::new();
-    for mf in index["manifests"].as_array().into_iter().flatten() {
-        let (Some(arch), Some(digest)) = (
-            mf["platform"]["architecture"].as_str(),
-            mf["digest"].as_str(),
-        ) else {
-            continue;
-        };
-        let variant = mf["platform"]["variant"].as_str();
-        if let Some(a) = Arch::ALL
-            .iter()
-            .find(|a| a.oci_arch() == arch && (variant.is_none() || a.oci_variant() == variant))
-        {
-            out.insert(*a, digest.to_string());
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -138,7 +138,7 @@ fn explain(artifact: &str, a_out: &Path, b_out: &Path) -> String {
         (pa.clone(), pb.clone())
     };
     let structural = match (formats::inspect(&ia), formats::inspect(&ib)) {
-        (Ok((ja, _)), Ok((jb, _))) => first_json_difference(&ja, &jb, ""),
+        (Ok(a), Ok(b)) => first_json_difference(&a.value, &b.value, ""),
         _ => None,
     };
     let detail = structural.unwrap_or_else(|| first_byte_difference(&pa, &pb));

@@ -142,6 +142,19 @@ pub fn data_entries(plan: &Plan) -> Result<Vec<pkg_core::plan::Entry>, DebError>
         .collect())
 }
 
+/// Everything [`write_deb`] would refuse in `plan` before reading any payload file: the name,
+/// the control fields, conffiles, the generated documentation and the maintainer scripts.
+/// Cheap; `lucia-pkg check` runs it.
+pub fn validate(plan: &Plan) -> Result<(), DebError> {
+    pkg_core::version::validate_name(&plan.meta.name)
+        .map_err(|e| DebError::Invalid(format!("package name: {e}")))?;
+    let conffiles = control::conffiles(plan)?;
+    docs::merged_entries(plan)?;
+    control::control_file(plan, 0)?;
+    scripts::maintainer_scripts(plan, &conffiles)?;
+    Ok(())
+}
+
 /// Writes the .deb for `plan` into `out`.
 ///
 /// Streaming: an ar header needs its member's size up front, so `data.tar.<ext>` and

@@ -49,6 +49,34 @@ fn split_env(kv: &str) -> (String, String) {
     }
 }
 
+/// The image options that hold whatever the base: env names, volumes, the user and the layer
+/// codec.
+pub(crate) fn check_options(plan: &Plan) -> Result<(), OciError> {
+    let o = &plan.formats.oci;
+    for (k, _) in &o.env {
+        if k.is_empty() || k.contains('=') {
+            return Err(OciError::BadOption(format!(
+                "oci env name `{k}` must be non-empty and contain no `=`"
+            )));
+        }
+    }
+    for v in &o.volumes {
+        if !v.starts_with('/') {
+            return Err(OciError::BadOption(format!(
+                "oci volume `{v}` must be an absolute path"
+            )));
+        }
+    }
+    parse_user(&o.user)?;
+    let codec = o.layer_compression;
+    crate::spec::layer_media_type(codec).ok_or_else(|| {
+        OciError::BadOption(format!(
+            "OCI layers cannot use {codec}: choose gzip, zstd or none"
+        ))
+    })?;
+    Ok(())
+}
+
 /// The run config: the base's, with the manifest's settings on top.
 pub(crate) fn run_config(
     plan: &Plan,
@@ -60,12 +88,8 @@ pub(crate) fn run_config(
     let mut env: BTreeMap<String, String> = c.env.iter().map(|kv| split_env(kv)).collect();
     env.entry("PATH".into())
         .or_insert_with(|| DEFAULT_PATH.into());
+    check_options(plan)?;
     for (k, v) in &o.env {
-        if k.is_empty() || k.contains('=') {
-            return Err(OciError::BadOption(format!(
-                "oci env name `{k}` must be non-empty and contain no `=`"
-            )));
-        }
         env.insert(k.clone(), v.clone());
     }
     c.env = env.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -98,11 +122,6 @@ pub(crate) fn run_config(
         c.exposed_ports.insert(p, BTreeMap::new());
     }
     for v in &o.volumes {
-        if !v.starts_with('/') {
-            return Err(OciError::BadOption(format!(
-                "oci volume `{v}` must be an absolute path"
-            )));
-        }
         c.volumes.insert(v.clone(), BTreeMap::new());
     }
     for (k, v) in labels_from {

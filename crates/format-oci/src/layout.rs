@@ -15,6 +15,8 @@ use crate::{image_name, version_tag, OciError};
 /// One platform of a written image index.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlatformSummary {
+    #[serde(skip)]
+    pub arch: pkg_core::Arch,
     /// `linux/amd64`, `linux/arm64/v8`.
     pub platform: String,
     pub manifest_digest: String,
@@ -35,7 +37,7 @@ pub struct OciSummary {
     pub platforms: Vec<PlatformSummary>,
 }
 
-fn check_plans(plans: &[Plan]) -> Result<Vec<&Plan>, OciError> {
+pub(crate) fn check_plans(plans: &[Plan]) -> Result<Vec<&Plan>, OciError> {
     let first = plans.first().ok_or_else(|| {
         OciError::BadOption("an OCI image needs at least one architecture".into())
     })?;
@@ -136,6 +138,7 @@ fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, Oci
             .map(Platform::label)
             .unwrap_or_default();
         platforms.push(PlatformSummary {
+            arch: plan.arch,
             platform: label,
             manifest_digest: img.manifest.digest.clone(),
         });
@@ -188,4 +191,58 @@ fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, Oci
     }
     index_desc.annotations.clear();
     Ok((index_desc, platforms, ref_name, img_name))
+}
+
+/// See [`crate::layout_digests`]: `index.json`'s image index, then that index's platform
+/// manifests, each read with a size limit.
+pub(crate) fn read_digests(layout: &Path) -> Result<(String, Vec<PlatformSummary>), OciError> {
+    let read_json = |p: &Path| -> Result<serde_json::Value, OciError> {
+        let mut f = fs::File::open(p).map_err(|e| OciError::io(p, e))?;
+        let size = f.metadata().map_err(|e| OciError::io(p, e))?.len();
+        let bytes = pkg_core::limits::read_small(
+            &mut f,
+            size,
+            pkg_core::limits::MAX_JSON_TOTAL,
+            "an image index",
+        )
+        .map_err(|m| OciError::invalid(p, m))?;
+        serde_json::from_slice(&bytes).map_err(|e| OciError::invalid(p, e.to_string()))
+    };
+    let top_path = layout.join("index.json");
+    let top = read_json(&top_path)?;
+    let index_digest = top["manifests"][0]["digest"]
+        .as_str()
+        .ok_or_else(|| OciError::invalid(&top_path, "names no image index"))?
+        .to_string();
+    let hex = index_digest
+        .strip_prefix("sha256:")
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| OciError::invalid(&top_path, "bad image index digest"))?;
+    let index = read_json(&layout.join("blobs/sha256").join(hex))?;
+    let mut platforms = Vec::new();
+    for mf in index["manifests"].as_array().into_iter().flatten() {
+        let (Some(os_arch), Some(digest)) = (
+            mf["platform"]["architecture"].as_str(),
+            mf["digest"].as_str(),
+        ) else {
+            continue;
+        };
+        let variant = mf["platform"]["variant"].as_str();
+        if let Some(arch) = pkg_core::Arch::ALL
+            .iter()
+            .copied()
+            .find(|a| a.oci_arch() == os_arch && (variant.is_none() || a.oci_variant() == variant))
+        {
+            let platform = match variant {
+                Some(v) => format!("linux/{os_arch}/{v}"),
+                None => format!("linux/{os_arch}"),
+            };
+            platforms.push(PlatformSummary {
+                arch,
+                platform,
+                manifest_digest: digest.to_string(),
+            });
+        }
+    }
+    Ok((index_digest, platforms))
 }

@@ -69,6 +69,26 @@ impl OciError {
     }
 }
 
+/// Everything [`write_layout`] would refuse in `plans` before reading any payload file or the
+/// base: one plan per architecture of one release, and each plan's image options (without a
+/// base, also the run config it would get). Cheap; `lucia-pkg check` runs it.
+pub fn validate(plans: &[Plan]) -> Result<(), OciError> {
+    layout::check_plans(plans)?;
+    for plan in plans {
+        image::check_options(plan)?;
+        if plan.formats.oci.base.is_none() {
+            image::run_config(plan, None, &std::collections::BTreeMap::new())?;
+        }
+    }
+    Ok(())
+}
+
+/// The image index digest (`sha256:…`) and each platform's manifest digest that a written
+/// layout's `index.json` and index blob name, read back with the inspect readers' limits.
+pub fn layout_digests(layout: &Path) -> Result<(String, Vec<PlatformSummary>), OciError> {
+    layout::read_digests(layout)
+}
+
 /// Every entry the image's own layers hold for `plan`'s platform (not the base image's), layer
 /// by layer as [`write_layout`] writes them: without the env file and systemd snippets, with the
 /// state directories and, on `scratch`, `/etc/passwd` and `/etc/group`. For bills of materials.

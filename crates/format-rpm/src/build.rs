@@ -192,7 +192,7 @@ fn add_entry(
 /// Refuses header strings with control characters (a newline in Vendor, Packager, URL… breaks
 /// every tool that prints or re-parses the header, and `rpm --queryformat` output). The check is
 /// the one every package header uses, `pkg_core::render::header_field`.
-fn check_header_fields(plan: &Plan) -> Result<(), RpmError> {
+pub(crate) fn check_header_fields(plan: &Plan) -> Result<(), RpmError> {
     use pkg_core::render::{header_field, header_text};
     const T: &str = "the rpm header";
     let meta = &plan.meta;

@@ -70,6 +70,30 @@ pub use stream::write_rpm;
 /// reproducibility and leak information).
 pub const BUILD_HOST: &str = "reproducible";
 
+/// Everything [`write_rpm`] would refuse in `plan` before reading any payload file: the source
+/// date, the header fields, every dependency list and the scriptlets. Cheap; `lucia-pkg check`
+/// runs it.
+pub fn validate(plan: &Plan) -> Result<(), RpmError> {
+    build::checked_source_date(plan)?;
+    build::check_header_fields(plan)?;
+    let (meta, opts) = (&plan.meta, &plan.formats.rpm);
+    for (field, list) in [
+        ("requires", &opts.requires),
+        ("recommends", &opts.recommends),
+        ("provides", &meta.provides),
+        ("conflicts", &meta.conflicts),
+        ("replaces", &meta.replaces),
+    ] {
+        deps::parse_all(field, list)?;
+    }
+    deps::auto_requires(&opts.shlib_requires)?;
+    for c in &meta.changelog {
+        u32::try_from(c.date).map_err(|_| RpmError::SourceDateTooLarge { date: c.date })?;
+    }
+    scriptlets::generate(plan.service.as_ref())?;
+    Ok(())
+}
+
 /// `lucia-1.0.0-1.x86_64.rpm`: name-version-release.arch.rpm (no epoch, as rpmbuild names it).
 pub fn file_name(plan: &Plan) -> String {
     format!(

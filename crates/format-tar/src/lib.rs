@@ -77,6 +77,14 @@ pub fn manifest_listing(plan: &Plan) -> Result<String, RenderError> {
     Ok(s)
 }
 
+/// Everything [`write_tarball`] would refuse in `plan` before reading any payload file: the
+/// MANIFEST lines and install.sh. Cheap; `lucia-pkg check` runs it.
+pub fn validate(plan: &Plan) -> Result<(), TarballError> {
+    manifest_listing(plan)?;
+    install_script::render(plan)?;
+    Ok(())
+}
+
 /// Streams the tarball for `plan` into `out`. The MANIFEST and install.sh are rendered before
 /// anything is written, so a value they cannot hold leaves `out` untouched.
 pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, TarballError> {

@@ -1,0 +1,90 @@
+//! The RPM package: one `.rpm` per architecture.
+
+use std::path::Path;
+
+use pkg_core::compress::Codec;
+use pkg_core::Plan;
+
+use super::{first, main_name, Inspected, Output, PackageFormat, Probe, Written};
+use crate::error::AppError;
+use crate::manifest::Format;
+
+pub struct Rpm;
+
+/// The rpm lead's magic bytes.
+const MAGIC: [u8; 4] = [0xed, 0xab, 0xee, 0xdb];
+
+impl Rpm {
+    fn error(e: format_rpm::RpmError) -> AppError {
+        use format_rpm::RpmError as E;
+        // What the manifest or the configured key must change; the rest is a failed build.
+        let input = matches!(
+            e,
+            E::Dependency { .. }
+                | E::SourceDateInFuture { .. }
+                | E::SourceDateTooLarge { .. }
+                | E::SigningUnavailable { .. }
+                | E::Signing { .. }
+                | E::TooLarge
+                | E::Render(_)
+        );
+        AppError::writer("rpm", input, e)
+    }
+}
+
+impl PackageFormat for Rpm {
+    fn format(&self) -> Format {
+        Format::Rpm
+    }
+
+    fn codec(&self, plan: &Plan) -> Codec {
+        plan.formats.rpm.compression
+    }
+
+    fn validate(&self, plans: &[&Plan]) -> Result<(), AppError> {
+        plans
+            .iter()
+            .try_for_each(|p| format_rpm::validate(p).map_err(Self::error))
+    }
+
+    fn outputs(&self, plans: &[&Plan]) -> Vec<Output> {
+        plans
+            .first()
+            .map(|p| vec![Output::file(format_rpm::file_name(p), "rpm")])
+            .unwrap_or_default()
+    }
+
+    fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError> {
+        let (plan, name) = (first(plans)?, main_name(outputs)?);
+        crate::output::write_atomic(&dir.join(name), |w| {
+            format_rpm::write_rpm(plan, w)
+                .map(|_| ())
+                .map_err(Self::error)
+        })?;
+        Ok(Written::Package {
+            format: Format::Rpm,
+            name: name.to_string(),
+        })
+    }
+
+    fn inspect(&self, probe: &Probe) -> Option<Result<Inspected, AppError>> {
+        if !probe.head.starts_with(&MAGIC) {
+            return None;
+        }
+        let report = match format_rpm::inspect(probe.path) {
+            Ok(r) => r,
+            Err(e) => return Some(Err(probe.unreadable("rpm", &e))),
+        };
+        // Listed, then failed (exit 1): the digests of a corrupt package do not hold.
+        let failure = (!report.digests.ok).then(|| {
+            AppError::Build(format!(
+                "{}: the rpm's digests do NOT hold (header: {}, payload: {}); the file is \
+                 corrupt, truncated or was modified",
+                pkg_core::limits::escape(&probe.path.display().to_string()),
+                pkg_core::limits::escape(&report.digests.header_sha256),
+                pkg_core::limits::escape(&report.digests.payload_sha256)
+            ))
+        });
+        Some(Inspected::new(&report, failure))
+    }
+}
