@@ -248,6 +248,17 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
     },
+    /// Write SLSA provenance for the out dir (provenance.intoto.jsonl: an in-toto statement in a
+    /// DSSE envelope) signed with the OpenSSH Ed25519 key sign-sums uses; see docs/provenance.md.
+    Attest {
+        /// Out directory holding SHA256SUMS and build-info.json.
+        #[arg(short, long, default_value = "dist", value_name = "DIR")]
+        out: PathBuf,
+        /// OpenSSH Ed25519 private key [default: $LUCIA_PKG_SUMS_KEY, the key itself or
+        /// a file path]. Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
     /// Build or extend a package repository (a static directory any web host can serve) from
     /// built packages; see docs/repositories.md.
     #[command(subcommand)]

@@ -3,7 +3,6 @@
 //! Flow: `manifest` (TOML → validated Spec) → `plan` (payload scan → per-arch Plan) →
 //! `formats` (one writer crate per format) → `output` (atomic files, SHA256SUMS, build-info.json).
 
-mod after;
 mod build;
 mod builder;
 mod cli;
@@ -15,6 +14,7 @@ mod manifest;
 mod output;
 mod plan;
 mod progress;
+mod provenance;
 mod repo;
 mod sbom;
 mod schedule;
@@ -330,15 +330,8 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::Inspect { file } => {
-            let inspection = formats::inspect(&file)?;
-            print!(
-                "{}",
-                if cli.json {
-                    &inspection.json
-                } else {
-                    &inspection.text
-                }
-            );
+            let inspection = formats::inspect_output(&file, cli.json)?;
+            print!("{}", inspection.output);
             if let Some(failure) = inspection.failure {
                 return Err(failure);
             }
@@ -482,6 +475,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 println!("wrote {}", path.display());
             }
         }
+        Command::Attest { out, key } => provenance::command(&out, key.as_deref(), cli.json)?,
         Command::Gc => {
             let st = open_store()?;
             let r = st.gc(false).map_err(AppError::build)?;

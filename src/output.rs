@@ -270,8 +270,12 @@ pub fn plan_sweep(
         if temp_owner(&name).is_some() || new.contains(&*name) || RECORDS.contains(&&*name) {
             continue;
         }
-        // A signature of the previous SHA256SUMS (`sign-sums`): invalid once it is rewritten.
-        if recorded.contains(&*name) || name == crate::sums_sign::SIG_NAME {
+        // A signature of the previous SHA256SUMS (`sign-sums`) or provenance of the previous
+        // outputs (`attest`): invalid once they are rewritten.
+        if recorded.contains(&*name)
+            || name == crate::sums_sign::SIG_NAME
+            || name == crate::provenance::FILE_NAME
+        {
             sweep.stale.push(os);
         } else {
             sweep.unknown.push(os);
