@@ -3,6 +3,7 @@
 //! Flow: `manifest` (TOML → validated Spec) → `plan` (payload scan → per-arch Plan) →
 //! `formats` (one writer crate per format) → `output` (atomic files, SHA256SUMS, build-info.json).
 
+mod after;
 mod build;
 mod builder;
 mod cli;
@@ -330,8 +331,15 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::Inspect { file } => {
-            let inspection = formats::inspect_output(&file, cli.json)?;
-            print!("{}", inspection.output);
+            let inspection = formats::inspect(&file)?;
+            print!(
+                "{}",
+                if cli.json {
+                    &inspection.json
+                } else {
+                    &inspection.text
+                }
+            );
             if let Some(failure) = inspection.failure {
                 return Err(failure);
             }
