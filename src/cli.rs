@@ -303,4 +303,25 @@ pub enum RepoCommand {
         #[arg(required = true, value_name = "DEB_OR_DIR")]
         inputs: Vec<PathBuf>,
     },
+    /// DNF/YUM repository: Packages/, repodata/repomd.xml with primary, filelists and other
+    /// metadata, and repomd.xml.asc when a key is given. Packages already there are kept.
+    Dnf(DnfArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DnfArgs {
+    /// Repository directory (created if missing; an existing one is extended).
+    #[arg(short, long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Metadata compression: gzip (every yum and dnf, EL7 included) or zstd (dnf on EL8+).
+    #[arg(long, default_value = "gzip", value_name = "CODEC", value_parser = ["gzip", "zstd"])]
+    pub compression: String,
+    /// ASCII-armored OpenPGP v4 secret key (RSA, Ed25519 or ECDSA) to sign repomd.xml with
+    /// [default: $LUCIA_PKG_REPO_KEY, the armored key itself or a file path; unset: unsigned].
+    /// Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// .rpm files, or directories (build out dirs) searched for *.rpm.
+    #[arg(required = true, value_name = "RPM_OR_DIR")]
+    pub inputs: Vec<PathBuf>,
 }

@@ -472,6 +472,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
                 );
             }
         }
+        Command::Repo(cli::RepoCommand::Dnf(args)) => repo::dnf::command(args, cli.json)?,
         Command::SignSums { out, key } => {
             let path = sums_sign::run(&out, key.as_deref())?;
             if cli.json {

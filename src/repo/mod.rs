@@ -4,11 +4,15 @@
 //! Determinism: a repository is a pure function of the set of packages it holds (the new ones
 //! plus those already in its pool), the suite/component/origin/label options, the signing key and
 //! the date. The date is `SOURCE_DATE_EPOCH` when set, else the newest build date among the
-//! packages (for a .deb: the newest ar member mtime, which lucia-pkg sets to the source date).
+//! packages (for a .deb: the newest ar member mtime, which lucia-pkg sets to the source date; for
+//! an .rpm: the newest BUILDTIME, which lucia-pkg sets to the source date).
 //! Nothing is read from the clock, the time zone or the order of the arguments.
 
 pub mod apt;
+pub mod dnf;
+pub mod rpm_header;
 pub mod sign;
+pub mod xml;
 
 use std::fs;
 use std::io::Write;
