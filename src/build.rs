@@ -634,8 +634,8 @@ pub fn run_with(
                 .unwrap_or_default();
             let bytes: u64 = job.plans.iter().map(|p| p.payload_size()).sum();
             schedule::Task {
-                cost: bytes.max(1).saturating_mul(schedule::codec_cost(codec)),
-                memory_mb: schedule::codec_memory_mb(codec),
+                cost: bytes.max(1).saturating_mul(codec.relative_cost()),
+                memory_mb: codec.working_memory_mb(),
                 item: job,
             }
         })

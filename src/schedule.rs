@@ -1,45 +1,15 @@
 //! Runs a build's packaging jobs on a small pool of threads, longest first, within a memory
 //! budget. Compression is nearly all of a build's cost, and its memory is the codecs' state
-//! (measured for a whole job: xz -6 ≈ 100 MB, single-threaded zstd -19 ≈ 100 MB), so running every job at once would multiply
-//! it: a job starts only when its estimated memory fits next to the running ones (or when nothing
-//! else runs). Output bytes never depend on this: it only decides when a job runs.
+//! (measured for a whole job: xz -6 ≈ 100 MB, single-threaded zstd -19 ≈ 100 MB; the figures
+//! live on the codec, `Codec::working_memory_mb` and `Codec::relative_cost` in pkg-core's
+//! compress.rs), so running every job at once would multiply it: a job starts only when its
+//! estimated memory fits next to the running ones (or when nothing else runs). Output bytes never depend on this: it only decides when a job runs.
 
 use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex};
 
-use pkg_core::compress::Codec;
-
 /// Peak memory the scheduler aims to stay under with the default codecs.
 pub const MEMORY_BUDGET_MB: u64 = 300;
-
-/// Estimated working memory of one compressor, in MB (measured with /usr/bin/time on the
-/// release build; see docs/performance.md).
-pub fn codec_memory_mb(c: Codec) -> u64 {
-    match c {
-        Codec::None => 4,
-        Codec::Gzip(_) => 8,
-        // liblzma's own figures for presets 7–9 (`xz --info-memory`, xz(1)).
-        Codec::Xz(l) if l >= 9 => 680,
-        Codec::Xz(8) => 370,
-        Codec::Xz(7) => 190,
-        Codec::Xz(l) if l >= 4 => 100,
-        Codec::Xz(_) => 20,
-        Codec::Zstd(l) if l >= 16 => 100,
-        Codec::Zstd(l) if l >= 8 => 80,
-        Codec::Zstd(_) => 30,
-    }
-}
-
-/// Relative CPU cost per payload byte, to start the longest jobs first.
-pub fn codec_cost(c: Codec) -> u64 {
-    match c {
-        Codec::None => 1,
-        Codec::Gzip(l) => 1 + l as u64 / 3,
-        Codec::Xz(l) => 6 + l as u64 * 2,
-        Codec::Zstd(l) if l >= 16 => 20,
-        Codec::Zstd(l) => 1 + l as u64 / 2,
-    }
-}
 
 pub struct Task<T> {
     pub cost: u64,

@@ -30,6 +30,35 @@ impl Default for Codec {
 }
 
 impl Codec {
+    /// Estimated working memory of one compressor, in MB, for scheduling jobs within a memory
+    /// budget (measured with /usr/bin/time on the release build; see docs/performance.md).
+    pub fn working_memory_mb(self) -> u64 {
+        match self {
+            Codec::None => 4,
+            Codec::Gzip(_) => 8,
+            // liblzma's own figures for presets 7–9 (`xz --info-memory`, xz(1)).
+            Codec::Xz(l) if l >= 9 => 680,
+            Codec::Xz(8) => 370,
+            Codec::Xz(7) => 190,
+            Codec::Xz(l) if l >= 4 => 100,
+            Codec::Xz(_) => 20,
+            Codec::Zstd(l) if l >= 16 => 100,
+            Codec::Zstd(l) if l >= 8 => 80,
+            Codec::Zstd(_) => 30,
+        }
+    }
+
+    /// Relative CPU cost per payload byte, to start the longest jobs first.
+    pub fn relative_cost(self) -> u64 {
+        match self {
+            Codec::None => 1,
+            Codec::Gzip(l) => 1 + l as u64 / 3,
+            Codec::Xz(l) => 6 + l as u64 * 2,
+            Codec::Zstd(l) if l >= 16 => 20,
+            Codec::Zstd(l) => 1 + l as u64 / 2,
+        }
+    }
+
     /// File-name extension (`tar.<ext>`), empty for no compression.
     pub fn extension(self) -> &'static str {
         match self {
