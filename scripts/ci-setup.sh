@@ -169,7 +169,8 @@ rust_arm64_target() {
 # tests/sbom.rs validates the SBOMs with spdx-tools (pyspdxtools) and cyclonedx-python-lib's strict
 # CycloneDX 1.6 JSON schema validator. Debian 12 packages neither (and its python3 refuses a
 # system-wide pip install), so they come from PyPI into a venv the test finds under the cache.
-SBOM_PY_TOOLS=(spdx-tools==0.8.5 "cyclonedx-python-lib[json-validation]==11.12.0")
+# tests/provenance.rs verifies the attest DSSE envelope with securesystemslib (Ed25519 through cryptography).
+SBOM_PY_TOOLS=(spdx-tools==0.8.5 "cyclonedx-python-lib[json-validation]==11.12.0" "securesystemslib[crypto]==1.6.0" cryptography==50.0.2)
 sbom_tools() {
     local venv="${LUCIA_E2E_CACHE:-/var/cache/lucia-pkg-e2e}/sbom-tools/venv" want
     want=$(printf '%s\n' "${SBOM_PY_TOOLS[@]}")
