@@ -3,9 +3,39 @@
 //! file (writing the new template beside it as `.dist`), create state directories, reload systemd,
 //! enable/start on first install and try-restart on re-install. Running it twice is harmless.
 
-use pkg_core::lifecycle::sh_quote;
+//!
+//! The script itself is `src/install_script/install.sh`, with the pieces it is filled with beside
+//! it, embedded with `include_str!` and filled by [`pkg_core::lifecycle::fill`]: every value from
+//! the manifest goes in as a word quoted by `pkg_core::render::sh_quote` (or, for the name and
+//! version it prints, checked by [`plain_text`]).
+
+use pkg_core::lifecycle::{fill, Fill, UnitIntent, SH_SYSTEMD_BOOTED};
 use pkg_core::plan::Plan;
 use pkg_core::render::RenderError;
+
+/// install.sh's shell fragments (`src/install_script/`), each opening with `##` lines that say
+/// what fills it.
+pub mod fragments {
+    pub const INSTALL_SH: &str = include_str!("install_script/install.sh");
+    pub const SNIPPET_FUNCTION: &str = include_str!("install_script/snippet-function.sh");
+    pub const RUN_SNIPPET: &str = include_str!("install_script/run-snippet.sh");
+    pub const ENSURE_DIR: &str = include_str!("install_script/ensure-dir.sh");
+    pub const PURGE_DIR: &str = include_str!("install_script/purge-dir.sh");
+    pub const SYSTEMCTL_UNITS: &str = include_str!("install_script/systemctl-units.sh");
+    pub const UNINSTALL_DISABLE: &str = include_str!("install_script/uninstall-disable.sh");
+
+    /// Every fragment of this crate, for the test that checks each one is used.
+    #[cfg(test)]
+    pub const ALL: [(&str, &str); 7] = [
+        ("install.sh", INSTALL_SH),
+        ("snippet-function.sh", SNIPPET_FUNCTION),
+        ("run-snippet.sh", RUN_SNIPPET),
+        ("ensure-dir.sh", ENSURE_DIR),
+        ("purge-dir.sh", PURGE_DIR),
+        ("systemctl-units.sh", SYSTEMCTL_UNITS),
+        ("uninstall-disable.sh", UNINSTALL_DISABLE),
+    ];
+}
 
 /// Values the script prints inside double quotes and comments (the package name and version,
 /// already restricted by the manifest check) must not be able to end the quoting, expand, or end
@@ -22,17 +52,22 @@ fn plain_text<'a>(what: &str, v: &'a str) -> Result<&'a str, RenderError> {
     Ok(v)
 }
 
-/// `cmd units` as an indented line, or nothing when the list is empty.
-fn units_line(indent: &str, cmd: &str, units: &str) -> String {
+/// `systemctl VERB units` for a non-empty list of the lifecycle table, else nothing.
+fn systemctl_units(verb: &str, units: &[&UnitIntent]) -> String {
     if units.is_empty() {
         String::new()
     } else {
-        format!("{indent}{cmd} {units}\n")
+        fill(
+            fragments::SYSTEMCTL_UNITS,
+            &[
+                ("VERB", Fill::Shell(verb)),
+                (
+                    "UNITS",
+                    Fill::Words(units.iter().map(|u| u.name.as_str()).collect()),
+                ),
+            ],
+        )
     }
-}
-
-fn indent(s: &str) -> String {
-    s.lines().map(|l| format!("    {l}\n")).collect()
 }
 
 /// The manifest's `[service.scripts]` as shell functions, called after the generated part of
@@ -49,9 +84,12 @@ fn snippet_functions(s: &pkg_core::lifecycle::Snippets) -> String {
         ("post_remove", &s.post_remove),
     ] {
         if let Some(c) = code.as_deref().filter(|c| !c.trim().is_empty()) {
-            out.push_str(&format!(
-                "# --- {name} from the manifest ($1: install, upgrade, remove or purge) ---\nsnippet_{name}() {{\n{}\n}}\n\n",
-                c.trim_end()
+            out.push_str(&fill(
+                fragments::SNIPPET_FUNCTION,
+                &[
+                    ("NAME", Fill::Shell(name)),
+                    ("CODE", Fill::Shell(c.trim_end())),
+                ],
             ));
         }
     }
@@ -83,223 +121,219 @@ pub fn render(plan: &Plan) -> Result<String, RenderError> {
     };
     let name = plain_text("package name", &plan.meta.name)?;
     let version = plain_text("version", &plan.meta.version.upstream)?;
-    let arch = plan.arch;
-    let mut dirs = String::new();
-    for d in svc.map(|s| s.dirs.as_slice()).unwrap_or_default() {
-        dirs.push_str(&format!(
-            "ensure_dir {} {:04o} {} {}\n",
-            sh_quote(&d.path),
-            d.mode,
-            sh_quote(&d.user),
-            sh_quote(&d.group)
+    let arch = plan.arch.to_string();
+    let Some(svc) = svc else {
+        return Ok(render_script(
+            plan,
+            name,
+            version,
+            &arch,
+            &Lifecycle::default(),
         ));
-    }
-    // Every list below comes from the lifecycle decision table (pkg_core::lifecycle).
-    let purge_dirs: String = svc
-        .map(|s| s.purge_dirs())
-        .unwrap_or_default()
-        .iter()
-        .map(|d| format!("    rm -rf \"$DESTDIR\"{}\n", sh_quote(&d.path)))
-        .collect();
-    let list = |units: Vec<&pkg_core::lifecycle::UnitIntent>| {
-        units
-            .iter()
-            .map(|u| sh_quote(&u.name))
-            .collect::<Vec<_>>()
-            .join(" ")
     };
-    let units_all = svc.map(|s| list(s.stop_on_removal())).unwrap_or_default();
-    let units_enable = svc.map(|s| list(s.enable_on_install())).unwrap_or_default();
-    let units_start = svc.map(|s| list(s.start_on_install())).unwrap_or_default();
-    let units_restart = svc
-        .map(|s| list(s.restart_on_upgrade()))
-        .unwrap_or_default();
-    let snippets = svc.map(|s| s.snippets.clone()).unwrap_or_default();
-    let snippet_fns = snippet_functions(&snippets);
-    let run_snippet = |name: &str, present: &Option<String>, arg: &str, indent: &str| {
+    // Every list below comes from the lifecycle decision table (pkg_core::lifecycle).
+    let dirs: String = svc
+        .dirs
+        .iter()
+        .map(|d| {
+            fill(
+                fragments::ENSURE_DIR,
+                &[
+                    ("DIR", Fill::Word(&d.path)),
+                    ("MODE", Fill::Mode(d.mode)),
+                    ("USER", Fill::Word(&d.user)),
+                    ("GROUP", Fill::Word(&d.group)),
+                ],
+            )
+        })
+        .collect();
+    let purge_dirs: String = svc
+        .purge_dirs()
+        .iter()
+        .map(|d| fill(fragments::PURGE_DIR, &[("DIR", Fill::Word(&d.path))]))
+        .collect();
+    let all_units = svc.stop_on_removal();
+    let disable = if all_units.is_empty() {
+        String::new()
+    } else {
+        fill(
+            fragments::UNINSTALL_DISABLE,
+            &[(
+                "UNITS",
+                Fill::Words(all_units.iter().map(|u| u.name.as_str()).collect()),
+            )],
+        )
+    };
+    let snippets = &svc.snippets;
+    let run_snippet = |name: &str, present: &Option<String>, arg: &str| {
         if present.as_deref().is_some_and(|c| !c.trim().is_empty()) {
-            format!("{indent}[ -n \"$DESTDIR\" ] || snippet_{name} {arg}\n")
+            fill(
+                fragments::RUN_SNIPPET,
+                &[("NAME", Fill::Shell(name)), ("ARG", Fill::Shell(arg))],
+            )
         } else {
             String::new()
         }
     };
-    let pre_install = run_snippet("pre_install", &snippets.pre_install, "\"$PHASE\"", "    ");
-    let post_install = run_snippet("post_install", &snippets.post_install, "\"$PHASE\"", "    ");
-    let pre_remove = run_snippet("pre_remove", &snippets.pre_remove, "remove", "");
-    let post_remove = run_snippet("post_remove", &snippets.post_remove, "\"$REMOVAL\"", "");
-    let in12 = "            ";
-    let first_install = format!(
-        "{}{}",
-        units_line(in12, "systemctl enable", &units_enable),
-        units_line(in12, "systemctl start", &units_start)
-    );
-    let reinstall = units_line(in12, "systemctl try-restart", &units_restart);
-    let nothing = |s: String| {
+    let lifecycle = Lifecycle {
+        create_user,
+        snippet_functions: snippet_functions(snippets),
+        pre_install: run_snippet("pre_install", &snippets.pre_install, "\"$PHASE\""),
+        post_install: run_snippet("post_install", &snippets.post_install, "\"$PHASE\""),
+        pre_remove: run_snippet("pre_remove", &snippets.pre_remove, "remove"),
+        post_remove: run_snippet("post_remove", &snippets.post_remove, "\"$REMOVAL\""),
+        dirs,
+        first_install: format!(
+            "{}{}",
+            systemctl_units("enable", &svc.enable_on_install()),
+            systemctl_units("start", &svc.start_on_install())
+        ),
+        reinstall: systemctl_units("try-restart", &svc.restart_on_upgrade()),
+        disable,
+        purge_dirs,
+    };
+    Ok(render_script(plan, name, version, &arch, &lifecycle))
+}
+
+/// The service's share of install.sh, each part filled from its fragments; empty without a
+/// service.
+#[derive(Default)]
+struct Lifecycle {
+    create_user: String,
+    snippet_functions: String,
+    pre_install: String,
+    post_install: String,
+    pre_remove: String,
+    post_remove: String,
+    dirs: String,
+    first_install: String,
+    reinstall: String,
+    disable: String,
+    purge_dirs: String,
+}
+
+fn render_script(plan: &Plan, name: &str, version: &str, arch: &str, l: &Lifecycle) -> String {
+    let or_nothing = |s: &str| {
         if s.is_empty() {
-            format!("{in12}:\n")
-        } else {
-            s
-        }
-    };
-    let disable = if units_all.is_empty() {
-        String::new()
-    } else {
-        format!("    if [ \"$SYSTEMD\" = 1 ]; then\n        systemctl disable --now {units_all} || true\n    fi\n")
-    };
-    Ok(format!(
-        r##"#!/bin/sh
-# install.sh for {name} {version} (linux/{arch}), generated by lucia-pkg from the package manifest.
-#
-#   ./install.sh                      install or upgrade (as root)
-#   DESTDIR=/stage ./install.sh       install into a staging root (no users, no systemd actions)
-#   ./install.sh --uninstall [--purge] remove files (--purge also removes config and state; never the user)
-#
-# Modes and owners come from MANIFEST, not from the extracted files. An existing config file is never
-# overwritten: the new template is written beside it as <file>.dist.
-set -eu
-
-HERE=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
-DESTDIR=${{DESTDIR:-}}
-ACTION=install
-PURGE=0
-for arg in "$@"; do
-    case "$arg" in
-        --uninstall) ACTION=uninstall ;;
-        --purge) PURGE=1 ;;
-        DESTDIR=*) DESTDIR=${{arg#DESTDIR=}} ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown argument '$arg' (see --help)" >&2; exit 2 ;;
-    esac
-done
-DESTDIR=${{DESTDIR%/}}
-
-IS_ROOT=0
-[ "$(id -u)" = 0 ] && IS_ROOT=1
-if [ -z "$DESTDIR" ] && [ "$IS_ROOT" != 1 ]; then
-    echo "install.sh: run as root, or give DESTDIR=/some/dir for a staged install" >&2
-    exit 1
-fi
-SYSTEMD=0
-[ -z "$DESTDIR" ] && {booted} && command -v systemctl >/dev/null 2>&1 && SYSTEMD=1
-
-set_owner() {{ # path user group
-    if [ "$IS_ROOT" = 1 ]; then
-        if ! chown -h "$2:$3" "$1" 2>/dev/null; then
-            [ -z "$DESTDIR" ] && {{ echo "install.sh: cannot chown $1 to $2:$3" >&2; exit 1; }}
-            # In a DESTDIR the account may not exist on this host: leave root ownership.
-            :
-        fi
-    fi
-}}
-
-ensure_dir() {{ # path mode user group
-    d="$DESTDIR$1"
-    if [ ! -d "$d" ]; then
-        mkdir -p "$d"
-        chmod "$2" "$d"
-        set_owner "$d" "$3" "$4"
-    fi
-}}
-
-# Copies $1 beside $2 under a fixed-length temporary name, then renames it into place: the temporary
-# name does not grow with the file's own name, so any name the package managers can unpack
-# installs here too.
-place_file() {{ # src dst mode user group
-    tmp="${{2%/*}}/.lucia-pkg-new.$$"
-    rm -f "$tmp"
-    cp "$1" "$tmp"
-    chmod "$3" "$tmp"
-    set_owner "$tmp" "$4" "$5"
-    mv -f "$tmp" "$2"
-}}
-
-install_entries() {{
-    while IFS='	' read -r kind mode user group path target; do
-        dst="$DESTDIR$path"
-        case "$kind" in
-            d|D)
-                [ -d "$dst" ] || mkdir -p "$dst"
-                if [ "$kind" = d ]; then chmod "$mode" "$dst"; set_owner "$dst" "$user" "$group"; fi
-                ;;
-            f)
-                place_file "$HERE/root$path" "$dst" "$mode" "$user" "$group"
-                ;;
-            c)
-                if [ -e "$dst" ]; then
-                    if ! cmp -s "$HERE/root$path" "$dst"; then
-                        cp "$HERE/root$path" "$dst.dist"
-                        chmod "$mode" "$dst.dist"
-                        set_owner "$dst.dist" "$user" "$group"
-                        echo "install.sh: kept your $path; the new template is $path.dist"
-                    fi
-                else
-                    place_file "$HERE/root$path" "$dst" "$mode" "$user" "$group"
-                fi
-                ;;
-            l)
-                ln -sfn -- "$target" "$dst"
-                ;;
-            *) echo "install.sh: bad MANIFEST line for $path" >&2; exit 1 ;;
-        esac
-    done < "$HERE/MANIFEST"
-}}
-
-remove_entries() {{
-    # Files first (reverse order puts children before parents), then owned dirs if empty.
-    sort -r -t '	' -k5,5 "$HERE/MANIFEST" | while IFS='	' read -r kind mode user group path target; do
-        dst="$DESTDIR$path"
-        case "$kind" in
-            f|l) rm -f "$dst" ;;
-            c) if [ "$PURGE" = 1 ]; then rm -f "$dst" "$dst.dist"; fi ;;
-            d) rmdir "$dst" 2>/dev/null || true ;;
-            D) : ;;
-        esac
-    done
-}}
-
-{snippet_fns}if [ "$ACTION" = install ]; then
-    FIRST=1
-    [ -d "$DESTDIR"{install_dir} ] && FIRST=0
-    PHASE=upgrade
-    [ "$FIRST" = 1 ] && PHASE=install
-    if [ -z "$DESTDIR" ]; then
-        # The service account must exist before files are given its group.
-{create_user}    fi
-{pre_install}    install_entries
-{dirs}    if [ "$SYSTEMD" = 1 ]; then
-        systemctl daemon-reload
-        if [ "$FIRST" = 1 ]; then
-{first_install}        else
-{reinstall}        fi
-    fi
-{post_install}    echo "install.sh: {name} {version} installed${{DESTDIR:+ into $DESTDIR}}"
-else
-    REMOVAL=remove
-    [ "$PURGE" = 1 ] && REMOVAL=purge
-{disable}{pre_remove_indented}    remove_entries
-    if [ "$PURGE" = 1 ]; then
-{purge_dirs}        :
-    fi
-    if [ "$SYSTEMD" = 1 ]; then systemctl daemon-reload; fi
-{post_remove_indented}
-    echo "install.sh: {name} removed (the system user is kept{keep_note})"
-fi
-"##,
-        booted = pkg_core::lifecycle::SH_SYSTEMD_BOOTED,
-        pre_remove_indented = indent(&pre_remove),
-        post_remove_indented = indent(&post_remove),
-        first_install = nothing(first_install),
-        reinstall = nothing(reinstall),
-        create_user = if create_user.is_empty() {
             ":\n".to_string()
         } else {
-            create_user
-        },
-        install_dir = sh_quote(&plan.install_dir),
-        keep_note = if purge_dirs.is_empty() {
-            ""
-        } else {
-            "; --purge removes state"
-        },
-    ))
+            s.to_string()
+        }
+    };
+    let keep_note = if l.purge_dirs.is_empty() {
+        ""
+    } else {
+        "; --purge removes state"
+    };
+    let (create_user, first_install, reinstall) = (
+        or_nothing(&l.create_user),
+        or_nothing(&l.first_install),
+        or_nothing(&l.reinstall),
+    );
+    fill(
+        fragments::INSTALL_SH,
+        &[
+            ("NAME", Fill::Shell(name)),
+            ("VERSION", Fill::Shell(version)),
+            ("ARCH", Fill::Shell(arch)),
+            ("SYSTEMD_BOOTED", Fill::Shell(SH_SYSTEMD_BOOTED)),
+            ("INSTALL_DIR", Fill::Word(&plan.install_dir)),
+            ("SNIPPET_FUNCTIONS", Fill::Shell(&l.snippet_functions)),
+            ("CREATE_USER", Fill::Shell(&create_user)),
+            ("PRE_INSTALL", Fill::Shell(&l.pre_install)),
+            ("DIRS", Fill::Shell(&l.dirs)),
+            ("FIRST_INSTALL", Fill::Shell(&first_install)),
+            ("REINSTALL", Fill::Shell(&reinstall)),
+            ("POST_INSTALL", Fill::Shell(&l.post_install)),
+            ("DISABLE", Fill::Shell(&l.disable)),
+            ("PRE_REMOVE", Fill::Shell(&l.pre_remove)),
+            ("PURGE_DIRS", Fill::Shell(&l.purge_dirs)),
+            ("POST_REMOVE", Fill::Shell(&l.post_remove)),
+            ("KEEP_NOTE", Fill::Shell(keep_note)),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pkg_core::lifecycle::{missing_lines, placeholders, Snippets};
+    use pkg_core::sample::lucia_like_plan;
+    use pkg_core::Arch;
+
+    fn parses(script: &str) {
+        let out = std::process::Command::new("sh")
+            .arg("-n")
+            .arg("-c")
+            .arg(script)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Each fragment file (this crate's and pkg-core's create-user.sh, the only shared one
+    /// install.sh uses) shows up in the script of a plan with a unit of every kind the lifecycle
+    /// table tells apart and every snippet, and every placeholder is filled.
+    #[test]
+    fn every_fragment_is_used() {
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        let svc = plan.service.as_mut().unwrap();
+        for (name, enable, start, restart_after_upgrade) in [
+            ("worker.service", true, false, true),
+            ("cleanup@.service", false, false, false),
+        ] {
+            svc.units.push(UnitIntent {
+                name: name.into(),
+                enable,
+                start,
+                restart_after_upgrade,
+            });
+        }
+        svc.snippets = Snippets {
+            pre_install: Some("echo pre-install".into()),
+            post_install: Some("echo post-install".into()),
+            pre_remove: Some("echo pre-remove".into()),
+            post_remove: Some("echo post-remove".into()),
+        };
+        let script = render(&plan).unwrap();
+        let shared = [(
+            "create-user.sh",
+            pkg_core::lifecycle::fragments::CREATE_USER,
+        )];
+        for (name, fragment) in fragments::ALL.into_iter().chain(shared) {
+            assert!(fragment.starts_with("## "), "{name} has no header");
+            assert!(
+                !missing_lines(fragment, "").is_empty(),
+                "{name}: nothing to look for"
+            );
+            assert_eq!(
+                missing_lines(fragment, &script),
+                Vec::<&str>::new(),
+                "{name}"
+            );
+        }
+        assert_eq!(placeholders(&script), Vec::<&str>::new());
+        assert!(script.starts_with("#!/bin/sh\n# install.sh for lucia "));
+        assert!(script.contains(
+            "            systemctl enable lucia.service worker.service\n            systemctl start lucia.service\n        else\n            systemctl try-restart lucia.service worker.service\n"
+        ));
+        assert!(script.contains("snippet_post_remove() {\necho post-remove\n}\n"));
+        parses(&script);
+    }
+
+    /// Without a service every optional block is left out or becomes `:`.
+    #[test]
+    fn without_a_service_the_script_still_parses() {
+        let mut plan = lucia_like_plan(Arch::Amd64);
+        plan.service = None;
+        let script = render(&plan).unwrap();
+        assert_eq!(placeholders(&script), Vec::<&str>::new());
+        assert!(script.contains("        if [ \"$FIRST\" = 1 ]; then\n            :\n        else\n            :\n        fi\n"));
+        assert!(!script.contains("snippet_") && !script.contains("ensure_dir '"));
+        parses(&script);
+    }
 }

@@ -158,7 +158,6 @@ impl ServiceIntent {
         let Some(u) = &self.user else {
             return Ok(String::new());
         };
-        let (n, g) = (sh_quote(&u.name), sh_quote(&u.group));
         let conf = sysusers_conf(u)?;
         if conf.lines().any(|l| l.trim() == HEREDOC_END) {
             return Err(RenderError::new(
@@ -168,32 +167,17 @@ impl ServiceIntent {
                 "a line of its sysusers.d file equals the here-document terminator",
             ));
         }
-        Ok(format!(
-            r#"if ! getent group {g} >/dev/null 2>&1 || ! getent passwd {n} >/dev/null 2>&1; then
-    if command -v systemd-sysusers >/dev/null 2>&1; then
-        systemd-sysusers --replace={sysusers} - <<'{HEREDOC_END}' || true
-{conf}{HEREDOC_END}
-    fi
-fi
-if ! getent group {g} >/dev/null 2>&1; then
-    if command -v groupadd >/dev/null 2>&1; then
-        groupadd --system {g}
-    else
-        addgroup --system {g}
-    fi
-fi
-if ! getent passwd {n} >/dev/null 2>&1; then
-    if command -v useradd >/dev/null 2>&1; then
-        useradd --system --gid {g} --home-dir {home} --no-create-home --shell {shell} --comment {gecos} {n}
-    else
-        adduser --system --ingroup {g} --home {home} --no-create-home --shell {shell} --gecos {gecos} {n}
-    fi
-fi
-"#,
-            sysusers = sh_quote(&self.sysusers_path),
-            home = sh_quote(&u.home),
-            shell = sh_quote(&u.shell),
-            gecos = sh_quote(&u.gecos),
+        Ok(fill(
+            fragments::CREATE_USER,
+            &[
+                ("USER", Fill::Word(&u.name)),
+                ("GROUP", Fill::Word(&u.group)),
+                ("HOME", Fill::Word(&u.home)),
+                ("SHELL", Fill::Word(&u.shell)),
+                ("GECOS", Fill::Word(&u.gecos)),
+                ("SYSUSERS_PATH", Fill::Word(&self.sysusers_path)),
+                ("SYSUSERS_CONF", Fill::Shell(&conf)),
+            ],
         ))
     }
 
@@ -202,27 +186,31 @@ fi
     pub fn sh_create_dirs(&self) -> String {
         let mut s = String::new();
         if !self.dirs.is_empty() {
-            s.push_str(&format!(
-                "if command -v systemd-tmpfiles >/dev/null 2>&1 && [ -f {t} ]; then\n    systemd-tmpfiles --create {t} || true\nfi\n",
-                t = sh_quote(&self.tmpfiles_path)
+            s.push_str(&fill(
+                fragments::TMPFILES_CREATE,
+                &[("TMPFILES", Fill::Word(&self.tmpfiles_path))],
             ));
             for d in &self.dirs {
-                let p = sh_quote(&d.path);
-                s.push_str(&format!(
-                    "if [ ! -d {p} ]; then\n    mkdir -p {p}\n    chown {u}:{g} {p}\n    chmod {m:04o} {p}\nfi\n",
-                    u = sh_quote(&d.user),
-                    g = sh_quote(&d.group),
-                    m = d.mode
+                s.push_str(&fill(
+                    fragments::CREATE_DIR,
+                    &[
+                        ("DIR", Fill::Word(&d.path)),
+                        ("USER", Fill::Word(&d.user)),
+                        ("GROUP", Fill::Word(&d.group)),
+                        ("MODE", Fill::Mode(d.mode)),
+                    ],
                 ));
             }
         }
         if let Some(env) = &self.env_file {
-            let p = sh_quote(&env.path);
-            s.push_str(&format!(
-                "if [ -f {p} ]; then\n    chown {u}:{g} {p}\n    chmod {m:04o} {p}\nfi\n",
-                u = sh_quote(&env.user),
-                g = sh_quote(&env.group),
-                m = env.mode
+            s.push_str(&fill(
+                fragments::ENV_FILE_OWNER,
+                &[
+                    ("FILE", Fill::Word(&env.path)),
+                    ("USER", Fill::Word(&env.user)),
+                    ("GROUP", Fill::Word(&env.group)),
+                    ("MODE", Fill::Mode(env.mode)),
+                ],
             ));
         }
         s
@@ -232,7 +220,7 @@ fi
     pub fn sh_purge_dirs(&self) -> String {
         self.purge_dirs()
             .iter()
-            .map(|d| format!("rm -rf {}\n", sh_quote(&d.path)))
+            .map(|d| fill(fragments::PURGE_DIR, &[("DIR", Fill::Word(&d.path))]))
             .collect()
     }
 
@@ -288,6 +276,207 @@ fi
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+// --- Shell fragments --------------------------------------------------------------------------
+//
+// The shell every renderer writes lives in `.sh` files beside it (these shared ones in
+// `src/lifecycle/`, the deb, rpm and install.sh ones in their crates), embedded with
+// `include_str!` and filled by [`fill`], so a packager can read each piece as shell. A fragment
+// file opens with `##` lines saying what fills it; [`fill`] drops them.
+
+/// The fragments shared by the deb, rpm and install.sh renderers.
+pub mod fragments {
+    /// Creates the group and user (`#USER#`, `#GROUP#`, `#HOME#`, `#SHELL#`, `#GECOS#`,
+    /// `#SYSUSERS_PATH#`, `#SYSUSERS_CONF#`).
+    pub const CREATE_USER: &str = include_str!("lifecycle/create-user.sh");
+    /// Runs systemd-tmpfiles on the installed tmpfiles.d file (`#TMPFILES#`).
+    pub const TMPFILES_CREATE: &str = include_str!("lifecycle/tmpfiles-create.sh");
+    /// Creates one managed directory by hand (`#DIR#`, `#USER#`, `#GROUP#`, `#MODE#`).
+    pub const CREATE_DIR: &str = include_str!("lifecycle/create-dir.sh");
+    /// Gives the environment file its owner and mode (`#FILE#`, `#USER#`, `#GROUP#`, `#MODE#`).
+    pub const ENV_FILE_OWNER: &str = include_str!("lifecycle/env-file-owner.sh");
+    /// Removes one directory marked for purge (`#DIR#`).
+    pub const PURGE_DIR: &str = include_str!("lifecycle/purge-dir.sh");
+
+    /// Every shared fragment, for tests that check each one is used.
+    pub const ALL: [(&str, &str); 5] = [
+        ("create-user.sh", CREATE_USER),
+        ("tmpfiles-create.sh", TMPFILES_CREATE),
+        ("create-dir.sh", CREATE_DIR),
+        ("env-file-owner.sh", ENV_FILE_OWNER),
+        ("purge-dir.sh", PURGE_DIR),
+    ];
+}
+
+/// The value of one `#NAME#` placeholder of a shell fragment. A value from the manifest reaches
+/// the shell only as [`Fill::Word`] or [`Fill::Words`], i.e. through [`sh_quote`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fill<'a> {
+    /// One shell word (a path, a unit or account name), quoted by [`sh_quote`].
+    Word(&'a str),
+    /// Shell words each quoted by [`sh_quote`], joined by single blanks (a unit list).
+    Words(Vec<&'a str>),
+    /// A file mode as four octal digits.
+    Mode(u32),
+    /// Text placed as it is: shell filled from other fragments, a fixed test such as
+    /// [`SH_SYSTEMD_BOOTED`], a rendered config file for a here-document, a manifest snippet
+    /// (the author's own shell), or text its renderer already checked for the place it goes.
+    Shell(&'a str),
+}
+
+impl Fill<'_> {
+    fn text(&self) -> String {
+        match self {
+            Fill::Word(w) => sh_quote(w),
+            Fill::Words(ws) => ws.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" "),
+            Fill::Mode(m) => format!("{m:04o}"),
+            Fill::Shell(s) => (*s).to_string(),
+        }
+    }
+}
+
+/// A fragment without its `##` header lines.
+pub fn fragment_body(fragment: &str) -> &str {
+    let mut rest = fragment;
+    while rest.starts_with("##") {
+        rest = rest.split_once('\n').map_or("", |(_, r)| r);
+    }
+    rest
+}
+
+/// The `#NAME#` placeholder (uppercase letters, digits, `_`) that starts `s`, if any.
+fn placeholder_at(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix('#')?;
+    let end = rest.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))?;
+    let name = &rest[..end];
+    (!name.is_empty()
+        && rest[end..].starts_with('#')
+        && name.starts_with(|c: char| c.is_ascii_uppercase()))
+    .then_some(name)
+}
+
+/// The placeholder names a text holds, in order (tests use it to find unfilled ones).
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(off) = text[i..].find('#') {
+        let at = i + off;
+        match placeholder_at(&text[at..]) {
+            Some(name) => {
+                out.push(name);
+                i = at + name.len() + 2;
+            }
+            None => i = at + 1,
+        }
+    }
+    out
+}
+
+/// Fills a fragment in one pass over its text, so a value is never itself searched for
+/// placeholders. A line that is only a placeholder (after blanks) takes a block of lines: each
+/// line of the value is written with that indentation (without indentation, the value is
+/// written as it is, ending with a newline), and an empty value removes the line. Any other
+/// placeholder is replaced inline. A placeholder without a value is left as written.
+pub fn fill(fragment: &str, values: &[(&str, Fill<'_>)]) -> String {
+    let value = |name: &str| {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.text())
+    };
+    let mut out = String::new();
+    for line in fragment_body(fragment).split_inclusive('\n') {
+        let bare = line.strip_suffix('\n').unwrap_or(line);
+        let indent = &bare[..bare.len() - bare.trim_start_matches(' ').len()];
+        let block = placeholder_at(&bare[indent.len()..])
+            .filter(|name| name.len() + 2 == bare.len() - indent.len())
+            .and_then(value);
+        if let Some(text) = block {
+            if indent.is_empty() {
+                out.push_str(&text);
+                if !text.is_empty() && !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            } else {
+                for l in text.lines() {
+                    out.push_str(indent);
+                    out.push_str(l);
+                    out.push('\n');
+                }
+            }
+            continue;
+        }
+        let mut i = 0;
+        while let Some(off) = line[i..].find('#') {
+            let at = i + off;
+            out.push_str(&line[i..at]);
+            match placeholder_at(&line[at..]).and_then(|n| value(n).map(|v| (n, v))) {
+                Some((name, text)) => {
+                    out.push_str(&text);
+                    i = at + name.len() + 2;
+                }
+                None => {
+                    out.push('#');
+                    i = at + 1;
+                }
+            }
+        }
+        out.push_str(&line[i..]);
+    }
+    out
+}
+
+/// The text of a line around its placeholders (one piece more than there are placeholders).
+fn literal_parts(line: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while let Some(off) = line[i..].find('#') {
+        let at = i + off;
+        match placeholder_at(&line[at..]) {
+            Some(name) => {
+                parts.push(&line[start..at]);
+                i = at + name.len() + 2;
+                start = i;
+            }
+            None => i = at + 1,
+        }
+    }
+    parts.push(&line[start..]);
+    parts
+}
+
+/// The lines of a fragment's body that `rendered` does not show: a fragment line matches a
+/// rendered line (both without surrounding blanks) when its text around the placeholders is
+/// there in order, at the start and at the end. Blank lines and lines that are only
+/// placeholders are not looked for. The renderers' tests use it to prove each fragment file is
+/// used.
+pub fn missing_lines<'a>(fragment: &'a str, rendered: &str) -> Vec<&'a str> {
+    let matches = |parts: &[&str], line: &str| match parts {
+        [only] => line == *only,
+        [first, middle @ .., last] => {
+            let Some(mut at) = line.strip_prefix(first).map(|_| first.len()) else {
+                return false;
+            };
+            for part in middle {
+                match line[at..].find(part) {
+                    Some(o) => at += o + part.len(),
+                    None => return false,
+                }
+            }
+            line.len() >= at + last.len() && line.ends_with(last)
+        }
+        [] => true,
+    };
+    fragment_body(fragment)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !literal_parts(l).iter().all(|p| p.is_empty()))
+        .filter(|l| {
+            let parts = literal_parts(l);
+            !rendered.lines().any(|r| matches(&parts, r.trim()))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -401,6 +590,61 @@ mod tests {
             "{want}"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn fill_quotes_words_and_places_blocks() {
+        let fragment = "## header: what fills it\n## more header\nif #TEST#; then\n    #BLOCK#\n    #GONE#\nfi\n#AT_ZERO#\necho #WORDS# #MODE# #UNKNOWN# x#W#y\n";
+        let text = fill(
+            fragment,
+            &[
+                ("TEST", Fill::Shell(SH_SYSTEMD_BOOTED)),
+                ("BLOCK", Fill::Shell("a\n\nb #WORDS#\n")),
+                ("GONE", Fill::Shell("")),
+                ("AT_ZERO", Fill::Shell("z")),
+                ("WORDS", Fill::Words(vec!["a b", "c", "it's"])),
+                ("MODE", Fill::Mode(0o750)),
+                ("W", Fill::Word("$(id)")),
+            ],
+        );
+        assert_eq!(
+            text,
+            "if [ -d /run/systemd/system ]; then\n    a\n    \n    b #WORDS#\nfi\nz\necho 'a b' c 'it'\\''s' 0750 #UNKNOWN# x'$(id)'y\n"
+        );
+        assert_eq!(placeholders("x #A_1# #b# ## #C#"), ["A_1", "C"]);
+        assert_eq!(fragment_body("## only a header\n"), "");
+    }
+
+    /// Each shared fragment file is used, and every placeholder in it is filled.
+    #[test]
+    fn every_shared_fragment_is_used() {
+        let mut i = crate::sample::lucia_like_plan(crate::Arch::Amd64)
+            .service
+            .unwrap();
+        i.user.as_mut().unwrap().group = "luciagrp".into();
+        let rendered = format!(
+            "{}{}{}",
+            i.sh_create_user().unwrap(),
+            i.sh_create_dirs(),
+            i.sh_purge_dirs()
+        );
+        for (name, fragment) in fragments::ALL {
+            assert!(fragment.starts_with("## "), "{name} has no header");
+            assert!(
+                !missing_lines(fragment, "").is_empty(),
+                "{name}: nothing to look for"
+            );
+            assert_eq!(
+                missing_lines(fragment, &rendered),
+                Vec::<&str>::new(),
+                "{name}"
+            );
+        }
+        assert_eq!(placeholders(&rendered), Vec::<&str>::new());
+        // The here-document terminator sh_create_user checks for is the fragment's.
+        let body = fragment_body(fragments::CREATE_USER);
+        assert!(body.contains(&format!("<<'{HEREDOC_END}'")));
+        assert!(body.lines().any(|l| l == HEREDOC_END));
     }
 
     /// The generated shell must at least parse.
