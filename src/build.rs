@@ -277,33 +277,10 @@ pub struct ArtifactStatus {
     pub seconds: f64,
 }
 
-/// A stable fingerprint of a plan: every entry's path, kind, mode, owner, size and content hash,
-/// plus the metadata and options that change artifact bytes.
+/// A stable fingerprint of a plan (see `src/plan/fingerprint.rs`): every field that can change
+/// an artifact's bytes, and no machine-specific path.
 pub fn plan_fingerprint(plan: &Plan) -> String {
-    let mut s = String::new();
-    for e in &plan.entries {
-        let kind = match &e.kind {
-            EntryKind::Dir => "d".to_string(),
-            EntryKind::File { sha256, size, .. } => format!("f {size} {}", hex::encode(sha256)),
-            EntryKind::Symlink { target } => format!("l {target}"),
-        };
-        s.push_str(&format!(
-            "{}\t{kind}\t{:o}\t{}:{}:{}:{}\t{}{}\n",
-            e.path,
-            e.mode,
-            e.owner.user,
-            e.owner.group,
-            e.owner.uid,
-            e.owner.gid,
-            e.config as u8,
-            e.owned as u8
-        ));
-    }
-    s.push_str(&format!(
-        "{:?}\n{:?}\n{:?}\n{}\n{}\n",
-        plan.meta, plan.service, plan.formats, plan.source_date, plan.arch
-    ));
-    sha256_hex(s.as_bytes())
+    plan::fingerprint::fingerprint(plan)
 }
 
 fn artifact_key(

@@ -3,6 +3,7 @@
 //! the per-format options. Every format writer consumes only this.
 
 pub mod elf;
+pub mod fingerprint;
 pub mod installable;
 pub mod payload;
 pub mod shlibs;
