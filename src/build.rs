@@ -49,12 +49,22 @@ pub fn parse_arch_list(s: &str) -> Result<Vec<Arch>, AppError> {
         }
     }
     if v.is_empty() {
-        return Err(AppError::Input(
-            "--arch is empty: give amd64, arm64 or all".into(),
-        ));
+        return Err(AppError::Input(format!(
+            "--arch is empty: give {}",
+            word_list(&crate::cli::arch_words())
+        )));
     }
     v.sort();
     Ok(v)
+}
+
+/// `a, b, c or d`.
+fn word_list(words: &[&str]) -> String {
+    match words.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        Some((last, _)) => last.to_string(),
+        None => String::new(),
+    }
 }
 
 pub fn parse_format_list(s: &str) -> Result<Vec<Format>, AppError> {
@@ -65,7 +75,8 @@ pub fn parse_format_list(s: &str) -> Result<Vec<Format>, AppError> {
     for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let f = Format::parse(part).ok_or_else(|| {
             AppError::Input(format!(
-                "--format: unknown format `{part}`: use tar, deb, rpm, oci or all"
+                "--format: unknown format `{part}`: use {}",
+                word_list(&crate::cli::format_words())
             ))
         })?;
         if !v.contains(&f) {
@@ -73,9 +84,10 @@ pub fn parse_format_list(s: &str) -> Result<Vec<Format>, AppError> {
         }
     }
     if v.is_empty() {
-        return Err(AppError::Input(
-            "--format is empty: give tar, deb, rpm, oci or all".into(),
-        ));
+        return Err(AppError::Input(format!(
+            "--format is empty: give {}",
+            word_list(&crate::cli::format_words())
+        )));
     }
     v.sort();
     Ok(v)

@@ -50,10 +50,10 @@ pub struct Selection {
     #[arg(short, long, value_name = "FILE")]
     pub manifest: Option<PathBuf>,
     /// Architectures, comma-separated (amd64, arm64) or `all` [default: all the manifest declares].
-    #[arg(short, long, value_name = "LIST", value_parser = ListParser(ARCHES), hide_possible_values = true)]
+    #[arg(short, long, value_name = "LIST", value_parser = ListParser(arch_words), hide_possible_values = true)]
     pub arch: Option<String>,
     /// Formats, comma-separated (tar, deb, rpm, oci) or `all` [default: all the manifest declares].
-    #[arg(short, long, value_name = "LIST", value_parser = ListParser(FORMATS), hide_possible_values = true)]
+    #[arg(short, long, value_name = "LIST", value_parser = ListParser(format_words), hide_possible_values = true)]
     pub format: Option<String>,
     /// Override a manifest value for this run (repeatable): package.version, package.release or
     /// package.revision, e.g. --set package.version=1.2.3. Recorded in build-info.json.
@@ -89,15 +89,29 @@ impl Selection {
     }
 }
 
-/// What `-a` and `-f` list items may be (checked by `build::parse_*_list`; listed here for shell
-/// completion).
-pub const ARCHES: &[&str] = &["amd64", "arm64", "all"];
-pub const FORMATS: &[&str] = &["tar", "deb", "rpm", "oci", "all"];
+/// What `-a` list items may be: every architecture lucia-pkg knows, and `all` (checked by
+/// `build::parse_arch_list`; listed for help and shell completion).
+pub fn arch_words() -> Vec<&'static str> {
+    pkg_core::Arch::ALL
+        .iter()
+        .map(|a| a.as_str())
+        .chain(["all"])
+        .collect()
+}
+
+/// What `-f` list items may be: every format in the registry (`src/formats/mod.rs`), and `all`.
+pub fn format_words() -> Vec<&'static str> {
+    crate::formats::REGISTRY
+        .iter()
+        .map(|d| d.format().as_str())
+        .chain(["all"])
+        .collect()
+}
 
 /// A comma-separated list taken as a string (checked later, with a message naming the bad
 /// item), whose items shells can complete.
 #[derive(Clone)]
-pub struct ListParser(&'static [&'static str]);
+pub struct ListParser(fn() -> Vec<&'static str>);
 
 impl TypedValueParser for ListParser {
     type Value = String;
@@ -110,7 +124,7 @@ impl TypedValueParser for ListParser {
         StringValueParser::new().parse_ref(cmd, arg, value)
     }
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(self.0.iter().map(|v| PossibleValue::new(*v))))
+        Some(Box::new((self.0)().into_iter().map(PossibleValue::new)))
     }
 }
 
@@ -122,7 +136,7 @@ impl TypedValueParser for ListParser {
 /// - `-a`/`-f` take comma lists: the item after the last comma completes, keeping the prefix.
 pub fn bash_completion(script: &str) -> String {
     let mut s = script.replace("lucia__subcmd__pkg", "lucia__pkg");
-    for values in [ARCHES, FORMATS] {
+    for values in [arch_words(), format_words()] {
         let words = values.join(" ");
         let items = values
             .iter()
