@@ -329,6 +329,25 @@ fn statement_matches_the_out_dir_and_is_reproducible() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(fs::read(p.join(FILE)).unwrap(), first);
 
+    // A copy of the out dir elsewhere: names are relative to it, so the same bytes again.
+    let o = Command::new("cp")
+        .args(["-r", "dist", "copy"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    fs::remove_file(p.join("copy/provenance.intoto.jsonl")).unwrap();
+    let o = Command::new(bin())
+        .args(["attest", "-o", "copy", "--key", "key"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        fs::read(p.join("copy/provenance.intoto.jsonl")).unwrap(),
+        first
+    );
+
     // --json
     let o = attest(p, &["--json", "--key", "key"], &[]);
     assert!(o.status.success(), "{}", text(&o));
