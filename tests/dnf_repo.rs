@@ -461,7 +461,7 @@ fn bad_inputs_are_refused_with_exit_2() {
         );
         assert!(!f.path().join("r").exists(), "nothing written");
     }
-    // The same corruption inside an out dir: its SHA256SUMS or the digests catch it.
+    // The same corruption inside an out dir.
     let tampered = f.rpm("1.0.0", "tampered");
     let mut bytes = fs::read(&tampered).unwrap();
     let n = bytes.len();
@@ -812,7 +812,11 @@ fn signed_sample(f: &Fixture, key: &GpgKey) -> Option<PathBuf> {
         eprintln!("NOTE: no `sign` feature and no rpmsign: installing with gpgcheck=0 (repo_gpgcheck=1 still checks repomd.xml.asc)");
         return None;
     }
-    let unsigned = f.rpm("1.0.0", "signed");
+    // A copy: rpmsign may sign in place, and the out dir's file is a hard link into the store.
+    let built = f.rpm("1.0.0", "signed");
+    let unsigned = f.path().join("rpmsigned/hw-1.0.0-1.x86_64.rpm");
+    fs::create_dir_all(unsigned.parent().unwrap()).unwrap();
+    fs::copy(&built, &unsigned).unwrap();
     let o = Command::new("rpmsign")
         .arg("--addsign")
         .arg("--define")
@@ -826,13 +830,7 @@ fn signed_sample(f: &Fixture, key: &GpgKey) -> Option<PathBuf> {
         .output()
         .unwrap();
     assert!(o.status.success(), "rpmsign --addsign: {}", text(&o));
-    // The repository refuses an rpm that no longer matches its out dir's SHA256SUMS; this one
-    // was changed on purpose, so it goes in from its own directory.
-    let alone = f.path().join("rpmsigned");
-    fs::create_dir_all(&alone).unwrap();
-    let moved = alone.join("hw-1.0.0-1.x86_64.rpm");
-    fs::rename(&unsigned, &moved).unwrap();
-    Some(moved)
+    Some(unsigned)
 }
 
 #[test]

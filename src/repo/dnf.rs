@@ -52,8 +52,8 @@ pub enum Compression {
 impl Compression {
     pub fn parse(s: &str) -> Result<Compression, AppError> {
         match s {
-            "gzip" | "gz" => Ok(Compression::Gzip),
-            "zstd" | "zst" => Ok(Compression::Zstd),
+            "gzip" => Ok(Compression::Gzip),
+            "zstd" => Ok(Compression::Zstd),
             _ => Err(AppError::Input(format!(
                 "--compression `{}`: use gzip (readable by every yum and dnf) or zstd (dnf on EL8+/Fedora)",
                 s.escape_debug()
@@ -198,33 +198,6 @@ fn href_ok(rel: &str) -> bool {
             .any(|c| c == ".." || c == "." || c.is_empty())
 }
 
-/// If `SHA256SUMS` next to `file` lists it, its sha256 must match (the file changed after the
-/// build otherwise).
-fn check_sums(file: &Path, sha256: &str) -> Result<(), AppError> {
-    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
-        return Ok(());
-    };
-    let sums = dir.join("SHA256SUMS");
-    let Ok(text) = fs::read_to_string(&sums) else {
-        return Ok(());
-    };
-    let name = name.to_string_lossy();
-    for line in text.lines() {
-        let Some((hash, listed)) = line.split_once(' ') else {
-            continue;
-        };
-        let listed = listed.trim_start_matches([' ', '*']);
-        if listed == name && !hash.eq_ignore_ascii_case(sha256) {
-            return Err(AppError::Input(format!(
-                "{}: its sha256 is {sha256}, but {} lists {hash}: the file changed after the build; rebuild it or restore the original",
-                file.display(),
-                sums.display()
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// The .rpm files an argument names: a file (whatever its name), or the `*.rpm` regular files
 /// under a directory (a build's out dir), in name order.
 fn expand_input(p: &Path) -> Result<Vec<PathBuf>, AppError> {
@@ -327,7 +300,6 @@ pub fn run(opts: &DnfOptions) -> Result<DnfReport, AppError> {
         .collect();
     for path in &inputs {
         let info = rpm_header::read(path)?;
-        check_sums(path, &info.sha256)?;
         check_nevra(path, &info)?;
         let filename = pool_path(&info);
         let p = Pkg {
