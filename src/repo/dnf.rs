@@ -743,3 +743,118 @@ pub fn command(args: crate::cli::DnfArgs, json: bool) -> Result<(), AppError> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::rpm_header::{Change, PkgFile};
+
+    fn pkg(description: &str) -> Pkg {
+        let dep = |name: &str| Dep {
+            name: name.into(),
+            flags: None,
+            epoch: None,
+            ver: None,
+            rel: None,
+            pre: false,
+        };
+        Pkg {
+            info: RpmInfo {
+                name: "x".into(),
+                epoch: 2,
+                version: "1.0".into(),
+                release: "1".into(),
+                arch: "noarch".into(),
+                summary: "a & b".into(),
+                description: description.into(),
+                packager: String::new(),
+                url: String::new(),
+                license: "MIT".into(),
+                vendor: String::new(),
+                group: String::new(),
+                buildhost: String::new(),
+                sourcerpm: String::new(),
+                build_time: 5,
+                header_start: 1,
+                header_end: 2,
+                size_package: 3,
+                size_installed: 4,
+                size_archive: 0,
+                sha256: "00".repeat(32),
+                provides: vec![dep("x")],
+                requires: vec![Dep {
+                    pre: true,
+                    ..dep("/bin/sh")
+                }],
+                conflicts: vec![],
+                obsoletes: vec![],
+                suggests: vec![],
+                enhances: vec![],
+                recommends: vec![],
+                supplements: vec![],
+                files: vec![
+                    PkgFile {
+                        path: "/etc/x".into(),
+                        kind: FileKind::Dir,
+                    },
+                    PkgFile {
+                        path: "/etc/x/state".into(),
+                        kind: FileKind::Ghost,
+                    },
+                    PkgFile {
+                        path: "/opt/x/doc".into(),
+                        kind: FileKind::File,
+                    },
+                ],
+                changelog: vec![Change {
+                    author: "A <a@example.org>".into(),
+                    date: 7,
+                    text: "- fix".into(),
+                }],
+            },
+            path: PathBuf::from("in/x.rpm"),
+            filename: "Packages/x/x-1.0-1.noarch.rpm".into(),
+            added: true,
+        }
+    }
+
+    #[test]
+    fn xml_of_one_package() {
+        let p = [pkg("line 1\nline <2>")];
+        let primary = primary_xml(&p).unwrap();
+        for want in [
+            "<version epoch=\"2\" ver=\"1.0\" rel=\"1\"/>",
+            "<summary>a &amp; b</summary>",
+            "<description>line 1\nline &lt;2&gt;</description>",
+            "<time file=\"5\" build=\"5\"/>",
+            "<rpm:entry name=\"/bin/sh\" pre=\"1\"/>",
+            "    <file type=\"dir\">/etc/x</file>\n    <file type=\"ghost\">/etc/x/state</file>\n  </format>",
+        ] {
+            assert!(primary.contains(want), "no {want:?} in\n{primary}");
+        }
+        assert!(!primary.contains("/opt/x/doc"), "only primary files");
+        let filelists = filelists_xml(&p).unwrap();
+        assert!(
+            filelists.contains("  <file>/opt/x/doc</file>\n"),
+            "{filelists}"
+        );
+        let other = other_xml(&p).unwrap();
+        assert!(
+            other.contains(
+                "<changelog author=\"A &lt;a@example.org&gt;\" date=\"7\">- fix</changelog>"
+            ),
+            "{other}"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_naming_the_package() {
+        let e = primary_xml(&[pkg("bell \u{7}")]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let msg = e.render(false);
+        assert!(
+            msg.contains("in/x.rpm") && msg.contains("Description") && msg.contains("U+0007"),
+            "{msg}"
+        );
+    }
+}
