@@ -5,7 +5,9 @@ use std::path::Path;
 use pkg_core::compress::Codec;
 use pkg_core::Plan;
 
-use super::{first, main_name, Inspected, Output, PackageFormat, Probe, Written};
+use super::{
+    single_file, validate_each, write_single, Inspected, Output, PackageFormat, Probe, Written,
+};
 use crate::error::AppError;
 use crate::manifest::Format;
 
@@ -28,29 +30,17 @@ impl PackageFormat for Deb {
     }
 
     fn validate(&self, plans: &[&Plan]) -> Result<(), AppError> {
-        plans
-            .iter()
-            .try_for_each(|p| format_deb::validate(p).map_err(Self::error))
+        validate_each(plans, format_deb::validate, Self::error)
     }
 
     fn outputs(&self, plans: &[&Plan]) -> Vec<Output> {
-        plans
-            .first()
-            .map(|p| vec![Output::file(format_deb::file_name(p), "deb")])
-            .unwrap_or_default()
+        single_file(plans, format_deb::file_name, "deb")
     }
 
     fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError> {
-        let (plan, name) = (first(plans)?, main_name(outputs)?);
-        crate::output::write_atomic(&dir.join(name), |w| {
-            format_deb::write_deb(plan, w)
-                .map(|_| ())
-                .map_err(Self::error)
-        })?;
-        Ok(Written::Package {
-            format: Format::Deb,
-            name: name.to_string(),
-        })
+        let write =
+            |plan: &Plan, w: &mut dyn std::io::Write| format_deb::write_deb(plan, w).map(|_| ());
+        write_single(Format::Deb, plans, dir, outputs, write, Self::error)
     }
 
     fn inspect(&self, probe: &Probe) -> Option<Result<Inspected, AppError>> {

@@ -148,6 +148,45 @@ pub(crate) fn first<'a>(plans: &[&'a Plan]) -> Result<&'a Plan, AppError> {
         .ok_or_else(|| AppError::Build("no architectures to build".into()))
 }
 
+/// `validate` for a per-arch format: each plan through the writer crate's check.
+pub(crate) fn validate_each<E>(
+    plans: &[&Plan],
+    check: impl Fn(&Plan) -> Result<(), E>,
+    error: fn(E) -> AppError,
+) -> Result<(), AppError> {
+    plans.iter().try_for_each(|p| check(p).map_err(error))
+}
+
+/// `outputs` for a single-file package: its file name for the (one) plan.
+pub(crate) fn single_file(
+    plans: &[&Plan],
+    file_name: fn(&Plan) -> String,
+    label: &'static str,
+) -> Vec<Output> {
+    plans
+        .first()
+        .map(|p| vec![Output::file(file_name(p), label)])
+        .unwrap_or_default()
+}
+
+/// `write` for a single-file package: streams the writer into the job's first output, placed
+/// atomically.
+pub(crate) fn write_single<E>(
+    format: Format,
+    plans: &[&Plan],
+    dir: &Path,
+    outputs: &[Output],
+    write: impl FnOnce(&Plan, &mut dyn std::io::Write) -> Result<(), E>,
+    error: fn(E) -> AppError,
+) -> Result<Written, AppError> {
+    let (plan, name) = (first(plans)?, main_name(outputs)?);
+    crate::output::write_atomic(&dir.join(name), |w| write(plan, w).map_err(error))?;
+    Ok(Written::Package {
+        format,
+        name: name.to_string(),
+    })
+}
+
 /// The name of a job's main artifact (`outputs[0]`).
 pub(crate) fn main_name(outputs: &[Output]) -> Result<&str, AppError> {
     outputs

@@ -5,7 +5,9 @@ use std::path::Path;
 use pkg_core::compress::Codec;
 use pkg_core::Plan;
 
-use super::{first, main_name, Inspected, Output, PackageFormat, Probe, Written};
+use super::{
+    single_file, validate_each, write_single, Inspected, Output, PackageFormat, Probe, Written,
+};
 use crate::error::AppError;
 use crate::manifest::Format;
 
@@ -29,29 +31,18 @@ impl PackageFormat for Tar {
     }
 
     fn validate(&self, plans: &[&Plan]) -> Result<(), AppError> {
-        plans
-            .iter()
-            .try_for_each(|p| format_tar::validate(p).map_err(Self::error))
+        validate_each(plans, format_tar::validate, Self::error)
     }
 
     fn outputs(&self, plans: &[&Plan]) -> Vec<Output> {
-        plans
-            .first()
-            .map(|p| vec![Output::file(format_tar::file_name(p), "tar")])
-            .unwrap_or_default()
+        single_file(plans, format_tar::file_name, "tar")
     }
 
     fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError> {
-        let (plan, name) = (first(plans)?, main_name(outputs)?);
-        crate::output::write_atomic(&dir.join(name), |w| {
-            format_tar::write_tarball(plan, w)
-                .map(|_| ())
-                .map_err(Self::error)
-        })?;
-        Ok(Written::Package {
-            format: Format::Tar,
-            name: name.to_string(),
-        })
+        let write = |plan: &Plan, w: &mut dyn std::io::Write| {
+            format_tar::write_tarball(plan, w).map(|_| ())
+        };
+        write_single(Format::Tar, plans, dir, outputs, write, Self::error)
     }
 
     fn inspect(&self, probe: &Probe) -> Option<Result<Inspected, AppError>> {
