@@ -33,13 +33,17 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "==> cargo test"
+# run_logged and print_summary (scripts/lib/summarize-tests.sh, tested by tests/test_script.rs)
+# keep a failing run's status under set -e and pipefail, so the closing line below is printed
+# on failure too.
+source scripts/lib/summarize-tests.sh
+: > target/test-output.log
+status=0
 # The end-to-end tests serialize themselves; output is streamed so CI logs show each step.
-cargo test --workspace --locked -- --nocapture --test-threads=2 2>&1 | tee target/test-output.log
-status=${PIPESTATUS[0]}
+run_logged target/test-output.log cargo test --workspace --locked -- --nocapture --test-threads=2 || status=$?
 if [[ "$status" == 0 ]]; then
     echo "==> cargo test -p format-rpm --features sign (OpenPGP signing, verified with rpmkeys)"
-    cargo test -p format-rpm --features sign --locked -- --test-threads=2 2>&1 | tee -a target/test-output.log
-    status=${PIPESTATUS[0]}
+    run_logged target/test-output.log cargo test -p format-rpm --features sign --locked -- --test-threads=2 || status=$?
 fi
 # --- fuzzing (tests/hostile_inputs.rs already replayed every inspect fuzz corpus and regression
 # input through the fuzz targets' own bodies in `cargo test` above). Fuzzing new inputs needs
@@ -55,5 +59,5 @@ fi
 # --- end of fuzzing
 echo "==> test suite finished in $(( $(date +%s) - started ))s with status $status"
 # One closing line for the whole run (cargo prints one "test result" line per test binary).
-awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.log
+print_summary target/test-output.log
 exit "$status"
