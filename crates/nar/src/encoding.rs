@@ -28,6 +28,31 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes standard padded base64 (what Nix keys and signatures are written in); `None` for
+/// anything that is not canonical base64 (wrong length, bad characters, non-zero pad bits).
+pub fn from_base64(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if bytes.len() % 4 != 0 {
+        return None;
+    }
+    let value = |c: u8| B64.iter().position(|&b| b == c).map(|v| v as u32);
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    for (i, chunk) in bytes.chunks(4).enumerate() {
+        let last = (i + 1) * 4 == bytes.len();
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && !last) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8][..3 - pad]);
+    }
+    (base64(&out) == text).then_some(out)
+}
+
 /// Nix's base32 (alphabet without e, o, u, t; least significant bits first).
 pub fn nix32(bytes: &[u8]) -> String {
     nix_base32::to_nix_base32(bytes)
@@ -67,6 +92,23 @@ mod tests {
             assert_eq!(base64(plain.as_bytes()), enc, "{plain:?}");
         }
         assert_eq!(base64(&[0xfb, 0xff, 0xbf]), "+/+/");
+    }
+
+    #[test]
+    fn from_base64_inverts_base64_and_refuses_the_rest() {
+        for plain in ["", "f", "fo", "foo", "foob", "fooba", "foobar"] {
+            assert_eq!(
+                from_base64(&base64(plain.as_bytes())).as_deref(),
+                Some(plain.as_bytes())
+            );
+        }
+        assert_eq!(
+            from_base64("+/+/").as_deref(),
+            Some(&[0xfb, 0xff, 0xbf][..])
+        );
+        for bad in ["Zg=", "Zg==Zg==", "Z===", "Zh==", "Zm9v!A==", "Zm 9"] {
+            assert_eq!(from_base64(bad), None, "{bad}");
+        }
     }
 
     #[test]

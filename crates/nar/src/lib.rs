@@ -11,12 +11,15 @@
 //! * [`encoding`]: nix-base32, SRI (`sha256-<base64>`) and hex renderings.
 //! * [`store_path`]: the `/nix/store/<hash>-<name>` path Nix gives a recursively (NAR) hashed
 //!   fixed-output path, plus Nix's store name rules.
+//! * [`narinfo`]: a binary cache's `.narinfo` text, the fingerprint Nix signs and the `CA:` value
+//!   of such a path.
 //!
 //! Why our own code: the published `nix-compat` crate is an empty placeholder and the real one is
 //! GPL-3.0 and not on crates.io; the format is small and fully pinned down by Nix's output.
 
 mod dump;
 pub mod encoding;
+pub mod narinfo;
 pub mod store_path;
 mod tree;
 mod wire;
