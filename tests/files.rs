@@ -194,6 +194,16 @@ fn ambiguous_file_entries_are_refused_where_written() {
             "[[files]]\nsymlink = \"a\\nb\"\ndest = \"/usr/bin/x\"\n",
             "not a symlink target",
         ),
+        // Checked where the mode is written (it used to be a plan-time error naming the source
+        // file, with no line or column).
+        (
+            "[[files]]\nsrc = \"share/a.txt\"\nmode = \"4755\"\ndest = \"/usr/bin/x\"\n",
+            "mode 4755 is world-writable or setuid/setgid",
+        ),
+        (
+            "[[files]]\nsrc = \"share\"\nmode = \"0666\"\ndest = \"/usr/share/x\"\n",
+            "mode 0666 is world-writable or setuid/setgid",
+        ),
     ] {
         let dir = project(&format!("\n{files}"));
         let o = lucia(dir.path(), &["check", "-m", "m.toml"]);

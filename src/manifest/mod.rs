@@ -635,6 +635,15 @@ impl Validator<'_> {
             };
             let dest = self.install_path(&f.dest)?;
             let mode = f.mode.as_ref().map(|m| self.mode(m)).transpose()?;
+            if let (Some(m), Some(given)) = (mode, &f.mode) {
+                if m & 0o002 != 0 || m & 0o6000 != 0 {
+                    return Err(self.err(
+                        Some(given.span()),
+                        format!("[[files]] mode {m:04o} is world-writable or setuid/setgid"),
+                        "use a mode such as \"0644\" or \"0755\"",
+                    ));
+                }
+            }
             match (&f.src, &f.symlink) {
                 (Some(src), None) => {
                     for (path, dest, exec) in self.file_sources(src, &dest)? {

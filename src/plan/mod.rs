@@ -414,15 +414,8 @@ pub fn build(
             }
             continue;
         };
+        // Refused at its location by the manifest validator when world-writable or setuid.
         let mode = f.mode.unwrap_or(FILE_MODE);
-        if mode & 0o002 != 0 || mode & 0o6000 != 0 {
-            return Err(PlanError::new(
-                src,
-                format!("[[files]] mode {mode:04o} is world-writable or setuid/setgid"),
-            )
-            .help("use a mode such as \"0644\" or \"0755\"")
-            .into());
-        }
         let owner = match &f.owner {
             Some((u, g)) => Owner {
                 user: u.clone(),
