@@ -279,6 +279,10 @@ pub enum Command {
     Repo(RepoCommand),
     /// Remove store entries no out directory refers to any more.
     Gc,
+    /// Export store entries for other tools: `cache export --nix DIR` writes a Nix binary
+    /// cache `nix copy --from file://DIR` reads (see docs/nix.md).
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Print a shell completion script.
     Completions { shell: clap_complete::Shell },
     /// Write the man pages (lucia-pkg.1 and one per subcommand) into a directory.
@@ -338,4 +342,27 @@ pub struct DnfArgs {
     /// .rpm files, or directories (build out dirs) searched for *.rpm.
     #[arg(required = true, value_name = "RPM_OR_DIR")]
     pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Write store entries as a Nix binary cache: nix-cache-info, one <hash>.narinfo per store
+    /// path (content-addressed, optionally signed) and nar/<hash>.nar.xz. An earlier export in
+    /// the same directory is replaced.
+    Export(CacheExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheExportArgs {
+    /// The binary cache directory to write (new, empty, or an earlier export).
+    #[arg(long, value_name = "DIR")]
+    pub nix: PathBuf,
+    /// Export only the entries a build linked into this out dir (still unchanged there)
+    /// [default: every store entry].
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Nix signing key (`nix key generate-secret --key-name NAME`): adds a Sig: to each
+    /// narinfo.
+    #[arg(long, value_name = "FILE")]
+    pub sign_key: Option<PathBuf>,
 }

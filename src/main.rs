@@ -12,6 +12,7 @@ mod error;
 mod formats;
 mod init;
 mod manifest;
+mod nix_cache;
 mod output;
 mod plan;
 mod progress;
@@ -485,6 +486,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             }
         }
         Command::Attest { out, key } => provenance::command(&out, key.as_deref(), cli.json)?,
+        Command::Cache(cli::CacheCommand::Export(args)) => nix_cache::command(args, cli.json)?,
         Command::Gc => {
             let st = open_store()?;
             let r = st.gc(false).map_err(AppError::build)?;

@@ -116,6 +116,24 @@ impl Store {
         fsutil::write_atomic(&path, &text).map_err(io_at(&path))
     }
 
+    /// The ids of the entries `out_dir`'s root keeps alive (those with a file still unchanged
+    /// there), sorted; `None` when no build recorded a root for that out dir.
+    pub fn live_entries_of(&self, out_dir: &Path) -> Result<Option<Vec<String>>> {
+        let out_dir = fs::canonicalize(out_dir).map_err(io_at(out_dir))?;
+        let path = self.root().join(".roots").join(root_id(&out_dir));
+        if !path.exists() {
+            return Ok(None);
+        }
+        let root = self.read_root(&path)?;
+        Ok(Some(
+            root.entries
+                .into_iter()
+                .filter(|(_, files)| files.iter().any(|f| file_unchanged(&out_dir, f)))
+                .map(|(id, _)| id)
+                .collect(),
+        ))
+    }
+
     /// Deletes every entry no live root refers to, dead roots, and temp dirs of interrupted
     /// builds. Waits until no other process has the store open. With `dry_run` nothing is
     /// deleted and the report says what would be.

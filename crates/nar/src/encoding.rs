@@ -32,7 +32,7 @@ pub fn base64(bytes: &[u8]) -> String {
 /// anything that is not canonical base64 (wrong length, bad characters, non-zero pad bits).
 pub fn from_base64(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| B64.iter().position(|&b| b == c).map(|v| v as u32);
