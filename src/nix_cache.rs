@@ -179,12 +179,11 @@ pub fn export(
 ) -> Result<Report, AppError> {
     check_target(dir)?;
     let nar_dir = dir.join("nar");
-    for d in [dir, nar_dir.as_path()] {
-        if !d.is_dir() {
-            fs::create_dir_all(d).map_err(|e| fail(d, e))?;
-            fs::set_permissions(d, fs::Permissions::from_mode(0o755)).map_err(|e| fail(d, e))?;
-        }
-    }
+    create_dir(dir)?;
+    // One export into a directory at a time; the second waits and then replaces the first.
+    let _lock = lock_dir(dir)?;
+    check_target(dir)?;
+    create_dir(&nar_dir)?;
     // Store path → the entries with that name and content, in id order.
     let mut plan: BTreeMap<String, (Vec<&Entry>, [u8; 32], String)> = BTreeMap::new();
     for e in entries {
@@ -257,6 +256,31 @@ pub fn export(
         signed_by: key.map(|k| k.name.clone()),
         public_key: key.map(SigningKey::public),
     })
+}
+
+fn create_dir(d: &Path) -> Result<(), AppError> {
+    if !d.is_dir() {
+        fs::create_dir_all(d).map_err(|e| fail(d, e))?;
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).map_err(|e| fail(d, e))?;
+    }
+    Ok(())
+}
+
+/// An exclusive flock(2) on the directory itself (no lock file in the cache); released when the
+/// returned handle is dropped or the process dies.
+fn lock_dir(dir: &Path) -> Result<File, AppError> {
+    use std::os::fd::AsRawFd;
+    let f = File::open(dir).map_err(|e| fail(dir, e))?;
+    loop {
+        // SAFETY: flock only reads the descriptor number, which `f` keeps open.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(f);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(fail(dir, e));
+        }
+    }
 }
 
 fn fail(path: &Path, e: io::Error) -> AppError {
@@ -347,7 +371,7 @@ fn not_ours(dir: &Path, rel: &Path) -> AppError {
 
 /// A missing or empty directory, or an earlier export (which this one replaces).
 fn check_target(dir: &Path) -> Result<(), AppError> {
-    match fs::symlink_metadata(dir) {
+    match fs::metadata(dir) {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(AppError::Input(format!("{}: {e}", dir.display()))),
         Ok(md) if !md.is_dir() => {

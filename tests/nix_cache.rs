@@ -248,6 +248,42 @@ fn export_is_reproducible_and_replaces_an_earlier_one() {
     assert_eq!(files(&p.join("a")), files(&p.join("fresh")));
 }
 
+/// An entry modified after the store recorded its hash (through a hard link in an out dir, say)
+/// is not exported: exit 1 naming the entry, and no narinfo or temp file for it.
+#[test]
+fn a_modified_entry_is_refused_with_exit_1() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    built_project(p);
+    let entry = fs::read_dir(p.join(".store"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|e| e.to_string_lossy().ends_with(".deb"))
+        .unwrap();
+    let id = entry.file_name().unwrap().to_string_lossy().into_owned();
+    let file = fs::read_dir(&entry)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|f| f.to_string_lossy().ends_with(".deb"))
+        .unwrap();
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let mut bytes = fs::read(&file).unwrap();
+    bytes.push(b'\n');
+    fs::write(&file, bytes).unwrap();
+    let o = export_with(p, &p.join("cache"), &[], "022", "UTC");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains(&id) && text(&o).contains("changed since it was written"),
+        "{}",
+        text(&o)
+    );
+    let left: Vec<PathBuf> = files(&p.join("cache")).into_keys().collect();
+    assert!(
+        left.iter().all(|f| !f.to_string_lossy().contains(".tmp-")),
+        "{left:?}"
+    );
+}
+
 // ---- against the real Nix ----
 
 fn nix_present() -> bool {
