@@ -800,6 +800,7 @@ fn signed_sample(f: &Fixture, key: &GpgKey) -> Option<PathBuf> {
     let o = f.run(&["build", "-q", "-m", "signed.toml", "-o", "signed"], &[]);
     let rpm = f.path().join("signed/hw-1.0.0-1.x86_64.rpm");
     if o.status.success() {
+        eprintln!("the sample rpm is signed by lucia-pkg (rpm.signing-key, feature `sign`)");
         return Some(rpm);
     }
     assert!(
@@ -830,6 +831,7 @@ fn signed_sample(f: &Fixture, key: &GpgKey) -> Option<PathBuf> {
         .output()
         .unwrap();
     assert!(o.status.success(), "rpmsign --addsign: {}", text(&o));
+    eprintln!("the sample rpm is signed by rpmsign --addsign (no `sign` feature in this build)");
     Some(unsigned)
 }
 
