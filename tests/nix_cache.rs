@@ -300,14 +300,21 @@ fn nix_present() -> bool {
     false
 }
 
-/// A nix command that needs no nixbld group, never asks cache.nixos.org and keeps its caches in
-/// a scratch dir.
+/// A nix command that needs no nixbld group, never asks cache.nixos.org, keeps its caches in a
+/// scratch dir and, unless told otherwise (`--store`, `--to`), opens a scratch store rather than
+/// /nix (so it also runs as a user who cannot write /nix/var).
 fn nix(scratch: &Path, program: &str, args: &[&str]) -> Command {
     let mut c = Command::new(program);
-    c.env("NIX_CONFIG", "build-users-group =\nsubstituters =")
-        .env("XDG_CACHE_HOME", scratch.join("xdg"))
-        .env("NIX_PAGER", "cat")
-        .stdin(Stdio::null());
+    c.env(
+        "NIX_CONFIG",
+        format!(
+            "build-users-group =\nsubstituters =\nstore = {}",
+            scratch.join("nix-root").display()
+        ),
+    )
+    .env("XDG_CACHE_HOME", scratch.join("xdg"))
+    .env("NIX_PAGER", "cat")
+    .stdin(Stdio::null());
     if program == "nix" {
         c.args(["--extra-experimental-features", "nix-command"]);
     }
