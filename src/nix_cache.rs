@@ -184,37 +184,36 @@ pub fn export(
     let _lock = lock_dir(dir)?;
     check_target(dir)?;
     create_dir(&nar_dir)?;
+    // First, so that an export that fails half way still leaves a directory the next one
+    // recognizes as an export.
+    write_file(dir, CACHE_INFO, CACHE_INFO_TEXT.as_bytes())?;
     // Store path → the entries with that name and content, in id order.
-    let mut plan: BTreeMap<String, (Vec<&Entry>, [u8; 32], String)> = BTreeMap::new();
+    let mut plan: BTreeMap<String, (Vec<&Entry>, [u8; 32])> = BTreeMap::new();
     for e in entries {
         let recorded = recorded_hash(st, e)?;
         let name = nix_name(e.name())?;
         let path = nar::store_path_for(&recorded, &name)
             .map_err(|err| AppError::Input(format!("store entry {}: {err}", e.id())))?;
         plan.entry(path)
-            .or_insert_with(|| (Vec::new(), recorded, name))
+            .or_insert_with(|| (Vec::new(), recorded))
             .0
             .push(e);
     }
     let mut paths = Vec::new();
-    let mut keep: BTreeSet<PathBuf> = BTreeSet::new();
-    for (store_path, (group, recorded, _)) in &plan {
+    let mut keep: BTreeSet<PathBuf> = BTreeSet::from([PathBuf::from(CACHE_INFO)]);
+    // NAR hash → (NAR size, file hash, file size, URL) of a nar file this export wrote: the
+    // same content under another name shares it (a NAR does not hold its name).
+    let mut nars: BTreeMap<[u8; 32], (u64, [u8; 32], u64, String)> = BTreeMap::new();
+    for (store_path, (group, recorded)) in &plan {
         let first = group[0];
-        let (nar_sha256, nar_size, file_sha256, file_size, file) = write_nar(first, &nar_dir)?;
-        if nar_sha256 != *recorded {
-            let _ = fs::remove_file(&file);
-            return Err(AppError::Build(format!(
-                "store entry {} changed since it was written (its NAR hash is {}, the store recorded {}); remove it with `lucia-pkg gc` once no out dir uses it, or delete it, and rebuild",
-                first.id(),
-                nar::sri_sha256(&nar_sha256),
-                nar::sri_sha256(recorded)
-            )));
-        }
-        let file_name = format!("{}.nar.xz", nar::nix32(&file_sha256));
-        let url = format!("nar/{file_name}");
-        let nar_path = nar_dir.join(&file_name);
-        file.persist(&nar_path)
-            .map_err(|e| fail(&nar_path, e.error))?;
+        let (nar_sha256, (nar_size, file_sha256, file_size, url)) = match nars.get(recorded) {
+            Some(done) => (*recorded, done.clone()),
+            None => {
+                let done = compress_entry(first, recorded, &nar_dir)?;
+                nars.insert(*recorded, done.clone());
+                (*recorded, done)
+            }
+        };
         let mut info = nar::narinfo::NarInfo {
             store_path: store_path.clone(),
             url: url.clone(),
@@ -244,8 +243,6 @@ pub fn export(
             file_size,
         });
     }
-    write_file(dir, CACHE_INFO, CACHE_INFO_TEXT.as_bytes())?;
-    keep.insert(PathBuf::from(CACHE_INFO));
     let removed = remove_stale(dir, &keep)?;
     fsync_dir(&nar_dir)?;
     fsync_dir(dir)?;
@@ -256,6 +253,30 @@ pub fn export(
         signed_by: key.map(|k| k.name.clone()),
         public_key: key.map(SigningKey::public),
     })
+}
+
+/// Writes the entry's `nar/<file hash>.nar.xz` after checking its NAR hash is the `recorded`
+/// one: (NAR size, file hash, file size, URL).
+fn compress_entry(
+    entry: &Entry,
+    recorded: &[u8; 32],
+    nar_dir: &Path,
+) -> Result<(u64, [u8; 32], u64, String), AppError> {
+    let (nar_sha256, nar_size, file_sha256, file_size, file) = write_nar(entry, nar_dir)?;
+    if nar_sha256 != *recorded {
+        drop(file); // removes the temp file
+        return Err(AppError::Build(format!(
+            "store entry {} changed since it was written (its NAR hash is {}, the store recorded {}); delete it (or run `lucia-pkg gc` once no out dir uses it) and rebuild",
+            entry.id(),
+            nar::sri_sha256(&nar_sha256),
+            nar::sri_sha256(recorded)
+        )));
+    }
+    let file_name = format!("{}.nar.xz", nar::nix32(&file_sha256));
+    let nar_path = nar_dir.join(&file_name);
+    file.persist(&nar_path)
+        .map_err(|e| fail(&nar_path, e.error))?;
+    Ok((nar_size, file_sha256, file_size, format!("nar/{file_name}")))
 }
 
 fn create_dir(d: &Path) -> Result<(), AppError> {

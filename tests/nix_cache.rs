@@ -267,9 +267,8 @@ fn a_modified_entry_is_refused_with_exit_1() {
         .find(|f| f.to_string_lossy().ends_with(".deb"))
         .unwrap();
     fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
-    let mut bytes = fs::read(&file).unwrap();
-    bytes.push(b'\n');
-    fs::write(&file, bytes).unwrap();
+    let original = fs::read(&file).unwrap();
+    fs::write(&file, [&original[..], b"\n"].concat()).unwrap();
     let o = export_with(p, &p.join("cache"), &[], "022", "UTC");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
@@ -282,6 +281,12 @@ fn a_modified_entry_is_refused_with_exit_1() {
         left.iter().all(|f| !f.to_string_lossy().contains(".tmp-")),
         "{left:?}"
     );
+    // What the failed export left is still taken as an export: once the entry is whole again,
+    // exporting into it gives what a fresh export gives.
+    fs::write(&file, original).unwrap();
+    export(p, &p.join("cache"), &[]);
+    export(p, &p.join("fresh"), &[]);
+    assert_eq!(files(&p.join("cache")), files(&p.join("fresh")));
 }
 
 // ---- against the real Nix ----
