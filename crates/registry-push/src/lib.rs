@@ -17,6 +17,7 @@
 //!   `localhost`/`*.localhost` resolving to loopback only) or with `insecure_http`. Every network
 //!   step is bounded by a timeout (`LUCIA_PKG_REGISTRY_TIMEOUT`, default 30 s).
 
+mod attach;
 mod auth;
 mod client;
 mod creds;
@@ -25,6 +26,9 @@ mod reference;
 
 use std::fmt;
 
+pub use attach::{
+    digest_tag, Artifact, Attachments, ImageSignature, ANN_COSIGN_SIGNATURE, MT_SIMPLE_SIGNING,
+};
 pub use client::DEFAULT_TIMEOUT;
 pub use creds::{credentials_from_env_or_docker_config, Credentials};
 pub use push::{layout_version_tag, push};
@@ -41,6 +45,19 @@ pub fn push_with_default_credentials(
     tags: Vec<String>,
     insecure_http: bool,
 ) -> Result<PushReport, PushError> {
+    push_with_default_credentials_attached(layout, to, tags, insecure_http, Attachments::default())
+}
+
+/// [`push_with_default_credentials`], then the image's signature and referrers
+/// ([`Attachments`]: cosign's `.sig` tag, OCI 1.1 artifact manifests with the tag-schema
+/// fallback).
+pub fn push_with_default_credentials_attached(
+    layout: &std::path::Path,
+    to: &str,
+    tags: Vec<String>,
+    insecure_http: bool,
+    attach: Attachments,
+) -> Result<PushReport, PushError> {
     let dest = parse_destination(to)?;
     let timeout = timeout_from_env()?;
     let credentials = credentials_from_env_or_docker_config(&dest.registry)?;
@@ -52,6 +69,7 @@ pub fn push_with_default_credentials(
             insecure_http,
             credentials,
             timeout,
+            attach,
         },
     )
 }
@@ -103,6 +121,8 @@ pub struct PushOptions {
     /// The limit for each network step (connect, response head, each read/write, a small body);
     /// `None` for [`DEFAULT_TIMEOUT`].
     pub timeout: Option<Duration>,
+    /// The signature and referrers to publish after the image (checked before anything is sent).
+    pub attach: Attachments,
 }
 
 impl fmt::Debug for PushOptions {
@@ -111,6 +131,8 @@ impl fmt::Debug for PushOptions {
             .field("tags", &self.tags)
             .field("insecure_http", &self.insecure_http)
             .field("timeout", &self.timeout)
+            .field("signature", &self.attach.signature.is_some())
+            .field("artifacts", &self.attach.artifacts.len())
             .field(
                 "credentials",
                 &self
@@ -137,6 +159,9 @@ pub struct PushReport {
     pub manifests_pushed: usize,
     /// `registry/repo:tag` for each tag and `registry/repo@digest`.
     pub references: Vec<String>,
+    /// The signature and referrers published with the image, one line each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
 }
 
 impl fmt::Display for PushReport {
@@ -153,6 +178,9 @@ impl fmt::Display for PushReport {
         )?;
         for r in &self.references {
             writeln!(f, "  {r}")?;
+        }
+        for a in &self.attached {
+            writeln!(f, "  attached: {a}")?;
         }
         Ok(())
     }

@@ -140,6 +140,7 @@ pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, Pu
         manifests: Vec::new(),
     };
     collect(&src, &root, 0, &mut plan, &mut BTreeSet::new())?;
+    let subjects = crate::attach::check(&opts.attach, &root, &plan.manifests)?;
 
     let creds = opts
         .credentials
@@ -160,6 +161,7 @@ pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, Pu
         bytes_uploaded: 0,
         manifests_pushed: 0,
         references: Vec::new(),
+        attached: Vec::new(),
     };
 
     for b in &plan.blobs {
@@ -191,10 +193,14 @@ pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, Pu
         "{}/{}@{}",
         dest.registry, dest.repository, root.digest
     ));
+    if !opts.attach.is_empty() {
+        let a = &opts.attach;
+        crate::attach::send(&mut client, &dest, &root, &subjects, a, &mut report)?;
+    }
     Ok(report)
 }
 
-fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, PushError> {
+pub(crate) fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, PushError> {
     let url = client.url(&format!("blobs/{}", b.digest));
     let mut resp = client.send(&Req {
         method: "HEAD",
@@ -214,6 +220,29 @@ fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, PushError> {
 }
 
 fn upload_blob(client: &mut Client, src: &Source, b: &Descriptor) -> Result<(), PushError> {
+    let size = b.size;
+    let digest = b.digest.clone();
+    let open = move || -> Result<(Box<dyn std::io::Read>, u64), PushError> {
+        let (r, actual) = src
+            .blob(&digest)
+            .map_err(|e| PushError::Source(e.to_string()))?;
+        if actual != size {
+            return Err(PushError::Source(format!(
+                "{digest}: descriptor says {size} bytes, the blob has {actual}"
+            )));
+        }
+        Ok((r, actual))
+    };
+    upload(client, b, &open)
+}
+
+/// Uploads one blob monolithically (`POST` a session, `PUT` with `?digest=`), its body opened
+/// afresh by `open` for each attempt.
+pub(crate) fn upload(
+    client: &mut Client,
+    b: &Descriptor,
+    open: &crate::client::OpenBody<'_>,
+) -> Result<(), PushError> {
     let post_url = client.url("blobs/uploads/");
     let mut resp = client.send(&Req {
         method: "POST",
@@ -236,24 +265,11 @@ fn upload_blob(client: &mut Client, src: &Source, b: &Descriptor) -> Result<(), 
     let mut url = join_url(&post_url, &location);
     url.push(if url.contains('?') { '&' } else { '?' });
     url.push_str(&format!("digest={}", b.digest.replace(':', "%3A")));
-    let size = b.size;
-    let digest = b.digest.clone();
-    let open = move || -> Result<(Box<dyn std::io::Read>, u64), PushError> {
-        let (r, actual) = src
-            .blob(&digest)
-            .map_err(|e| PushError::Source(e.to_string()))?;
-        if actual != size {
-            return Err(PushError::Source(format!(
-                "{digest}: descriptor says {size} bytes, the blob has {actual}"
-            )));
-        }
-        Ok((r, actual))
-    };
     let mut resp = client.send(&Req {
         method: "PUT",
         url,
         headers: vec![("Content-Type", "application/octet-stream".into())],
-        body: Some(&open),
+        body: Some(open),
     })?;
     match resp.status().as_u16() {
         201 | 204 => Ok(()),
@@ -265,12 +281,15 @@ fn upload_blob(client: &mut Client, src: &Source, b: &Descriptor) -> Result<(), 
     }
 }
 
-fn put_manifest(
+/// PUTs a manifest under `reference` (its digest or a tag), checking the digest the registry
+/// reports. Returns the registry's `OCI-Subject` header (set by registries with the referrers
+/// API when the manifest has a `subject`).
+pub(crate) fn put_manifest(
     client: &mut Client,
     m: &Descriptor,
     bytes: &[u8],
     reference: &str,
-) -> Result<(), PushError> {
+) -> Result<Option<String>, PushError> {
     let url = client.url(&format!("manifests/{reference}"));
     let owned = bytes.to_vec();
     let len = owned.len() as u64;
@@ -301,5 +320,5 @@ fn put_manifest(
             });
         }
     }
-    Ok(())
+    Ok(header(&resp, "oci-subject"))
 }

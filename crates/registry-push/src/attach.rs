@@ -1,0 +1,501 @@
+//! What is published next to an image after it is pushed:
+//!
+//! * **A cosign image signature.** cosign's tag-based discovery: an OCI image manifest at tag
+//!   `sha256-<index hex>.sig` in the same repository whose layers are simple-signing payloads
+//!   (`application/vnd.dev.cosign.simplesigning.v1+json`), each with its base64 signature in the
+//!   layer annotation `dev.cosignproject.cosign/signature`. A manifest already at that tag (other
+//!   signers) is extended, not replaced; the config lists the layers' digests as cosign's does.
+//! * **Referrers** (OCI image spec / distribution spec 1.1): one artifact manifest per document
+//!   (`artifactType`, an empty config, one layer holding the document, `subject` = the platform
+//!   manifest or the index it describes). A registry with the referrers API answers the manifest
+//!   PUT with `OCI-Subject` (or lists it at `GET /v2/<name>/referrers/<digest>`); for any other
+//!   registry the spec's tag-schema fallback is kept up to date: an image index at tag
+//!   `sha256-<subject hex>` listing every referrer's descriptor with its `artifactType` and
+//!   annotations, fetched, merged and pushed again (never clobbered).
+//!
+//! Every manifest here is JSON with sorted keys and no time in it, so the same attachments give
+//! the same digests on every push.
+
+use std::collections::BTreeMap;
+
+use format_oci::spec::{Descriptor, MT_CONFIG, MT_INDEX, MT_MANIFEST};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::client::{error_text, read_small, Client, Req};
+use crate::push::{blob_exists, put_manifest, upload};
+use crate::reference::Destination;
+use crate::{PushError, PushReport};
+
+/// The media type of a cosign simple-signing payload.
+pub const MT_SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The layer annotation holding the base64 signature of the payload.
+pub const ANN_COSIGN_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
+/// The empty descriptor's media type (image spec 1.1): an artifact without a config.
+pub const MT_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// The title annotation each artifact manifest and its layer carry (the document's file name).
+pub const ANN_TITLE: &str = "org.opencontainers.image.title";
+/// Largest manifest or index read back from the registry.
+const MAX_MANIFEST: u64 = 4 << 20;
+
+/// A signed simple-signing payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageSignature {
+    /// The payload bytes exactly as signed.
+    pub payload: Vec<u8>,
+    /// The signature, standard base64 (cosign: an ASN.1 DER ECDSA signature).
+    pub signature: String,
+}
+
+/// A document attached to the image as an OCI 1.1 referrer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// `artifactType` of the manifest and media type of its one layer, e.g. `application/spdx+json`.
+    pub artifact_type: String,
+    /// The platform manifest it describes (`sha256:…`, one the index lists); `None`: the index.
+    pub subject: Option<String>,
+    /// The document's file name (annotation `org.opencontainers.image.title`).
+    pub title: String,
+    pub bytes: Vec<u8>,
+}
+
+/// What to publish with the image; empty by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attachments {
+    pub signature: Option<ImageSignature>,
+    pub artifacts: Vec<Artifact>,
+}
+
+impl Attachments {
+    pub fn is_empty(&self) -> bool {
+        self.signature.is_none() && self.artifacts.is_empty()
+    }
+}
+
+fn sha256_digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// `sha256:abc…` → `sha256-abc…`: the tag of cosign's signature (with `.sig`) and of the
+/// referrers tag schema.
+pub fn digest_tag(digest: &str) -> String {
+    digest.replacen(':', "-", 1)
+}
+
+/// The subject descriptor of each artifact, checked before anything is sent: a platform digest
+/// must be one the pushed index lists.
+pub(crate) fn check(
+    a: &Attachments,
+    root: &Descriptor,
+    manifests: &[Descriptor],
+) -> Result<Vec<Descriptor>, PushError> {
+    a.artifacts
+        .iter()
+        .map(|art| match &art.subject {
+            None => Ok(bare(root)),
+            Some(d) => manifests
+                .iter()
+                .find(|m| &m.digest == d && m.digest != root.digest)
+                .map(bare)
+                .ok_or_else(|| {
+                    PushError::Source(format!(
+                        "{}: its subject {d} is not a manifest of the image {}",
+                        art.title, root.digest
+                    ))
+                }),
+        })
+        .collect()
+}
+
+/// A subject descriptor: media type, digest and size only.
+fn bare(m: &Descriptor) -> Descriptor {
+    Descriptor {
+        media_type: m.media_type.clone(),
+        digest: m.digest.clone(),
+        size: m.size,
+        platform: None,
+        annotations: BTreeMap::new(),
+    }
+}
+
+/// A descriptor as JSON (only the fields it has).
+fn desc_json(d: &Descriptor) -> Value {
+    serde_json::to_value(d).unwrap_or(Value::Null)
+}
+
+/// Sends a small blob unless the registry has it; returns its descriptor.
+fn send_blob(
+    client: &mut Client,
+    media_type: &str,
+    bytes: &[u8],
+    report: &mut PushReport,
+) -> Result<Descriptor, PushError> {
+    let d = Descriptor {
+        media_type: media_type.to_string(),
+        digest: sha256_digest(bytes),
+        size: bytes.len() as u64,
+        platform: None,
+        annotations: BTreeMap::new(),
+    };
+    if blob_exists(client, &d)? {
+        report.blobs_skipped += 1;
+        return Ok(d);
+    }
+    let owned = bytes.to_vec();
+    let len = d.size;
+    let open = move || -> Result<(Box<dyn std::io::Read>, u64), PushError> {
+        Ok((Box::new(std::io::Cursor::new(owned.clone())), len))
+    };
+    upload(client, &d, &open)?;
+    report.blobs_uploaded += 1;
+    report.bytes_uploaded += len;
+    Ok(d)
+}
+
+/// Sends a manifest (JSON, keys sorted) by digest or under `tag`; returns its descriptor and the
+/// registry's `OCI-Subject` answer.
+fn send_manifest(
+    client: &mut Client,
+    media_type: &str,
+    value: &Value,
+    tag: Option<&str>,
+    report: &mut PushReport,
+) -> Result<(Descriptor, Option<String>), PushError> {
+    let bytes = serde_json::to_vec(value).map_err(|e| PushError::Source(e.to_string()))?;
+    let d = Descriptor {
+        media_type: media_type.to_string(),
+        digest: sha256_digest(&bytes),
+        size: bytes.len() as u64,
+        platform: None,
+        annotations: BTreeMap::new(),
+    };
+    let reference = tag.map_or(d.digest.clone(), str::to_string);
+    let subject = put_manifest(client, &d, &bytes, &reference)?;
+    report.manifests_pushed += 1;
+    Ok((d, subject))
+}
+
+/// `GET` a manifest by tag or digest: `None` when the registry has none there.
+fn get_manifest(
+    client: &mut Client,
+    reference: &str,
+    accept: &str,
+) -> Result<Option<Value>, PushError> {
+    let what = format!("reading manifest `{reference}`");
+    let mut resp = client.send(&Req {
+        method: "GET",
+        url: client.url(&format!("manifests/{reference}")),
+        headers: vec![("Accept", accept.to_string())],
+        body: None,
+    })?;
+    match resp.status().as_u16() {
+        200 => {}
+        404 => return Ok(None),
+        s => {
+            return Err(PushError::Http {
+                what,
+                status: s,
+                message: error_text(&read_small(&mut resp)),
+            })
+        }
+    }
+    let bytes = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_MANIFEST)
+        .read_to_vec()
+        .map_err(|e| PushError::Transport {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| PushError::Http {
+            what,
+            status: 200,
+            message: format!("not JSON: {e}"),
+        })
+}
+
+/// Pushes the signature and the referrers (after the image itself), adding what it published
+/// to `report.attached`.
+pub(crate) fn send(
+    client: &mut Client,
+    dest: &Destination,
+    root: &Descriptor,
+    subjects: &[Descriptor],
+    a: &Attachments,
+    report: &mut PushReport,
+) -> Result<(), PushError> {
+    let repo = format!("{}/{}", dest.registry, dest.repository);
+    if let Some(sig) = &a.signature {
+        let tag = format!("{}.sig", digest_tag(&root.digest));
+        send_signature(client, &tag, sig, report)?;
+        report.attached.push(format!("signature {repo}:{tag}"));
+    }
+    // Artifacts grouped by subject, in first-seen order: one fallback index update each.
+    let mut groups: Vec<(Descriptor, Vec<(Descriptor, &Artifact)>)> = Vec::new();
+    if !a.artifacts.is_empty() {
+        let empty = send_blob(client, MT_EMPTY, b"{}", report)?;
+        for (art, subject) in a.artifacts.iter().zip(subjects) {
+            let layer = send_blob(client, &art.artifact_type, &art.bytes, report)?;
+            let title: BTreeMap<String, String> =
+                [(ANN_TITLE.to_string(), art.title.clone())].into();
+            let layer = Descriptor {
+                annotations: title.clone(),
+                ..layer
+            };
+            let manifest = json!({
+                "schemaVersion": 2,
+                "mediaType": MT_MANIFEST,
+                "artifactType": art.artifact_type,
+                "config": desc_json(&empty),
+                "layers": [desc_json(&layer)],
+                "subject": desc_json(subject),
+                "annotations": title,
+            });
+            let (d, _) = send_manifest(client, MT_MANIFEST, &manifest, None, report)?;
+            report.attached.push(format!(
+                "{} {} {repo}@{} (subject {})",
+                art.artifact_type, art.title, d.digest, subject.digest
+            ));
+            let entry = Descriptor {
+                annotations: title,
+                ..d
+            };
+            match groups.iter_mut().find(|(s, _)| s.digest == subject.digest) {
+                Some((_, v)) => v.push((entry, art)),
+                None => groups.push((subject.clone(), vec![(entry, art)])),
+            }
+        }
+    }
+    for (subject, entries) in &groups {
+        if referrers_api_lists(client, &subject.digest, entries)? {
+            report
+                .attached
+                .push(format!("referrers API lists them for {}", subject.digest));
+            continue;
+        }
+        let tag = digest_tag(&subject.digest);
+        if update_fallback_index(client, &tag, entries, report)? {
+            report
+                .attached
+                .push(format!("referrers tag schema {repo}:{tag}"));
+        }
+    }
+    Ok(())
+}
+
+/// The signature manifest at `tag`: an existing one keeps its layers (other signatures) and gets
+/// ours added unless it already holds this payload with this signature.
+fn send_signature(
+    client: &mut Client,
+    tag: &str,
+    sig: &ImageSignature,
+    report: &mut PushReport,
+) -> Result<(), PushError> {
+    let payload = send_blob(client, MT_SIMPLE_SIGNING, &sig.payload, report)?;
+    let layer = Descriptor {
+        annotations: [(ANN_COSIGN_SIGNATURE.to_string(), sig.signature.clone())].into(),
+        ..payload
+    };
+    let ours = desc_json(&layer);
+    let mut layers: Vec<Value> = match get_manifest(client, tag, MT_MANIFEST)? {
+        Some(m) => match m.get("layers").and_then(Value::as_array) {
+            Some(l) => l.clone(),
+            None => {
+                return Err(PushError::Http {
+                    what: format!("reading the signatures at `{tag}`"),
+                    status: 200,
+                    message: "not an image manifest with layers; refusing to replace it".into(),
+                })
+            }
+        },
+        None => Vec::new(),
+    };
+    let same = |l: &Value| {
+        l.get("digest") == ours.get("digest")
+            && l.pointer("/annotations/dev.cosignproject.cosign~1signature")
+                == ours.pointer("/annotations/dev.cosignproject.cosign~1signature")
+    };
+    if layers.iter().any(same) {
+        return Ok(());
+    }
+    layers.push(ours);
+    let diff_ids: Vec<Value> = layers
+        .iter()
+        .filter_map(|l| l.get("digest").cloned())
+        .collect();
+    // What cosign's config says: no platform, the zero time, one diff_id per layer.
+    let config = json!({
+        "architecture": "",
+        "config": {},
+        "created": "0001-01-01T00:00:00Z",
+        "history": [{"created": "0001-01-01T00:00:00Z"}],
+        "os": "",
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    });
+    let config_bytes = serde_json::to_vec(&config).map_err(|e| PushError::Source(e.to_string()))?;
+    let config = send_blob(client, MT_CONFIG, &config_bytes, report)?;
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MT_MANIFEST,
+        "config": desc_json(&config),
+        "layers": layers,
+    });
+    send_manifest(client, MT_MANIFEST, &manifest, Some(tag), report)?;
+    Ok(())
+}
+
+/// Whether the registry's referrers API (`GET /v2/<name>/referrers/<digest>`) lists every one
+/// of `entries`. A registry without the API answers 404 (or another error): then `false`.
+fn referrers_api_lists(
+    client: &mut Client,
+    subject: &str,
+    entries: &[(Descriptor, &Artifact)],
+) -> Result<bool, PushError> {
+    let mut resp = client.send(&Req {
+        method: "GET",
+        url: client.url(&format!("referrers/{subject}")),
+        headers: vec![("Accept", MT_INDEX.to_string())],
+        body: None,
+    })?;
+    if resp.status().as_u16() != 200 {
+        let _ = read_small(&mut resp);
+        return Ok(false);
+    }
+    let Ok(bytes) = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_MANIFEST)
+        .read_to_vec()
+    else {
+        return Ok(false);
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&bytes) else {
+        return Ok(false);
+    };
+    if v.get("mediaType").and_then(Value::as_str) != Some(MT_INDEX) {
+        return Ok(false);
+    }
+    let listed: Vec<&str> = v
+        .get("manifests")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.get("digest").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(entries
+        .iter()
+        .all(|(d, _)| listed.contains(&d.digest.as_str())))
+}
+
+/// The tag-schema fallback: the index at `tag` with `entries` merged in (by digest, appended in
+/// order). Returns whether it was pushed (`false`: it already listed them all).
+fn update_fallback_index(
+    client: &mut Client,
+    tag: &str,
+    entries: &[(Descriptor, &Artifact)],
+    report: &mut PushReport,
+) -> Result<bool, PushError> {
+    let mut manifests: Vec<Value> = match get_manifest(client, tag, MT_INDEX)? {
+        Some(v) => match (
+            v.get("mediaType").and_then(Value::as_str),
+            v.get("manifests").and_then(Value::as_array),
+        ) {
+            (Some(MT_INDEX), Some(m)) => m.clone(),
+            _ => {
+                return Err(PushError::Http {
+                    what: format!("reading the referrers index at `{tag}`"),
+                    status: 200,
+                    message: "not an OCI image index; refusing to replace it".into(),
+                })
+            }
+        },
+        None => Vec::new(),
+    };
+    let before = manifests.len();
+    for (d, art) in entries {
+        if manifests
+            .iter()
+            .any(|m| m.get("digest").and_then(Value::as_str) == Some(d.digest.as_str()))
+        {
+            continue;
+        }
+        let mut v = desc_json(d);
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "artifactType".into(),
+                Value::from(art.artifact_type.clone()),
+            );
+        }
+        manifests.push(v);
+    }
+    if manifests.len() == before {
+        return Ok(false);
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": MT_INDEX,
+        "manifests": manifests,
+    });
+    send_manifest(client, MT_INDEX, &index, Some(tag), report)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(d: &str) -> Descriptor {
+        Descriptor {
+            media_type: MT_MANIFEST.into(),
+            digest: d.into(),
+            size: 10,
+            platform: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn subjects_must_be_in_the_index() {
+        let root = desc("sha256:aa");
+        let ms = [desc("sha256:bb"), root.clone()];
+        let art = |s: Option<&str>| Artifact {
+            artifact_type: "application/spdx+json".into(),
+            subject: s.map(str::to_string),
+            title: "x.spdx.json".into(),
+            bytes: b"{}".to_vec(),
+        };
+        let a = Attachments {
+            signature: None,
+            artifacts: vec![art(None), art(Some("sha256:bb"))],
+        };
+        let s = check(&a, &root, &ms).unwrap();
+        assert_eq!(s[0].digest, "sha256:aa");
+        assert_eq!(s[1].digest, "sha256:bb");
+        let a = Attachments {
+            signature: None,
+            artifacts: vec![art(Some("sha256:cc"))],
+        };
+        let e = check(&a, &root, &ms).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("sha256:cc"), "{e}");
+    }
+
+    #[test]
+    fn tags_from_digests() {
+        assert_eq!(digest_tag("sha256:ab12"), "sha256-ab12");
+        assert!(crate::valid_tag(&format!(
+            "{}.sig",
+            digest_tag(&format!("sha256:{}", "a".repeat(64)))
+        )));
+        // The empty descriptor's digest, as the image spec gives it.
+        assert_eq!(
+            sha256_digest(b"{}"),
+            "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+        );
+    }
+}
