@@ -105,7 +105,7 @@ pub struct Prepared {
     /// NAR hash (SRI) of each arch's payload directory, as `nix hash path` prints it.
     pub payload_nar: BTreeMap<Arch, String>,
     /// The payload directories (kept alive for the build: a builder's output may live in a temp dir).
-    pub payloads: BTreeMap<Arch, crate::builder::Payload>,
+    pub payloads: BTreeMap<Arch, crate::payload_builder::Payload>,
 }
 
 /// What builds fine but will not work: an image whose entrypoint is a `#!` script on the
@@ -199,7 +199,8 @@ pub fn prepare(req: &Request, store: Option<&Store>) -> Result<Prepared, AppErro
     let payloads = arches
         .iter()
         .map(|arch| {
-            crate::builder::materialize(&spec, *arch, source_date, store).map(|p| (*arch, p))
+            crate::payload_builder::materialize(&spec, *arch, source_date, store)
+                .map(|p| (*arch, p))
         })
         .collect::<Result<BTreeMap<_, _>, AppError>>()?;
     // One read of every payload file: the NAR hash (the payload's content address) and each

@@ -1,13 +1,12 @@
-//! The bodies of the `inspect_*` fuzz targets. The targets in `fuzz_targets/` include this file,
-//! and so does the main workspace's `tests/hostile_inputs.rs`, which replays every corpus and
-//! regression input through the same functions in a plain `cargo test` (no libFuzzer needed).
+//! The bodies of the `inspect_*` fuzz targets (fuzz/fuzz_targets/inspect_*.rs call them), also
+//! used by tests/hostile_inputs.rs, which replays every corpus and regression input through the
+//! same functions in a plain `cargo test` (no libFuzzer needed). Not part of the tool's API.
 //!
 //! Arbitrary bytes must give a report or an error: never a panic, a hang or unbounded memory
 //! (libFuzzer's -rss_limit_mb/-malloc_limit_mb/-timeout catch those when fuzzing). A report must
 //! also respect the reader limits (`pkg_core::limits`), and its text rendering must not let a
 //! control character through other than the report's own newlines and the tabs of script
 //! bodies: names from the input are shown escaped.
-#![allow(dead_code)]
 
 use std::path::Path;
 

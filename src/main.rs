@@ -1,40 +1,17 @@
-//! lucia-pkg: one manifest → reproducible deb, rpm, tar.gz and multi-arch OCI release artifacts.
-//!
-//! Flow: `manifest` (TOML → validated Spec) → `plan` (payload scan → per-arch Plan) →
-//! `formats` (one writer crate per format) → `output` (atomic files, SHA256SUMS, build-info.json).
-
-mod after;
-mod build;
-mod builder;
-mod cli;
-mod deploy;
-mod error;
-mod formats;
-mod init;
-mod manifest;
-mod nix_cache;
-mod output;
-mod plan;
-mod progress;
-mod provenance;
-mod repo;
-mod sbom;
-mod schedule;
-mod signals;
-mod signing_key;
-// The store's API is fuller than the binary needs; tests/store.rs exercises all of it.
-#[allow(dead_code)]
-mod store;
-mod sums_sign;
-mod verify;
+//! The `lucia-pkg` command: parses the command line, runs one subcommand of the `lucia_pkg`
+//! library (src/lib.rs) and prints its result as text or JSON, mapping errors to exit codes.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command, Selection};
-use error::AppError;
+use lucia_pkg::cli::{self, Cli, Command, Selection};
+use lucia_pkg::error::AppError;
+use lucia_pkg::{
+    build, formats, init, manifest, nix_cache, progress, provenance, repo, signals, store,
+    sums_sign, verify,
+};
 
 fn main() -> ExitCode {
     signals::install();
@@ -130,7 +107,7 @@ fn request(sel: &Selection, revision: Option<String>) -> Result<build::Request, 
         overrides: sel
             .set
             .iter()
-            .map(|kv| crate::manifest::overrides::parse(kv).map_err(AppError::Input))
+            .map(|kv| manifest::overrides::parse(kv).map_err(AppError::Input))
             .collect::<Result<_, _>>()?,
     })
 }
@@ -179,8 +156,21 @@ fn human_size(n: u64) -> String {
     }
 }
 
+/// The global flags every subcommand's output follows.
+#[derive(Clone, Copy)]
+struct Flags {
+    json: bool,
+    verbose: u8,
+    quiet: bool,
+}
+
 fn run(cli: Cli) -> Result<(), AppError> {
-    let progress = progress::Progress::new(cli.quiet || cli.json);
+    let flags = Flags {
+        json: cli.json,
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+    };
+    let json = cli.json;
     match cli.command {
         Command::Build {
             sel,
@@ -188,234 +178,29 @@ fn run(cli: Cli) -> Result<(), AppError> {
             revision,
             no_cache,
             clean,
-        } => {
-            let req = request(&sel, revision)?;
-            let store = if no_cache { None } else { Some(open_store()?) };
-            let report = build::run_with(&req, &out, clean, &progress, store.as_ref())?;
-            if cli.verbose > 0 && !cli.json {
-                let mut e = std::io::stderr().lock();
-                if let Some(s) = &report.store {
-                    let _ = writeln!(e, "store: {s}");
-                }
-                for p in &report.payloads {
-                    let how = match (&p.builder_key, p.builder_cached) {
-                        (Some(k), true) => format!(" (builder {k}, cached)"),
-                        (Some(k), false) => format!(" (builder {k}, ran)"),
-                        _ => String::new(),
-                    };
-                    let _ = writeln!(e, "payload {}: {}{how}", p.arch, p.nar_sha256);
-                }
-                for a in &report.artifacts {
-                    let _ = writeln!(
-                        e,
-                        "{}: key {} ({:.2}s{})",
-                        a.artifact.name,
-                        a.artifact.key,
-                        a.seconds,
-                        if a.cached { ", cached" } else { "" }
-                    );
-                }
-            }
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
-                );
-            } else {
-                for w in &report.warnings {
-                    eprintln!("warning: {w}");
-                }
-                let mut o = std::io::stdout().lock();
-                let _ = writeln!(
-                    o,
-                    "{:<40} {:>10}  {:<12} time",
-                    "artifact", "size", "sha256"
-                );
-                for s in &report.artifacts {
-                    let a = &s.artifact;
-                    let size = if a.size > 0 {
-                        human_size(a.size)
-                    } else {
-                        "dir".into()
-                    };
-                    let sha = a
-                        .sha256
-                        .trim_start_matches("sha256:")
-                        .get(..12)
-                        .unwrap_or("-");
-                    let how = if s.cached {
-                        "cached".to_string()
-                    } else {
-                        format!("built in {:.1}s", s.seconds)
-                    };
-                    let _ = writeln!(o, "{:<40} {:>10}  {:<12} {how}", a.name, size, sha);
-                }
-                if !report.removed.is_empty() {
-                    let _ = writeln!(
-                        o,
-                        "removed from {}: {}",
-                        report.out_dir,
-                        report.removed.join(", ")
-                    );
-                }
-                let _ = writeln!(
-                    o,
-                    "wrote {} files, SHA256SUMS and build-info.json to {} (source date {})",
-                    report.files.len() - 1,
-                    report.out_dir,
-                    pkg_core::determinism::rfc3339(report.source_date_epoch)
-                );
-            }
-        }
+        } => build_command(&sel, &out, revision, no_cache, clean, flags)?,
         Command::Init {
             dir,
             payloads,
             name,
             pkg_version,
             force,
-        } => {
-            let report = init::scaffold(&init::InitOptions {
-                dir: dir.clone(),
+        } => init_command(
+            init::InitOptions {
+                dir,
                 payloads,
                 name,
                 version: pkg_version,
                 force,
-            })?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&report).map_err(AppError::build)?
-                );
-            } else {
-                for f in &report.files {
-                    println!("wrote {}", dir.join(f).display());
-                }
-                for (arch, path) in &report.arches {
-                    println!("  [payload.{arch}] path = \"{path}\"");
-                }
-                println!("  entrypoint = \"{}\"", report.entrypoint);
-                let m = if dir == std::path::Path::new(".") {
-                    String::new()
-                } else {
-                    format!(" -m {}", dir.join(init::MANIFEST_NAME).display())
-                };
-                println!("next: review them, then `lucia-pkg build{m}`");
-            }
-        }
-        Command::Check { sel } => {
-            let req = request(&sel, None)?;
-            let store = open_store().ok();
-            let prep = build::prepare(&req, store.as_ref())?;
-            if cli.json {
-                let plans: Vec<_> = prep.plans.iter().map(|p| serde_json::json!({
-                    "arch": p.arch.as_str(), "entries": p.entries.len(), "bytes": p.payload_size(),
-                    "plan_sha256": build::plan_fingerprint(p),
-                })).collect();
-                println!(
-                    "{}",
-                    serde_json::json!({ "ok": true, "name": prep.spec.meta.name, "version": prep.spec.meta.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans, "warnings": build::warnings(&prep) })
-                );
-            } else {
-                for w in build::warnings(&prep) {
-                    eprintln!("warning: {w}");
-                }
-                for p in &prep.plans {
-                    println!(
-                        "ok: {} {} for {}: {} entries, {} of payload",
-                        prep.spec.meta.name,
-                        prep.spec.meta.version.deb(),
-                        p.arch,
-                        p.entries.len(),
-                        human_size(p.payload_size())
-                    );
-                }
-            }
-        }
-        Command::Inspect { file } => {
-            let inspection = formats::inspect(&file)?;
-            print!(
-                "{}",
-                if cli.json {
-                    &inspection.json
-                } else {
-                    &inspection.text
-                }
-            );
-            if let Some(failure) = inspection.failure {
-                return Err(failure);
-            }
-        }
-        Command::Completions { shell } => {
-            let mut cmd = Cli::command();
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut cmd, "lucia-pkg", &mut script);
-            let mut script = String::from_utf8_lossy(&script).into_owned();
-            if shell == clap_complete::Shell::Bash {
-                script = cli::bash_completion(&script);
-            }
-            print!("{script}");
-        }
-        Command::Manpage { out } => {
-            std::fs::create_dir_all(&out)
-                .map_err(|e| AppError::Input(format!("{}: {e}", out.display())))?;
-            let pages = write_man_pages(Cli::command(), &out)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "ok": true, "dir": out.display().to_string(), "pages": pages })
-                );
-            } else {
-                println!("{} man pages written to {}", pages.len(), out.display());
-            }
-        }
-        Command::Hash { path, base32 } => {
-            let digest = nar::nar_hash(&path).map_err(|e| AppError::Input(e.to_string()))?;
-            let text = if base32 {
-                nar::nix32(&digest)
-            } else {
-                nar::sri_sha256(&digest)
-            };
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "path": path.display().to_string(), "sri": nar::sri_sha256(&digest), "nix32": nar::nix32(&digest), "hex": hex::encode(digest) })
-                );
-            } else {
-                println!("{text}");
-            }
-        }
-        Command::Verify { sel, keep } => {
-            let exe = std::env::current_exe().map_err(AppError::build)?;
-            let report = verify::run(&sel, keep, &exe)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
-                );
-            } else {
-                let host = if report.hostname_varied {
-                    "hostname, "
-                } else {
-                    ""
-                };
-                if report.identical {
-                    println!("reproducible: {} files identical across two builds (varied: TZ, LANG, umask, TMPDIR, HOME, {host}build and out paths)", report.artifacts);
-                } else {
-                    for d in &report.differences {
-                        println!("DIFFERS: {}: {}", d.artifact, d.first_difference);
-                    }
-                }
-                if let Some([a, b]) = &report.kept {
-                    println!("kept: {a} {b}");
-                }
-            }
-            if !report.identical {
-                return Err(AppError::Build(format!(
-                    "{} artifact(s) differ between two builds of the same inputs",
-                    report.differences.len()
-                )));
-            }
-        }
+            },
+            json,
+        )?,
+        Command::Check { sel } => check_command(&sel, json)?,
+        Command::Inspect { file } => inspect_command(&file, json)?,
+        Command::Completions { shell } => completions_command(shell),
+        Command::Manpage { out } => manpage_command(&out, json)?,
+        Command::Hash { path, base32 } => hash_command(&path, base32, json)?,
+        Command::Verify { sel, keep } => verify_command(&sel, keep, json)?,
         Command::Repo(cli::RepoCommand::Apt {
             out,
             suite,
@@ -426,85 +211,27 @@ fn run(cli: Cli) -> Result<(), AppError> {
             inputs,
         }) => {
             let key = repo::sign::load(key.as_deref())?;
-            if key.is_none() && !cli.json {
+            if key.is_none() && !json {
                 eprintln!("warning: no --key (or {}): the repository is unsigned; apt accepts it only with [trusted=yes]", repo::sign::KEY_ENV);
             }
-            let report = repo::apt::run(&repo::apt::AptOptions {
-                out,
-                suite,
-                component,
-                origin,
-                label,
-                key,
-                inputs,
-            })?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
-                );
-            } else {
-                let mut o = std::io::stdout().lock();
-                for p in &report.packages {
-                    let _ = writeln!(
-                        o,
-                        "{} {:<30} {:<20} {:<6} {}",
-                        if p.added { "+" } else { " " },
-                        p.name,
-                        p.version,
-                        p.arch,
-                        p.filename
-                    );
-                }
-                let added = report.packages.iter().filter(|p| p.added).count();
-                let _ = writeln!(
-                    o,
-                    "{}: suite {} ({}; {}), {} package(s), {added} added, dated {}{}",
-                    report.dir,
-                    report.suite,
-                    report.components.join(" "),
-                    report.architectures.join(" "),
-                    report.packages.len(),
-                    report.date,
-                    match &report.signed_by {
-                        Some(f) => format!(", signed by {f}"),
-                        None => ", unsigned".to_string(),
-                    }
-                );
-            }
+            repo_apt_command(
+                &repo::apt::AptOptions {
+                    out,
+                    suite,
+                    component,
+                    origin,
+                    label,
+                    key,
+                    inputs,
+                },
+                json,
+            )?
         }
-        Command::Repo(cli::RepoCommand::Dnf(args)) => repo::dnf::command(args, cli.json)?,
-        Command::SignSums { out, key } => {
-            let path = sums_sign::run(&out, key.as_deref())?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "ok": true, "signature": path.display().to_string() })
-                );
-            } else {
-                println!("wrote {}", path.display());
-            }
-        }
-        Command::Attest { out, key } => provenance::command(&out, key.as_deref(), cli.json)?,
-        Command::Cache(cli::CacheCommand::Export(args)) => nix_cache::command(args, cli.json)?,
-        Command::Gc => {
-            let st = open_store()?;
-            let r = st.gc(false).map_err(AppError::build)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({
-                        "removed": r.removed, "kept": r.kept, "freed_bytes": r.freed_bytes,
-                        "dead_roots": r.dead_roots, "live_roots": r.live_roots, "temp_dirs_removed": r.temp_dirs_removed,
-                    })
-                );
-            } else {
-                println!(
-                    "gc: removed {} entries ({}), kept {}, {} live out dir(s), {} dead root(s) dropped, {} stale temp dir(s) removed",
-                    r.removed.len(), human_size(r.freed_bytes), r.kept.len(), r.live_roots, r.dead_roots.len(), r.temp_dirs_removed
-                );
-            }
-        }
+        Command::Repo(cli::RepoCommand::Dnf(args)) => repo::dnf::command(args, json)?,
+        Command::SignSums { out, key } => sign_sums_command(&out, key.as_deref(), json)?,
+        Command::Attest { out, key } => provenance::command(&out, key.as_deref(), json)?,
+        Command::Cache(cli::CacheCommand::Export(args)) => nix_cache::command(args, json)?,
+        Command::Gc => gc_command(json)?,
         Command::Push {
             source,
             to,
@@ -512,48 +239,397 @@ fn run(cli: Cli) -> Result<(), AppError> {
             manifest,
             out,
             insecure_http,
-        } => {
-            let push_error = |e: registry_push::PushError| {
-                if e.exit_code() == 2 {
-                    AppError::Input(e.to_string())
-                } else {
-                    AppError::Build(e.to_string())
-                }
+        } => push_command(
+            source,
+            &to,
+            tags,
+            manifest.as_deref(),
+            &out,
+            insecure_http,
+            json,
+        )?,
+    }
+    Ok(())
+}
+
+/// `lucia-pkg build`: the artifacts, then a table of them (or the report as JSON).
+fn build_command(
+    sel: &Selection,
+    out: &std::path::Path,
+    revision: Option<String>,
+    no_cache: bool,
+    clean: bool,
+    flags: Flags,
+) -> Result<(), AppError> {
+    let progress = progress::Progress::new(flags.quiet || flags.json);
+    let req = request(sel, revision)?;
+    let store = if no_cache { None } else { Some(open_store()?) };
+    let report = build::run_with(&req, out, clean, &progress, store.as_ref())?;
+    if flags.verbose > 0 && !flags.json {
+        let mut e = std::io::stderr().lock();
+        if let Some(s) = &report.store {
+            let _ = writeln!(e, "store: {s}");
+        }
+        for p in &report.payloads {
+            let how = match (&p.builder_key, p.builder_cached) {
+                (Some(k), true) => format!(" (builder {k}, cached)"),
+                (Some(k), false) => format!(" (builder {k}, ran)"),
+                _ => String::new(),
             };
-            let source = match source {
-                Some(s) => s,
-                None => last_oci_output(&out)?,
-            };
-            // Tags: the layout's version tag (always), `:TAG`, the manifest's `oci.tags`, `--tag`.
-            let mut all_tags = Vec::new();
-            if let Some(m) = &manifest {
-                let spec = manifest::load(m)?;
-                let want = registry_push::tag_for_version(&spec.meta.version.upstream);
-                let have = registry_push::layout_version_tag(&source).map_err(push_error)?;
-                if have.as_deref() != Some(want.as_str()) {
-                    return Err(AppError::Input(format!(
-                        "{} is version {} (tag `{want}`), but {} is tagged `{}`: pass the manifest the layout was built from",
-                        m.display(),
-                        spec.meta.version.upstream,
-                        source.display(),
-                        have.unwrap_or_default()
-                    )));
-                }
-                all_tags.extend(spec.oci.tags);
-            }
-            all_tags.extend(tags);
-            let report =
-                registry_push::push_with_default_credentials(&source, &to, all_tags, insecure_http)
-                    .map_err(push_error)?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).map_err(AppError::build)?
-                );
-            } else {
-                print!("{report}");
+            let _ = writeln!(e, "payload {}: {}{how}", p.arch, p.nar_sha256);
+        }
+        for a in &report.artifacts {
+            let _ = writeln!(
+                e,
+                "{}: key {} ({:.2}s{})",
+                a.artifact.name,
+                a.artifact.key,
+                a.seconds,
+                if a.cached { ", cached" } else { "" }
+            );
+        }
+    }
+    if flags.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(AppError::build)?
+        );
+        return Ok(());
+    }
+    for w in &report.warnings {
+        eprintln!("warning: {w}");
+    }
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(
+        o,
+        "{:<40} {:>10}  {:<12} time",
+        "artifact", "size", "sha256"
+    );
+    for s in &report.artifacts {
+        let a = &s.artifact;
+        let size = if a.size > 0 {
+            human_size(a.size)
+        } else {
+            "dir".into()
+        };
+        let sha = a
+            .sha256
+            .trim_start_matches("sha256:")
+            .get(..12)
+            .unwrap_or("-");
+        let how = if s.cached {
+            "cached".to_string()
+        } else {
+            format!("built in {:.1}s", s.seconds)
+        };
+        let _ = writeln!(o, "{:<40} {:>10}  {:<12} {how}", a.name, size, sha);
+    }
+    if !report.removed.is_empty() {
+        let _ = writeln!(
+            o,
+            "removed from {}: {}",
+            report.out_dir,
+            report.removed.join(", ")
+        );
+    }
+    let _ = writeln!(
+        o,
+        "wrote {} files, SHA256SUMS and build-info.json to {} (source date {})",
+        report.files.len() - 1,
+        report.out_dir,
+        pkg_core::determinism::rfc3339(report.source_date_epoch)
+    );
+    Ok(())
+}
+
+/// `lucia-pkg init`: scaffolds the manifest, unit and env template.
+fn init_command(opts: init::InitOptions, json: bool) -> Result<(), AppError> {
+    let report = init::scaffold(&opts)?;
+    let dir = &opts.dir;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).map_err(AppError::build)?
+        );
+        return Ok(());
+    }
+    for f in &report.files {
+        println!("wrote {}", dir.join(f).display());
+    }
+    for (arch, path) in &report.arches {
+        println!("  [payload.{arch}] path = \"{path}\"");
+    }
+    println!("  entrypoint = \"{}\"", report.entrypoint);
+    let m = if dir == std::path::Path::new(".") {
+        String::new()
+    } else {
+        format!(" -m {}", dir.join(init::MANIFEST_NAME).display())
+    };
+    println!("next: review them, then `lucia-pkg build{m}`");
+    Ok(())
+}
+
+/// `lucia-pkg check`: every check a build makes, without writing artifacts.
+fn check_command(sel: &Selection, json: bool) -> Result<(), AppError> {
+    let req = request(sel, None)?;
+    let store = open_store().ok();
+    let prep = build::prepare(&req, store.as_ref())?;
+    if json {
+        let plans: Vec<_> = prep
+            .plans
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "arch": p.arch.as_str(), "entries": p.entries.len(), "bytes": p.payload_size(),
+                    "plan_sha256": build::plan_fingerprint(p),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "ok": true, "name": prep.spec.meta.name, "version": prep.spec.meta.version.upstream, "formats": prep.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(), "plans": plans, "warnings": build::warnings(&prep) })
+        );
+        return Ok(());
+    }
+    for w in build::warnings(&prep) {
+        eprintln!("warning: {w}");
+    }
+    for p in &prep.plans {
+        println!(
+            "ok: {} {} for {}: {} entries, {} of payload",
+            prep.spec.meta.name,
+            prep.spec.meta.version.deb(),
+            p.arch,
+            p.entries.len(),
+            human_size(p.payload_size())
+        );
+    }
+    Ok(())
+}
+
+/// `lucia-pkg inspect`: the artifact's report; a failed check is printed first, then returned.
+fn inspect_command(file: &std::path::Path, json: bool) -> Result<(), AppError> {
+    let inspection = formats::inspect(file)?;
+    print!(
+        "{}",
+        if json {
+            &inspection.json
+        } else {
+            &inspection.text
+        }
+    );
+    match inspection.failure {
+        Some(failure) => Err(failure),
+        None => Ok(()),
+    }
+}
+
+/// `lucia-pkg completions`: the shell's completion script on stdout.
+fn completions_command(shell: clap_complete::Shell) {
+    let mut cmd = Cli::command();
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "lucia-pkg", &mut script);
+    let mut script = String::from_utf8_lossy(&script).into_owned();
+    if shell == clap_complete::Shell::Bash {
+        script = cli::bash_completion(&script);
+    }
+    print!("{script}");
+}
+
+/// `lucia-pkg manpage`: one man page per (sub)command into `out`.
+fn manpage_command(out: &std::path::Path, json: bool) -> Result<(), AppError> {
+    std::fs::create_dir_all(out).map_err(|e| AppError::Input(format!("{}: {e}", out.display())))?;
+    let pages = write_man_pages(Cli::command(), out)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "ok": true, "dir": out.display().to_string(), "pages": pages })
+        );
+    } else {
+        println!("{} man pages written to {}", pages.len(), out.display());
+    }
+    Ok(())
+}
+
+/// `lucia-pkg hash`: a path's NAR hash as Nix prints it.
+fn hash_command(path: &std::path::Path, base32: bool, json: bool) -> Result<(), AppError> {
+    let digest = nar::nar_hash(path).map_err(|e| AppError::Input(e.to_string()))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "path": path.display().to_string(), "sri": nar::sri_sha256(&digest), "nix32": nar::nix32(&digest), "hex": hex::encode(digest) })
+        );
+    } else if base32 {
+        println!("{}", nar::nix32(&digest));
+    } else {
+        println!("{}", nar::sri_sha256(&digest));
+    }
+    Ok(())
+}
+
+/// `lucia-pkg verify`: two builds under varied conditions, compared byte for byte.
+fn verify_command(sel: &Selection, keep: bool, json: bool) -> Result<(), AppError> {
+    let exe = std::env::current_exe().map_err(AppError::build)?;
+    let report = verify::run(sel, keep, &exe)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(AppError::build)?
+        );
+    } else {
+        let host = if report.hostname_varied {
+            "hostname, "
+        } else {
+            ""
+        };
+        if report.identical {
+            println!("reproducible: {} files identical across two builds (varied: TZ, LANG, umask, TMPDIR, HOME, {host}build and out paths)", report.artifacts);
+        } else {
+            for d in &report.differences {
+                println!("DIFFERS: {}: {}", d.artifact, d.first_difference);
             }
         }
+        if let Some([a, b]) = &report.kept {
+            println!("kept: {a} {b}");
+        }
+    }
+    if !report.identical {
+        return Err(AppError::Build(format!(
+            "{} artifact(s) differ between two builds of the same inputs",
+            report.differences.len()
+        )));
+    }
+    Ok(())
+}
+
+/// `lucia-pkg repo apt`: the repository, then one line per package and a summary.
+fn repo_apt_command(opts: &repo::apt::AptOptions, json: bool) -> Result<(), AppError> {
+    let report = repo::apt::run(opts)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(AppError::build)?
+        );
+        return Ok(());
+    }
+    let mut o = std::io::stdout().lock();
+    for p in &report.packages {
+        let _ = writeln!(
+            o,
+            "{} {:<30} {:<20} {:<6} {}",
+            if p.added { "+" } else { " " },
+            p.name,
+            p.version,
+            p.arch,
+            p.filename
+        );
+    }
+    let added = report.packages.iter().filter(|p| p.added).count();
+    let _ = writeln!(
+        o,
+        "{}: suite {} ({}; {}), {} package(s), {added} added, dated {}{}",
+        report.dir,
+        report.suite,
+        report.components.join(" "),
+        report.architectures.join(" "),
+        report.packages.len(),
+        report.date,
+        match &report.signed_by {
+            Some(f) => format!(", signed by {f}"),
+            None => ", unsigned".to_string(),
+        }
+    );
+    Ok(())
+}
+
+/// `lucia-pkg sign-sums`: an SSH signature over the out dir's SHA256SUMS.
+fn sign_sums_command(
+    out: &std::path::Path,
+    key: Option<&std::path::Path>,
+    json: bool,
+) -> Result<(), AppError> {
+    let path = sums_sign::run(out, key)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "ok": true, "signature": path.display().to_string() })
+        );
+    } else {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `lucia-pkg gc`: removes store entries no live out dir uses.
+fn gc_command(json: bool) -> Result<(), AppError> {
+    let st = open_store()?;
+    let r = st.gc(false).map_err(AppError::build)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "removed": r.removed, "kept": r.kept, "freed_bytes": r.freed_bytes,
+                "dead_roots": r.dead_roots, "live_roots": r.live_roots, "temp_dirs_removed": r.temp_dirs_removed,
+            })
+        );
+    } else {
+        println!(
+            "gc: removed {} entries ({}), kept {}, {} live out dir(s), {} dead root(s) dropped, {} stale temp dir(s) removed",
+            r.removed.len(), human_size(r.freed_bytes), r.kept.len(), r.live_roots, r.dead_roots.len(), r.temp_dirs_removed
+        );
+    }
+    Ok(())
+}
+
+/// `lucia-pkg push`: an OCI layout or archive to a registry, with its tags.
+#[allow(clippy::too_many_arguments)]
+fn push_command(
+    source: Option<std::path::PathBuf>,
+    to: &str,
+    tags: Vec<String>,
+    manifest: Option<&std::path::Path>,
+    out: &std::path::Path,
+    insecure_http: bool,
+    json: bool,
+) -> Result<(), AppError> {
+    let push_error = |e: registry_push::PushError| {
+        if e.exit_code() == 2 {
+            AppError::Input(e.to_string())
+        } else {
+            AppError::Build(e.to_string())
+        }
+    };
+    let source = match source {
+        Some(s) => s,
+        None => last_oci_output(out)?,
+    };
+    // Tags: the layout's version tag (always), `:TAG`, the manifest's `oci.tags`, `--tag`.
+    let mut all_tags = Vec::new();
+    if let Some(m) = manifest {
+        let spec = manifest::load(m)?;
+        let want = registry_push::tag_for_version(&spec.meta.version.upstream);
+        let have = registry_push::layout_version_tag(&source).map_err(push_error)?;
+        if have.as_deref() != Some(want.as_str()) {
+            return Err(AppError::Input(format!(
+                "{} is version {} (tag `{want}`), but {} is tagged `{}`: pass the manifest the layout was built from",
+                m.display(),
+                spec.meta.version.upstream,
+                source.display(),
+                have.unwrap_or_default()
+            )));
+        }
+        all_tags.extend(spec.oci.tags);
+    }
+    all_tags.extend(tags);
+    let report = registry_push::push_with_default_credentials(&source, to, all_tags, insecure_http)
+        .map_err(push_error)?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(AppError::build)?
+        );
+    } else {
+        print!("{report}");
     }
     Ok(())
 }

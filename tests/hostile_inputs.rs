@@ -587,8 +587,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[path = "../fuzz/src/inspect.rs"]
-mod fuzz_bodies;
+use lucia_pkg::fuzz_inspect as fuzz_bodies;
 
 /// Every input of the inspect fuzz corpora and regressions (fuzz/corpus/<target>/,
 /// fuzz/regressions/<target>/, the hostile-* seeds included) through the fuzz targets' own

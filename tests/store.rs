@@ -1,12 +1,7 @@
 //! The content-addressed output store (src/store): put/get, sealing, concurrent writers in
 //! threads and processes, recovery from a killed writer, linking into out dirs and GC.
-//!
-//! The store module is included by path (the binary crate has no library target); it uses
-//! only std, `nar`, `sha2`, `hex`, `serde`/`serde_json`, `libc` and `thiserror`.
 
-#[allow(dead_code, unused_imports)]
-#[path = "../src/store/mod.rs"]
-mod store;
+use lucia_pkg::store;
 
 use std::fs;
 use std::io::{BufRead, BufReader};

@@ -17,8 +17,8 @@
 //! either nothing or a complete, fsynced entry. Use one `Store` per process (a second handle in
 //! the same process would make that process's own `gc` wait for itself).
 //!
-//! This module only depends on std, `nar`, `sha2`, `serde`/`serde_json`, `libc` and `thiserror`,
-//! so integration tests can include it by path.
+//! This module only depends on std, `nar`, `sha2`, `serde`/`serde_json`, `libc` and `thiserror`;
+//! tests/store.rs exercises its whole API through the library (`lucia_pkg::store`).
 
 mod fsutil;
 mod gc;
@@ -26,13 +26,10 @@ mod key;
 mod link;
 mod lock;
 
-#[allow(unused_imports)] // the out dir's temp naming, shared with src/output.rs
+// The out dir's temp naming, shared with src/output.rs.
 pub use fsutil::{create_new_file, out_temp_name, OUT_TMP_MARK};
-#[allow(unused_imports)] // part of the module's API; the binary names it only through `gc()`
 pub use gc::GcReport;
 pub use key::{BuildKey, KeyBuilder};
-#[allow(unused_imports)]
-// LinkMethod/LinkedFile are for callers inspecting what was placed (tests)
 pub use link::{LinkMethod, Linked, LinkedFile};
 
 use lock::{Lock, Mode};
