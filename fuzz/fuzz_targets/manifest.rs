@@ -3,11 +3,8 @@
 //! directory that does not exist, so validation never touches real files.
 #![no_main]
 
-#[allow(dead_code, unused_imports)]
-#[path = "../../src/manifest/mod.rs"]
-mod manifest;
-
 use libfuzzer_sys::fuzz_target;
+use lucia_pkg::manifest;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
