@@ -17,7 +17,8 @@ Environment:
   LUCIA_PKG_STORE     location of the content-addressed store (default: $XDG_CACHE_HOME/lucia-pkg/store)
   LUCIA_PKG_REGISTRY_USER / LUCIA_PKG_REGISTRY_PASSWORD   credentials for `push`
   LUCIA_PKG_REGISTRY_TIMEOUT   seconds any one network step of `push` may take (default 30)
-  LUCIA_PKG_REPO_KEY   signing key for `repo` when --key is not given (armored key or file path)";
+  LUCIA_PKG_REPO_KEY   signing key for `repo` when --key is not given (armored key or file path)
+  LUCIA_PKG_IMAGE_KEY  signing key for `sign-image` when --key is not given (PEM key or file path)";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -250,6 +251,25 @@ pub enum Command {
         /// Allow plain HTTP to a non-loopback registry.
         #[arg(long)]
         insecure_http: bool,
+        /// Push only the image: not the signature from `sign-image`, the SBOMs or the
+        /// provenance found beside the layout (attached by default; see docs/image-signing.md).
+        #[arg(long)]
+        no_attach: bool,
+    },
+    /// Sign the last build's OCI image for cosign: writes image-signature/payload.json (the
+    /// simple-signing payload naming the index digest) and image-signature/signature (ECDSA
+    /// P-256, base64 DER) into the out dir; `push` publishes them as cosign does.
+    SignImage {
+        /// Out directory holding the build's OCI layout.
+        #[arg(short, long, default_value = "dist", value_name = "DIR")]
+        out: PathBuf,
+        /// Where the image is pushed, REGISTRY/REPOSITORY (the payload's docker-reference).
+        #[arg(long, value_name = "REGISTRY/REPO")]
+        repository: String,
+        /// PEM PKCS#8 ECDSA P-256 private key [default: $LUCIA_PKG_IMAGE_KEY, the PEM text
+        /// itself or a file path]. Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
     },
     /// Sign the out dir's SHA256SUMS into SHA256SUMS.sig (`ssh-keygen -Y sign -n file` format)
     /// with an OpenSSH Ed25519 key; verify with `ssh-keygen -Y verify ... -n file`.

@@ -305,10 +305,7 @@ pub fn attachments(layout: &Path, to: &str) -> Result<registry_push::Attachments
                 ))
             })?;
         let v: Value = serde_json::from_slice(&payload).map_err(|e| {
-            AppError::Input(format!(
-                "{}: {e}",
-                sig_dir.join(PAYLOAD_NAME).display()
-            ))
+            AppError::Input(format!("{}: {e}", sig_dir.join(PAYLOAD_NAME).display()))
         })?;
         let signed = v
             .pointer("/critical/image/docker-manifest-digest")
@@ -321,8 +318,8 @@ pub fn attachments(layout: &Path, to: &str) -> Result<registry_push::Attachments
                 root.digest
             )));
         }
-        let dest = registry_push::parse_destination(to)
-            .map_err(|e| AppError::Input(e.to_string()))?;
+        let dest =
+            registry_push::parse_destination(to).map_err(|e| AppError::Input(e.to_string()))?;
         let want = format!("{}/{}", dest.registry, dest.repository);
         let named = v
             .pointer("/critical/identity/docker-reference")
@@ -394,11 +391,7 @@ pub fn attachments(layout: &Path, to: &str) -> Result<registry_push::Attachments
         let hex = root.digest.trim_start_matches("sha256:");
         let names_index = serde_json::from_slice::<Value>(&bytes)
             .ok()
-            .and_then(|env| {
-                env["payload"]
-                    .as_str()
-                    .and_then(nar::encoding::from_base64)
-            })
+            .and_then(|env| env["payload"].as_str().and_then(nar::encoding::from_base64))
             .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
             .and_then(|st| {
                 st["subject"]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod formats;
 #[doc(hidden)]
 pub mod fuzz_inspect;
+pub mod image_sign;
 pub mod init;
 pub mod manifest;
 pub mod nix_cache;

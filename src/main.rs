@@ -230,6 +230,11 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Repo(cli::RepoCommand::Dnf(args)) => repo::dnf::command(args, json)?,
         Command::SignSums { out, key } => sign_sums_command(&out, key.as_deref(), json)?,
         Command::Attest { out, key } => provenance::command(&out, key.as_deref(), json)?,
+        Command::SignImage {
+            out,
+            key,
+            repository,
+        } => lucia_pkg::image_sign::command(&out, key.as_deref(), &repository, json)?,
         Command::Cache(cli::CacheCommand::Export(args)) => nix_cache::command(args, json)?,
         Command::Gc => gc_command(json)?,
         Command::Push {
@@ -239,6 +244,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             manifest,
             out,
             insecure_http,
+            no_attach,
         } => push_command(
             source,
             &to,
@@ -246,6 +252,7 @@ fn run(cli: Cli) -> Result<(), AppError> {
             manifest.as_deref(),
             &out,
             insecure_http,
+            no_attach,
             json,
         )?,
     }
@@ -590,6 +597,7 @@ fn push_command(
     manifest: Option<&std::path::Path>,
     out: &std::path::Path,
     insecure_http: bool,
+    no_attach: bool,
     json: bool,
 ) -> Result<(), AppError> {
     let push_error = |e: registry_push::PushError| {
@@ -621,8 +629,18 @@ fn push_command(
         all_tags.extend(spec.oci.tags);
     }
     all_tags.extend(tags);
-    let report = registry_push::push_with_default_credentials(&source, to, all_tags, insecure_http)
-        .map_err(push_error)?;
+    let attach = match no_attach {
+        true => Default::default(),
+        false => lucia_pkg::image_sign::attachments(&source, to)?,
+    };
+    let report = registry_push::push_with_default_credentials_attached(
+        &source,
+        to,
+        all_tags,
+        insecure_http,
+        attach,
+    )
+    .map_err(push_error)?;
     if json {
         println!(
             "{}",
