@@ -24,6 +24,7 @@ use common::*;
 
 const MT_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const MT_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+const IN_TOTO: &str = "application/vnd.in-toto+json";
 
 /// Whether every tool can run: without one the test is skipped, or fails when e2e is required.
 fn available(test: &str, tools: &[&str]) -> bool {
@@ -237,15 +238,16 @@ fn hex_of(digest: &str) -> &str {
     digest.trim_start_matches("sha256:")
 }
 
-/// Verifies `payload` against `signature_b64` with `openssl dgst -sha256 -verify image.pub`.
-fn openssl_verifies(p: &Path, payload: &[u8], signature_b64: &str) -> bool {
+/// Verifies `payload` against `signature_b64` with `openssl dgst -sha256 -verify PUB` (a
+/// public key file in `p`).
+fn openssl_verifies(p: &Path, public: &str, payload: &[u8], signature_b64: &str) -> bool {
     let d = tempfile::tempdir_in(p).unwrap();
     fs::write(d.path().join("payload.json"), payload).unwrap();
     fs::write(d.path().join("sig.b64"), signature_b64).unwrap();
     sh_ok(d.path(), "base64 -d sig.b64 > sig.der");
     let o = Command::new("openssl")
         .args(["dgst", "-sha256", "-verify"])
-        .arg(p.join("image.pub"))
+        .arg(p.join(public))
         .args(["-signature", "sig.der", "payload.json"])
         .current_dir(d.path())
         .output()
@@ -337,7 +339,7 @@ fn pushed_signature_verifies_with_openssl_and_sboms_and_provenance_are_referrers
             r#"{{"critical":{{"identity":{{"docker-reference":"{addr}/{repo}"}},"image":{{"docker-manifest-digest":"{index_digest}"}},"type":"cosign container image signature"}},"optional":null}}"#
         )
     );
-    assert!(openssl_verifies(p, &payload, &signature));
+    assert!(openssl_verifies(p, "image.pub", &payload, &signature));
 
     // A signature for this repository is not pushed to another one: exit 2, nothing sent.
     let o = run(lucia_pkg(p).args(["push", "--to", &format!("{addr}/lucia/other")]));
@@ -386,7 +388,12 @@ fn pushed_signature_verifies_with_openssl_and_sboms_and_provenance_are_referrers
         .unwrap();
     assert_eq!(pushed_payload, payload);
     assert_eq!(pushed_sig, signature);
-    assert!(openssl_verifies(p, &pushed_payload, pushed_sig));
+    assert!(openssl_verifies(
+        p,
+        "image.pub",
+        &pushed_payload,
+        pushed_sig
+    ));
     let claims: Value = serde_json::from_slice(&pushed_payload).unwrap();
     assert_eq!(
         claims["critical"]["image"]["docker-manifest-digest"],
@@ -397,7 +404,12 @@ fn pushed_signature_verifies_with_openssl_and_sboms_and_provenance_are_referrers
         .unwrap()
         .replace(hex_of(&index_digest), hex_of(&platforms[0].1));
     assert_ne!(tampered.as_bytes(), &pushed_payload[..]);
-    assert!(!openssl_verifies(p, tampered.as_bytes(), pushed_sig));
+    assert!(!openssl_verifies(
+        p,
+        "image.pub",
+        tampered.as_bytes(),
+        pushed_sig
+    ));
 
     // SBOMs: under each platform manifest's fallback tag, blobs equal to the out dir's files.
     for (label, digest) in &platforms {
@@ -427,7 +439,7 @@ fn pushed_signature_verifies_with_openssl_and_sboms_and_provenance_are_referrers
     let listed = referrers(&addr, repo, &index_digest);
     assert_eq!(listed.len(), 1, "{listed:?}");
     let (artifact_type, manifest, title) = &listed[0];
-    assert_eq!(artifact_type, "application/vnd.in-toto+json");
+    assert_eq!(artifact_type, IN_TOTO);
     assert_eq!(title, "provenance.intoto.jsonl");
     let doc = artifact_document(&addr, repo, manifest, artifact_type, &index_digest);
     assert_eq!(
@@ -444,6 +456,77 @@ fn pushed_signature_verifies_with_openssl_and_sboms_and_provenance_are_referrers
         assert_eq!(referrers(&addr, repo, digest).len(), 2);
     }
     assert_eq!(referrers(&addr, repo, &index_digest).len(), 1);
+
+    // Another signer and a new provenance: added beside what is there, nothing replaced.
+    sh_ok(
+        p,
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out image2.key 2>/dev/null \
+         && openssl pkey -in image2.key -pubout -out image2.pub \
+         && ssh-keygen -q -t ed25519 -N '' -C test -f release2",
+    );
+    let o = sign_image(p, &format!("{addr}/{repo}"), "image2.key");
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(lucia_pkg(p).args(["attest", "-o", "dist", "--key", "release2"]));
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(lucia_pkg(p).args(["push", "--to", &format!("{addr}/{repo}")]));
+    assert!(o.status.success(), "{}", text(&o));
+    let two = get_json(&addr, repo, &format!("manifests/{sig_tag}"), MT_MANIFEST);
+    let layers2 = two["layers"].as_array().unwrap();
+    assert_eq!(layers2.len(), 2, "{two}");
+    assert_eq!(layers2[0], layers[0], "the first signature was replaced");
+    let second_sig = layers2[1]["annotations"]["dev.cosignproject.cosign/signature"]
+        .as_str()
+        .unwrap();
+    let second_payload = blob(&addr, repo, layers2[1]["digest"].as_str().unwrap());
+    assert!(openssl_verifies(
+        p,
+        "image2.pub",
+        &second_payload,
+        second_sig
+    ));
+    assert!(!openssl_verifies(
+        p,
+        "image.pub",
+        &second_payload,
+        second_sig
+    ));
+    let listed2 = referrers(&addr, repo, &index_digest);
+    assert_eq!(listed2.len(), 2, "{listed2:?}");
+    assert_eq!(
+        listed2[0], listed[0],
+        "the earlier provenance is no longer listed"
+    );
+    let doc = artifact_document(&addr, repo, &listed2[1].1, IN_TOTO, &index_digest);
+    assert_eq!(
+        doc,
+        fs::read(p.join("dist/provenance.intoto.jsonl")).unwrap()
+    );
+    for (_, digest) in &platforms {
+        assert_eq!(referrers(&addr, repo, digest).len(), 2);
+    }
+
+    // --no-attach: the image only.
+    let o = run(lucia_pkg(p).args([
+        "push",
+        "--no-attach",
+        "--to",
+        &format!("{addr}/lucia/plain"),
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    let (status, _) = get(
+        &addr,
+        "lucia/plain",
+        &format!("manifests/{sig_tag}"),
+        MT_MANIFEST,
+    );
+    assert_eq!(status, 404);
+    let (status, _) = get(
+        &addr,
+        "lucia/plain",
+        &format!("manifests/sha256-{}", hex_of(&platforms[0].1)),
+        MT_INDEX,
+    );
+    assert_eq!(status, 404);
 
     // The real consumer, when it is installed.
     if have("cosign") {
@@ -518,6 +601,7 @@ fn signing_is_reproducible_across_environment_and_an_encrypted_copy_of_the_key()
     assert_eq!(read(), first);
     assert!(openssl_verifies(
         p,
+        "image.pub",
         &first.0,
         std::str::from_utf8(&first.1).unwrap()
     ));

@@ -217,6 +217,14 @@ fn get_manifest(
         })
 }
 
+/// The referrers of one subject: their descriptors, and whether every PUT was answered with
+/// `OCI-Subject` naming the subject (the registry indexes them itself).
+struct Group<'a> {
+    subject: Descriptor,
+    entries: Vec<(Descriptor, &'a Artifact)>,
+    indexed: bool,
+}
+
 /// Pushes the signature and the referrers (after the image itself), adding what it published
 /// to `report.attached`.
 pub(crate) fn send(
@@ -234,7 +242,7 @@ pub(crate) fn send(
         report.attached.push(format!("signature {repo}:{tag}"));
     }
     // Artifacts grouped by subject, in first-seen order: one fallback index update each.
-    let mut groups: Vec<(Descriptor, Vec<(Descriptor, &Artifact)>)> = Vec::new();
+    let mut groups: Vec<Group> = Vec::new();
     if !a.artifacts.is_empty() {
         let empty = send_blob(client, MT_EMPTY, b"{}", report)?;
         for (art, subject) in a.artifacts.iter().zip(subjects) {
@@ -254,7 +262,8 @@ pub(crate) fn send(
                 "subject": desc_json(subject),
                 "annotations": title,
             });
-            let (d, _) = send_manifest(client, MT_MANIFEST, &manifest, None, report)?;
+            let (d, oci_subject) = send_manifest(client, MT_MANIFEST, &manifest, None, report)?;
+            let indexed = oci_subject.as_deref() == Some(subject.digest.as_str());
             report.attached.push(format!(
                 "{} {} {repo}@{} (subject {})",
                 art.artifact_type, art.title, d.digest, subject.digest
@@ -263,14 +272,25 @@ pub(crate) fn send(
                 annotations: title,
                 ..d
             };
-            match groups.iter_mut().find(|(s, _)| s.digest == subject.digest) {
-                Some((_, v)) => v.push((entry, art)),
-                None => groups.push((subject.clone(), vec![(entry, art)])),
+            match groups
+                .iter_mut()
+                .find(|g| g.subject.digest == subject.digest)
+            {
+                Some(g) => {
+                    g.entries.push((entry, art));
+                    g.indexed &= indexed;
+                }
+                None => groups.push(Group {
+                    subject: subject.clone(),
+                    entries: vec![(entry, art)],
+                    indexed,
+                }),
             }
         }
     }
-    for (subject, entries) in &groups {
-        if referrers_api_lists(client, &subject.digest, entries)? {
+    for g in &groups {
+        let (subject, entries) = (&g.subject, &g.entries);
+        if g.indexed || referrers_api_lists(client, &subject.digest, entries)? {
             report
                 .attached
                 .push(format!("referrers API lists them for {}", subject.digest));
