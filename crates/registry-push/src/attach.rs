@@ -505,6 +505,232 @@ mod tests {
         assert!(e.to_string().contains("sha256:cc"), "{e}");
     }
 
+    /// An in-memory registry on loopback: blobs are accepted and forgotten, manifests kept by
+    /// reference. With `api`, it answers manifest PUTs that have a `subject` with `OCI-Subject`
+    /// and serves `GET /v2/<name>/referrers/<digest>`; without, referrers are 404.
+    struct FakeRegistry {
+        addr: String,
+        manifests: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Vec<u8>>>>,
+        puts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    fn fake_registry(api: bool) -> FakeRegistry {
+        use std::io::{BufRead, BufReader, Read, Write};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let manifests: Arc<Mutex<BTreeMap<String, Vec<u8>>>> = Arc::default();
+        let puts: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (m2, p2) = (manifests.clone(), puts.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (ms, ps) = (m2.clone(), p2.clone());
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().unwrap());
+                    let mut w = conn;
+                    let mut line = String::new();
+                    // The HTTPS attempt is a TLS ClientHello: hang up.
+                    if r.read_line(&mut line).is_err() || !line.starts_with(char::is_uppercase) {
+                        return;
+                    }
+                    let mut it = line.split_whitespace();
+                    let method = it.next().unwrap_or("").to_string();
+                    let path = it.next().unwrap_or("").to_string();
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if h.trim().is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            if k.eq_ignore_ascii_case("content-length") {
+                                len = v.trim().parse().unwrap_or(0);
+                            }
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    let path = path.split('?').next().unwrap_or("").to_string();
+                    let mut headers: Vec<(String, String)> = Vec::new();
+                    let (status, out): (u16, Vec<u8>) = if path == "/v2/" {
+                        (200, b"{}".to_vec())
+                    } else if let Some(rf) = path.strip_prefix("/v2/t/referrers/") {
+                        if api {
+                            let listed: Vec<Value> = ms
+                                .lock()
+                                .unwrap()
+                                .iter()
+                                .filter(|(k, _)| k.starts_with("sha256:"))
+                                .filter_map(|(k, v)| {
+                                    let m: Value = serde_json::from_slice(v).ok()?;
+                                    (m.pointer("/subject/digest")? == rf).then(|| {
+                                        json!({"mediaType": MT_MANIFEST, "digest": k,
+                                               "size": v.len(), "artifactType": m["artifactType"]})
+                                    })
+                                })
+                                .collect();
+                            let idx = json!({"schemaVersion": 2, "mediaType": MT_INDEX,
+                                             "manifests": listed});
+                            (200, serde_json::to_vec(&idx).unwrap())
+                        } else {
+                            (404, b"{}".to_vec())
+                        }
+                    } else if let Some(rf) = path.strip_prefix("/v2/t/manifests/") {
+                        if method == "PUT" {
+                            ps.lock().unwrap().push(rf.to_string());
+                            let d = sha256_digest(&body);
+                            let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                            if let (true, Some(s)) = (api, v.pointer("/subject/digest")) {
+                                headers.push(("OCI-Subject".into(), s.as_str().unwrap().into()));
+                            }
+                            headers.push(("Docker-Content-Digest".into(), d.clone()));
+                            let mut ms = ms.lock().unwrap();
+                            ms.insert(d, body.clone());
+                            ms.insert(rf.to_string(), body);
+                            (201, Vec::new())
+                        } else {
+                            match ms.lock().unwrap().get(rf) {
+                                Some(b) => (200, b.clone()),
+                                None => (404, b"{}".to_vec()),
+                            }
+                        }
+                    } else if path.starts_with("/v2/t/blobs/uploads/") && method == "POST" {
+                        headers.push(("Location".into(), "/upload/1".into()));
+                        (202, Vec::new())
+                    } else if path.starts_with("/upload/") {
+                        (201, Vec::new())
+                    } else {
+                        // HEAD of a blob: never there.
+                        (404, Vec::new())
+                    };
+                    let mut head = format!(
+                        "HTTP/1.1 {status} X\r\nConnection: close\r\nContent-Length: {}\r\n",
+                        if method == "HEAD" { 0 } else { out.len() }
+                    );
+                    for (k, v) in headers {
+                        head.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    head.push_str("\r\n");
+                    let _ = w.write_all(head.as_bytes());
+                    if method != "HEAD" {
+                        let _ = w.write_all(&out);
+                    }
+                });
+            }
+        });
+        FakeRegistry {
+            addr,
+            manifests,
+            puts,
+        }
+    }
+
+    fn layout(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+        let l = dir.join("img");
+        let plans = [
+            pkg_core::sample::lucia_like_plan(pkg_core::Arch::Amd64),
+            pkg_core::sample::lucia_like_plan(pkg_core::Arch::Arm64),
+        ];
+        format_oci::write_layout(&plans, &l).unwrap();
+        let top: Value =
+            serde_json::from_slice(&std::fs::read(l.join("index.json")).unwrap()).unwrap();
+        (
+            l,
+            top["manifests"][0]["digest"].as_str().unwrap().to_string(),
+        )
+    }
+
+    fn provenance_only() -> Attachments {
+        Attachments {
+            signature: Some(ImageSignature {
+                payload: b"{}".to_vec(),
+                signature: "c2ln".into(),
+            }),
+            artifacts: vec![Artifact {
+                artifact_type: "application/vnd.in-toto+json".into(),
+                subject: None,
+                title: "provenance.intoto.jsonl".into(),
+                bytes: b"{\"payload\":\"\"}\n".to_vec(),
+            }],
+        }
+    }
+
+    fn push_to(reg: &FakeRegistry, l: &std::path::Path) -> Result<PushReport, PushError> {
+        crate::push(
+            l,
+            &format!("{}/t", reg.addr),
+            crate::PushOptions {
+                tags: vec!["x".into()],
+                timeout: Some(std::time::Duration::from_secs(10)),
+                attach: provenance_only(),
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_registry_with_the_referrers_api_gets_no_fallback_tag() {
+        let t = tempfile::tempdir().unwrap();
+        let (l, index) = layout(t.path());
+        let reg = fake_registry(true);
+        let report = push_to(&reg, &l).unwrap();
+        let puts = reg.puts.lock().unwrap().clone();
+        let fallback = digest_tag(&index);
+        assert!(puts.contains(&format!("{fallback}.sig")), "{puts:?}");
+        assert!(!puts.contains(&fallback), "{puts:?}");
+        assert!(
+            report.attached.iter().any(|a| a.contains("referrers API")),
+            "{:?}",
+            report.attached
+        );
+    }
+
+    #[test]
+    fn the_fallback_index_keeps_what_others_listed_and_refuses_to_replace_other_things() {
+        let t = tempfile::tempdir().unwrap();
+        let (l, index) = layout(t.path());
+        let reg = fake_registry(false);
+        let fallback = digest_tag(&index);
+        let foreign = json!({"schemaVersion": 2, "mediaType": MT_INDEX, "manifests": [
+            {"mediaType": MT_MANIFEST, "digest": format!("sha256:{}", "f".repeat(64)),
+             "size": 1, "artifactType": "application/example"}]});
+        reg.manifests
+            .lock()
+            .unwrap()
+            .insert(fallback.clone(), serde_json::to_vec(&foreign).unwrap());
+        push_to(&reg, &l).unwrap();
+        let merged: Value =
+            serde_json::from_slice(&reg.manifests.lock().unwrap()[&fallback]).unwrap();
+        let listed = merged["manifests"].as_array().unwrap();
+        assert_eq!(listed.len(), 2, "{merged}");
+        assert_eq!(listed[0], foreign["manifests"][0]);
+        assert_eq!(listed[1]["artifactType"], "application/vnd.in-toto+json");
+        assert_eq!(
+            listed[1]["annotations"][ANN_TITLE],
+            "provenance.intoto.jsonl"
+        );
+        // Again: nothing new, the index is not rewritten.
+        let before = reg.puts.lock().unwrap().len();
+        push_to(&reg, &l).unwrap();
+        let puts = reg.puts.lock().unwrap()[before..].to_vec();
+        assert!(!puts.contains(&fallback), "{puts:?}");
+
+        // Something that is not an index at the tag: left alone, the push fails.
+        let reg = fake_registry(false);
+        reg.manifests
+            .lock()
+            .unwrap()
+            .insert(fallback.clone(), br#"{"schemaVersion":2}"#.to_vec());
+        let e = push_to(&reg, &l).unwrap_err();
+        assert!(e.to_string().contains("refusing to replace"), "{e}");
+        assert_eq!(e.exit_code(), 1);
+    }
+
     #[test]
     fn tags_from_digests() {
         assert_eq!(digest_tag("sha256:ab12"), "sha256-ab12");
