@@ -292,7 +292,13 @@ pub fn attachments(layout: &Path, to: &str) -> Result<registry_push::Attachments
     let (root, index) = image_index(layout)?;
 
     let sig_dir = dir.join(DIR_NAME);
-    if std::fs::symlink_metadata(&sig_dir).is_ok() {
+    if let Ok(md) = std::fs::symlink_metadata(&sig_dir) {
+        if !md.is_dir() {
+            return Err(AppError::Input(format!(
+                "{}: not a directory (sign-image writes one)",
+                sig_dir.display()
+            )));
+        }
         let payload = read_regular(&sig_dir.join(PAYLOAD_NAME))?;
         let signature = String::from_utf8(read_regular(&sig_dir.join(SIGNATURE_NAME))?)
             .ok()
@@ -341,11 +347,16 @@ pub fn attachments(layout: &Path, to: &str) -> Result<registry_push::Attachments
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     ));
-    if let Ok(rd) = std::fs::read_dir(&sbom_dir) {
+    let entries = match std::fs::read_dir(&sbom_dir) {
+        Ok(rd) => Some(rd),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(AppError::Input(format!("{}: {e}", sbom_dir.display()))),
+    };
+    if let Some(rd) = entries {
         let mut names: Vec<String> = rd
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| AppError::Input(format!("{}: {e}", sbom_dir.display())))?;
         names.sort();
         for name in names {
             let (stem, artifact_type) = if let Some(s) = name.strip_suffix(".spdx.json") {

@@ -695,6 +695,41 @@ fn bad_keys_a_missing_build_and_a_tagged_repository_exit_2_and_write_nothing() {
     let p384_line = p384.lines().nth(1).unwrap();
     assert!(!text(&o).contains(p384_line), "{}", text(&o));
 
+    // A build-info.json whose layout is gone.
+    fs::rename(p.join(LAYOUT), p.join("moved-oci")).unwrap();
+    let o = sign_image(p, repo, "image.key");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!p.join("dist/image-signature").exists());
+    fs::rename(p.join("moved-oci"), p.join(LAYOUT)).unwrap();
+
+    // push refuses provenance or SBOMs of another image before connecting (port 9 is closed).
+    fs::write(
+        p.join("dist/provenance.intoto.jsonl"),
+        "{\"payload\":\"e30=\"}\n",
+    )
+    .unwrap();
+    let o = run(lucia_pkg(p).args(["push", "--to", "127.0.0.1:9/lucia/svc"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("not provenance of this image"),
+        "{}",
+        text(&o)
+    );
+    fs::remove_file(p.join("dist/provenance.intoto.jsonl")).unwrap();
+    let sbom = p.join(SBOMS).join("linux-amd64.spdx.json");
+    let original = fs::read(&sbom).unwrap();
+    fs::remove_file(&sbom).unwrap();
+    fs::write(&sbom, b"{}").unwrap();
+    let o = run(lucia_pkg(p).args(["push", "--to", "127.0.0.1:9/lucia/svc"]));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("does not name the linux/amd64 manifest"),
+        "{}",
+        text(&o)
+    );
+    fs::remove_file(&sbom).unwrap();
+    fs::write(&sbom, original).unwrap();
+
     // A good signature never prints the key either, and the signature is not in the records.
     let o = sign_image(p, repo, "image.key");
     assert!(o.status.success(), "{}", text(&o));
