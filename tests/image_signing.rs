@@ -599,6 +599,15 @@ fn signing_is_reproducible_across_environment_and_an_encrypted_copy_of_the_key()
         .env("LUCIA_PKG_SIGNING_PASSPHRASE", "s3cret"));
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(read(), first);
+
+    // The same key in SEC1 form (`-----BEGIN EC PRIVATE KEY-----`): the same bytes.
+    sh_ok(p, "openssl ec -in image.key -out sec1.key 2>/dev/null");
+    assert!(fs::read_to_string(p.join("sec1.key"))
+        .unwrap()
+        .starts_with("-----BEGIN EC PRIVATE KEY-----"));
+    let o = sign_image(p, repo, "sec1.key");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(read(), first);
     assert!(openssl_verifies(
         p,
         "image.pub",
@@ -632,6 +641,7 @@ fn bad_keys_a_missing_build_and_a_tagged_repository_exit_2_and_write_nothing() {
          && openssl genpkey -algorithm ed25519 -out ed.key \
          && openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.key 2>/dev/null \
          && openssl pkcs8 -topk8 -in image.key -v2 aes-256-cbc -passout pass:right -out enc.key \
+         && openssl ecparam -name secp384r1 -genkey -noout -out sec384.key \
          && echo 'not a key' > junk.key",
     );
     let secret_line = fs::read_to_string(p.join("image.key"))
@@ -641,8 +651,9 @@ fn bad_keys_a_missing_build_and_a_tagged_repository_exit_2_and_write_nothing() {
         .unwrap()
         .to_string();
     let repo = "127.0.0.1:5000/lucia/svc";
-    let cases: [(&str, Option<&str>, &str); 7] = [
+    let cases: [(&str, Option<&str>, &str); 8] = [
         ("p384.key", None, "ECDSA P-384"),
+        ("sec384.key", None, "P-256"),
         ("ed.key", None, "Ed25519"),
         ("rsa.key", None, "RSA"),
         ("enc.key", Some("wrong"), "cannot decrypt"),
