@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use format_oci::spec::{Descriptor, MT_CONFIG, MT_INDEX, MT_MANIFEST};
+use format_oci::spec::{Descriptor, DOCKER_MANIFEST, MT_CONFIG, MT_INDEX, MT_MANIFEST};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -306,8 +306,9 @@ pub(crate) fn send(
     Ok(())
 }
 
-/// The signature manifest at `tag`: an existing one keeps its layers (other signatures) and gets
-/// ours added unless it already holds this payload with this signature.
+/// The signature manifest at `tag`: an existing one (OCI, or Docker schema 2 as older cosign
+/// versions wrote) keeps its layers (other signatures) and gets ours added unless it already
+/// holds this payload with this signature; the result is an OCI manifest.
 fn send_signature(
     client: &mut Client,
     tag: &str,
@@ -320,19 +321,20 @@ fn send_signature(
         ..payload
     };
     let ours = desc_json(&layer);
-    let mut layers: Vec<Value> = match get_manifest(client, tag, MT_MANIFEST)? {
-        Some(m) => match m.get("layers").and_then(Value::as_array) {
-            Some(l) => l.clone(),
-            None => {
-                return Err(PushError::Http {
-                    what: format!("reading the signatures at `{tag}`"),
-                    status: 200,
-                    message: "not an image manifest with layers; refusing to replace it".into(),
-                })
-            }
-        },
-        None => Vec::new(),
-    };
+    let mut layers: Vec<Value> =
+        match get_manifest(client, tag, &format!("{MT_MANIFEST}, {DOCKER_MANIFEST}"))? {
+            Some(m) => match m.get("layers").and_then(Value::as_array) {
+                Some(l) => l.clone(),
+                None => {
+                    return Err(PushError::Http {
+                        what: format!("reading the signatures at `{tag}`"),
+                        status: 200,
+                        message: "not an image manifest with layers; refusing to replace it".into(),
+                    })
+                }
+            },
+            None => Vec::new(),
+        };
     let same = |l: &Value| {
         l.get("digest") == ours.get("digest")
             && l.pointer("/annotations/dev.cosignproject.cosign~1signature")
