@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 use ssh_key::{HashAlg, PrivateKey};
 
+use pkg_core::digest::sha256_hex;
+
 use crate::error::AppError;
 
 /// The file written into the out dir.
@@ -201,11 +203,6 @@ fn verify_files(out: &Path, sums: &BTreeMap<String, String>) -> Result<(), AppEr
         }
     }
     Ok(())
-}
-
-fn sha256_hex(data: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(data))
 }
 
 /// A string field of a build-info.json object, or a message naming it.

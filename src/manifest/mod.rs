@@ -474,6 +474,90 @@ impl Validator<'_> {
     fn spec(&self, raw: RawManifest) -> R<Spec> {
         let pkg_span = raw.package.span();
         let p = raw.package.into_inner();
+        let (version, source_date_epoch) = self.package(&p)?;
+        let arches = self.arches(&p.arches, pkg_span.clone())?;
+        let formats = self.formats(&p.formats)?;
+        let changelog = self.changelog(&p.changelog, &version, &p.maintainer)?;
+
+        let payload_span = raw.payload.span();
+        let pl = raw.payload.into_inner();
+        let install_dir = self.install_path(&pl.install_dir)?;
+        let entrypoint = pl.entrypoint.get_ref().trim_matches('/').to_string();
+        if entrypoint.is_empty()
+            || entrypoint
+                .split('/')
+                .any(|c| c == ".." || c == "." || c.is_empty())
+        {
+            return Err(self.err(
+                Some(pl.entrypoint.span()),
+                "entrypoint must be a path inside the payload",
+                "e.g. entrypoint = \"lucia.AgentHost\" (relative to install-dir)",
+            ));
+        }
+        let payloads = self.payloads(&pl, payload_span, &arches)?;
+        let allow_special_modes = pl
+            .allow_special_modes
+            .iter()
+            .map(|s| s.get_ref().trim_matches('/').to_string())
+            .collect();
+
+        let service = match raw.service {
+            None => None,
+            Some(s) => Some(self.service(s)?),
+        };
+        let files = self.files(&raw.files)?;
+
+        let deb = self.deb_options(raw.deb.as_ref())?;
+        let rpm = self.rpm_options(raw.rpm.as_ref())?;
+        let tar = pkg_core::plan::TarOptions {
+            compression: self.codec(
+                &raw.tar.as_ref().and_then(|t| t.compression.clone()),
+                Codec::Gzip(9),
+            )?,
+        };
+        let mut oci = self.oci(raw.oci, &service)?;
+        if let Some(d) = &raw.deploy {
+            oci.deploy = self.deploy_files(d, &formats)?;
+        }
+
+        Ok(Spec {
+            manifest_path: self.file.to_path_buf(),
+            manifest_source: self.source.to_string(),
+            meta: PackageMeta {
+                name: p.name.into_inner(),
+                version,
+                summary: p.summary.into_inner(),
+                description: p.description.unwrap_or_default().trim().to_string(),
+                license: p.license.into_inner(),
+                homepage: p.homepage,
+                maintainer: p.maintainer.into_inner(),
+                vendor: p.vendor,
+                source_url: p.source,
+                revision: p.revision,
+                changelog,
+                provides: p.provides,
+                conflicts: p.conflicts,
+                replaces: p.replaces,
+            },
+            source_date_epoch,
+            arches,
+            formats,
+            install_dir,
+            entrypoint,
+            payloads,
+            allow_special_modes,
+            service,
+            files,
+            deb,
+            rpm,
+            tar,
+            oci,
+        })
+    }
+
+    /// `[package]`'s name, version (with release and epoch), single-line text fields and
+    /// maintainer checked; returns the version and the source date, if given.
+    fn package(&self, p: &RawPackage) -> R<(PackageVersion, Option<u64>)> {
         validate_name(p.name.get_ref())
             .map_err(|e| self.err(Some(p.name.span()), e.to_string(), "e.g. name = \"lucia\""))?;
         let release = p
@@ -528,25 +612,17 @@ impl Validator<'_> {
                 ))
             }
         };
-        let arches = self.arches(&p.arches, pkg_span.clone())?;
-        let formats = self.formats(&p.formats)?;
-        let changelog = self.changelog(&p.changelog, &version, &p.maintainer)?;
+        Ok((version, source_date_epoch))
+    }
 
-        let payload_span = raw.payload.span();
-        let pl = raw.payload.into_inner();
-        let install_dir = self.install_path(&pl.install_dir)?;
-        let entrypoint = pl.entrypoint.get_ref().trim_matches('/').to_string();
-        if entrypoint.is_empty()
-            || entrypoint
-                .split('/')
-                .any(|c| c == ".." || c == "." || c.is_empty())
-        {
-            return Err(self.err(
-                Some(pl.entrypoint.span()),
-                "entrypoint must be a path inside the payload",
-                "e.g. entrypoint = \"lucia.AgentHost\" (relative to install-dir)",
-            ));
-        }
+    /// One payload per `[payload.<arch>]`: a directory or a builder command; every arch
+    /// `package.arches` lists must have one.
+    fn payloads(
+        &self,
+        pl: &RawPayload,
+        payload_span: Range<usize>,
+        arches: &[Arch],
+    ) -> R<Vec<ArchPayload>> {
         let mut payloads = Vec::new();
         for (arch, ap) in [(Arch::Amd64, &pl.amd64), (Arch::Arm64, &pl.arm64)] {
             match ap {
@@ -605,18 +681,14 @@ impl Validator<'_> {
                 None => {}
             }
         }
-        let allow_special_modes = pl
-            .allow_special_modes
-            .iter()
-            .map(|s| s.get_ref().trim_matches('/').to_string())
-            .collect();
+        Ok(payloads)
+    }
 
-        let service = match raw.service {
-            None => None,
-            Some(s) => Some(self.service(s)?),
-        };
+    /// `[[files]]`: each entry's owner, mode and either its sources (a file, a tree or a glob)
+    /// or a symlink target.
+    fn files(&self, raw: &[S<RawFile>]) -> R<Vec<FileSpec>> {
         let mut files = Vec::new();
-        for f in &raw.files {
+        for f in raw {
             let f = f.get_ref();
             let owner = match &f.owner {
                 None => None,
@@ -651,7 +723,7 @@ impl Validator<'_> {
                             source: FileSource::Copy(path),
                             dest,
                             // A tree or glob keeps each file's executable bit unless `mode` says.
-                            mode: mode.or(exec.then_some(0o755)),
+                            mode: mode.or(exec.then_some(pkg_core::determinism::EXEC_MODE)),
                             owner: owner.clone(),
                             config: f.config,
                         });
@@ -697,86 +769,44 @@ impl Validator<'_> {
                 }
             }
         }
+        Ok(files)
+    }
 
-        let deb = {
-            let d = raw.deb.as_ref();
-            pkg_core::plan::DebOptions {
-                compression: self.codec(&d.and_then(|d| d.compression.clone()), Codec::Xz(6))?,
-                depends: d.map(|d| d.depends.clone()).unwrap_or_default(),
-                pre_depends: d.map(|d| d.pre_depends.clone()).unwrap_or_default(),
-                recommends: d.map(|d| d.recommends.clone()).unwrap_or_default(),
-                suggests: d.map(|d| d.suggests.clone()).unwrap_or_default(),
-                section: d
-                    .and_then(|d| d.section.clone())
-                    .unwrap_or_else(|| "misc".into()),
-                priority: d
-                    .and_then(|d| d.priority.clone())
-                    .unwrap_or_else(|| "optional".into()),
-                lintian_overrides: d.map(|d| d.lintian_overrides.clone()).unwrap_or_default(),
-                auto_depends: d.and_then(|d| d.auto_depends).unwrap_or(true),
-                shlib_depends: Vec::new(),
-            }
-        };
-        let rpm = {
-            let r = raw.rpm.as_ref();
-            let signing_key = match r.and_then(|r| r.signing_key.as_ref()) {
-                Some(k) => Some(self.path(k)?),
-                None => None,
-            };
-            pkg_core::plan::RpmOptions {
-                compression: self.codec(&r.and_then(|r| r.compression.clone()), Codec::Zstd(19))?,
-                requires: r.map(|r| r.requires.clone()).unwrap_or_default(),
-                recommends: r.map(|r| r.recommends.clone()).unwrap_or_default(),
-                group: r.and_then(|r| r.group.clone()),
-                packager: r.and_then(|r| r.packager.clone()),
-                signing_key,
-                auto_requires: r.and_then(|r| r.auto_requires).unwrap_or(true),
-                shlib_requires: Vec::new(),
-            }
-        };
-        let tar = pkg_core::plan::TarOptions {
-            compression: self.codec(
-                &raw.tar.as_ref().and_then(|t| t.compression.clone()),
-                Codec::Gzip(9),
-            )?,
-        };
-        let mut oci = self.oci(raw.oci, &service)?;
-        if let Some(d) = &raw.deploy {
-            oci.deploy = self.deploy_files(d, &formats)?;
-        }
+    /// `[deb]` with its defaults (xz -6, section misc, priority optional, automatic depends).
+    fn deb_options(&self, d: Option<&RawDeb>) -> R<pkg_core::plan::DebOptions> {
+        Ok(pkg_core::plan::DebOptions {
+            compression: self.codec(&d.and_then(|d| d.compression.clone()), Codec::Xz(6))?,
+            depends: d.map(|d| d.depends.clone()).unwrap_or_default(),
+            pre_depends: d.map(|d| d.pre_depends.clone()).unwrap_or_default(),
+            recommends: d.map(|d| d.recommends.clone()).unwrap_or_default(),
+            suggests: d.map(|d| d.suggests.clone()).unwrap_or_default(),
+            section: d
+                .and_then(|d| d.section.clone())
+                .unwrap_or_else(|| "misc".into()),
+            priority: d
+                .and_then(|d| d.priority.clone())
+                .unwrap_or_else(|| "optional".into()),
+            lintian_overrides: d.map(|d| d.lintian_overrides.clone()).unwrap_or_default(),
+            auto_depends: d.and_then(|d| d.auto_depends).unwrap_or(true),
+            shlib_depends: Vec::new(),
+        })
+    }
 
-        Ok(Spec {
-            manifest_path: self.file.to_path_buf(),
-            manifest_source: self.source.to_string(),
-            meta: PackageMeta {
-                name: p.name.into_inner(),
-                version,
-                summary: p.summary.into_inner(),
-                description: p.description.unwrap_or_default().trim().to_string(),
-                license: p.license.into_inner(),
-                homepage: p.homepage,
-                maintainer: p.maintainer.into_inner(),
-                vendor: p.vendor,
-                source_url: p.source,
-                revision: p.revision,
-                changelog,
-                provides: p.provides,
-                conflicts: p.conflicts,
-                replaces: p.replaces,
-            },
-            source_date_epoch,
-            arches,
-            formats,
-            install_dir,
-            entrypoint,
-            payloads,
-            allow_special_modes,
-            service,
-            files,
-            deb,
-            rpm,
-            tar,
-            oci,
+    /// `[rpm]` with its defaults (zstd -19, automatic requires).
+    fn rpm_options(&self, r: Option<&RawRpm>) -> R<pkg_core::plan::RpmOptions> {
+        let signing_key = match r.and_then(|r| r.signing_key.as_ref()) {
+            Some(k) => Some(self.path(k)?),
+            None => None,
+        };
+        Ok(pkg_core::plan::RpmOptions {
+            compression: self.codec(&r.and_then(|r| r.compression.clone()), Codec::Zstd(19))?,
+            requires: r.map(|r| r.requires.clone()).unwrap_or_default(),
+            recommends: r.map(|r| r.recommends.clone()).unwrap_or_default(),
+            group: r.and_then(|r| r.group.clone()),
+            packager: r.and_then(|r| r.packager.clone()),
+            signing_key,
+            auto_requires: r.and_then(|r| r.auto_requires).unwrap_or(true),
+            shlib_requires: Vec::new(),
         })
     }
 

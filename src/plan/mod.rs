@@ -12,13 +12,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use pkg_core::determinism::{DIR_MODE, FILE_MODE};
+use pkg_core::determinism::FILE_MODE;
 use pkg_core::lifecycle::{
     self, EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent,
 };
 use pkg_core::plan::{Content, Entry, EntryKind, FormatOptions, Layer, Owner, Plan};
 use pkg_core::Arch;
-use sha2::{Digest, Sha256};
 
 use crate::manifest::unit_check::{self, Installed};
 use crate::manifest::Spec;
@@ -119,20 +118,12 @@ fn inline_file(
     config: bool,
     layer: Layer,
 ) -> Entry {
-    let sha256 = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
     Entry {
-        path: path.into(),
-        kind: EntryKind::File {
-            content: Content::inline(bytes),
-            size,
-            sha256,
-        },
         mode,
         owner,
         config,
-        owned: true,
         layer,
+        ..Entry::inline_file(path, bytes)
     }
 }
 
@@ -255,246 +246,11 @@ pub fn build(
     )? {
         add(&mut entries, e, payload_root)?;
     }
-    let entry_path = format!("{}/{}", spec.install_dir, spec.entrypoint);
-    let entrypoint = payload_root.join(&spec.entrypoint);
-    let ok = matches!(entries.get(&entry_path), Some(Entry { kind: EntryKind::File { .. }, mode, .. }) if mode & 0o111 != 0);
-    if !ok {
-        return Err(PlanError::new(
-            &entrypoint,
-            "the entrypoint is missing from the payload or not an executable file",
-        )
-        .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode")
-        .into());
-    }
-
-    let service = match &spec.service {
-        None => None,
-        Some(s) => {
-            let group_gid = s.gid.or(s.uid).unwrap_or(0) as u64;
-            for u in &s.units {
-                add(
-                    &mut entries,
-                    inline_file(
-                        &format!("{UNIT_DIR}/{}", u.name),
-                        read(&u.path)?,
-                        FILE_MODE,
-                        Owner::root(),
-                        false,
-                        Layer::Config,
-                    ),
-                    &u.path,
-                )?;
-            }
-            let user = SystemUser {
-                name: s.user.clone(),
-                group: s.group.clone(),
-                home: s.home.clone(),
-                shell: s.shell.clone(),
-                gecos: s.description.clone(),
-            };
-            let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.meta.name);
-            let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.meta.name);
-            // The account's home is created like a state dir when it is not one (and not the
-            // conventional "no home"), so the service never runs with a missing home.
-            let home_dir = (!s.state_dirs.contains(&s.home) && s.home != crate::manifest::NO_HOME)
-                .then_some(&s.home);
-            let dirs: Vec<ManagedDir> = s
-                .state_dirs
-                .iter()
-                .chain(home_dir)
-                .map(|d| ManagedDir {
-                    path: d.clone(),
-                    mode: s.state_dir_mode,
-                    user: s.user.clone(),
-                    group: s.group.clone(),
-                    remove_on_purge: s.purge_state,
-                })
-                .collect();
-            let manifest = &spec.manifest_path;
-            add(
-                &mut entries,
-                inline_file(
-                    &sysusers_path,
-                    lifecycle::sysusers_conf(&user)
-                        .map_err(|e| PlanError::new(manifest, e.to_string()))?
-                        .into_bytes(),
-                    FILE_MODE,
-                    Owner::root(),
-                    false,
-                    Layer::Config,
-                ),
-                manifest,
-            )?;
-            if !dirs.is_empty() {
-                add(
-                    &mut entries,
-                    inline_file(
-                        &tmpfiles_path,
-                        lifecycle::tmpfiles_conf(&dirs)
-                            .map_err(|e| PlanError::new(manifest, e.to_string()))?
-                            .into_bytes(),
-                        FILE_MODE,
-                        Owner::root(),
-                        false,
-                        Layer::Config,
-                    ),
-                    manifest,
-                )?;
-            }
-            let env_file = match &s.env {
-                None => None,
-                Some(env) => {
-                    let owner = Owner {
-                        user: "root".into(),
-                        group: s.group.clone(),
-                        uid: 0,
-                        gid: group_gid,
-                    };
-                    let template = read(&env.template)?;
-                    check_no_secrets(&env.template, &template)?;
-                    add(
-                        &mut entries,
-                        inline_file(&env.path, template, env.mode, owner, true, Layer::Config),
-                        &env.template,
-                    )?;
-                    Some(EnvFile {
-                        path: env.path.clone(),
-                        mode: env.mode,
-                        user: "root".into(),
-                        group: s.group.clone(),
-                    })
-                }
-            };
-            let snippet = |p: &Option<PathBuf>| -> Result<Option<String>, PlanError> {
-                p.as_deref().map(read_text).transpose()
-            };
-            Some(ServiceIntent {
-                user: Some(user),
-                dirs,
-                units: s
-                    .units
-                    .iter()
-                    .map(|u| UnitIntent {
-                        name: u.name.clone(),
-                        enable: u.enable,
-                        start: u.start,
-                        restart_after_upgrade: u.restart_after_upgrade,
-                    })
-                    .collect(),
-                env_file,
-                sysusers_path,
-                tmpfiles_path,
-                unit_dir: UNIT_DIR.into(),
-                snippets: Snippets {
-                    pre_install: snippet(&s.scripts.pre_install)?,
-                    post_install: snippet(&s.scripts.post_install)?,
-                    pre_remove: snippet(&s.scripts.pre_remove)?,
-                    post_remove: snippet(&s.scripts.post_remove)?,
-                },
-            })
-        }
-    };
-
-    for f in &spec.files {
-        let manifest = &spec.manifest_path;
-        let Some(src) = f.src() else {
-            if let crate::manifest::FileSource::Symlink(target) = &f.source {
-                let e = Entry {
-                    path: f.dest.clone(),
-                    kind: EntryKind::Symlink {
-                        target: target.clone(),
-                    },
-                    mode: 0o777,
-                    owner: Owner::root(),
-                    config: false,
-                    owned: true,
-                    layer: Layer::Config,
-                };
-                add(&mut entries, e, manifest)?;
-            }
-            continue;
-        };
-        // Refused at its location by the manifest validator when world-writable or setuid.
-        let mode = f.mode.unwrap_or(FILE_MODE);
-        let owner = match &f.owner {
-            Some((u, g)) => Owner {
-                user: u.clone(),
-                group: g.clone(),
-                uid: 0,
-                gid: 0,
-            },
-            None => Owner::root(),
-        };
-        // Streamed from disk like payload files (a tree may hold large files); config files
-        // under /etc are scanned for secrets by `installable::check`, naming this source.
-        let (sha256, size) = pkg_core::digest::sha256_file(src)
-            .map_err(|e| PlanError::new(src, format!("cannot read: {e}")))?;
-        add(
-            &mut entries,
-            Entry {
-                path: f.dest.clone(),
-                kind: EntryKind::File {
-                    content: Content::Disk(src.to_path_buf()),
-                    size,
-                    sha256,
-                },
-                mode,
-                owner,
-                config: f.config || f.dest.starts_with("/etc/"),
-                owned: true,
-                layer: Layer::Config,
-            },
-            src,
-        )?;
-    }
-
-    // Parent directories: listed explicitly (tar-based formats carry them); the package owns only
-    // those that are not standard system directories.
-    let paths: Vec<String> = entries.keys().cloned().collect();
-    for p in paths {
-        for anc in pkg_core::tar_stream::ancestors(&p) {
-            if entries.contains_key(&anc) {
-                continue;
-            }
-            let layer =
-                if anc == spec.install_dir || anc.starts_with(&format!("{}/", spec.install_dir)) {
-                    Layer::App
-                } else {
-                    Layer::Config
-                };
-            entries.insert(
-                anc.clone(),
-                Entry {
-                    owned: !SYSTEM_DIRS.contains(&anc.as_str()),
-                    path: anc,
-                    kind: EntryKind::Dir,
-                    mode: DIR_MODE,
-                    owner: Owner::root(),
-                    config: false,
-                    layer,
-                },
-            );
-        }
-    }
-    // Every unit's programs against what this arch's package installs (located in the unit).
-    if let Some(s) = &spec.service {
-        let candidates: Vec<&str> = entries
-            .values()
-            .filter(|e| !e.is_dir() && installed(&entries, &e.path) == Installed::Executable)
-            .map(|e| e.path.as_str())
-            .collect();
-        for u in &s.units {
-            let text = read_text(&u.path)?;
-            let unit = unit_check::UnitFile::parse(&u.path, &u.name, &text);
-            unit_check::check_exec(
-                &unit,
-                &spec.install_dir,
-                &|p| installed(&entries, p),
-                &candidates,
-            )
-            .map_err(BuildError::Unit)?;
-        }
-    }
+    let entry_path = check_entrypoint(spec, &entries, payload_root)?;
+    let service = service(spec, &mut entries)?;
+    add_files(spec, &mut entries)?;
+    add_parent_dirs(spec, &mut entries);
+    check_units(spec, &entries)?;
     let mut entries: Vec<Entry> = entries.into_values().collect();
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     installable::check(&entries, &spec.formats, &spec.manifest_path)?;
@@ -555,4 +311,265 @@ pub fn build(
         },
         install_dir: spec.install_dir.clone(),
     })
+}
+
+/// The payload's entrypoint, `install-dir/entrypoint`: it must be an executable file there.
+fn check_entrypoint(
+    spec: &Spec,
+    entries: &BTreeMap<String, Entry>,
+    payload_root: &Path,
+) -> Result<String, BuildError> {
+    let entry_path = format!("{}/{}", spec.install_dir, spec.entrypoint);
+    let entrypoint = payload_root.join(&spec.entrypoint);
+    let ok = matches!(entries.get(&entry_path), Some(Entry { kind: EntryKind::File { .. }, mode, .. }) if mode & 0o111 != 0);
+    if !ok {
+        return Err(PlanError::new(
+            &entrypoint,
+            "the entrypoint is missing from the payload or not an executable file",
+        )
+        .help("fix [payload] entrypoint (relative to install-dir) or the payload's file mode")
+        .into());
+    }
+    Ok(entry_path)
+}
+
+/// The service's files (units, sysusers.d, tmpfiles.d, env template) added to `entries`, and
+/// its lifecycle intent; `None` without a `[service]`.
+fn service(
+    spec: &Spec,
+    entries: &mut BTreeMap<String, Entry>,
+) -> Result<Option<ServiceIntent>, BuildError> {
+    let Some(s) = &spec.service else {
+        return Ok(None);
+    };
+    let group_gid = s.gid.or(s.uid).unwrap_or(0) as u64;
+    for u in &s.units {
+        add(
+            entries,
+            inline_file(
+                &format!("{UNIT_DIR}/{}", u.name),
+                read(&u.path)?,
+                FILE_MODE,
+                Owner::root(),
+                false,
+                Layer::Config,
+            ),
+            &u.path,
+        )?;
+    }
+    let user = SystemUser {
+        name: s.user.clone(),
+        group: s.group.clone(),
+        home: s.home.clone(),
+        shell: s.shell.clone(),
+        gecos: s.description.clone(),
+    };
+    let sysusers_path = format!("{SYSUSERS_DIR}/{}.conf", spec.meta.name);
+    let tmpfiles_path = format!("{TMPFILES_DIR}/{}.conf", spec.meta.name);
+    // The account's home is created like a state dir when it is not one (and not the
+    // conventional "no home"), so the service never runs with a missing home.
+    let home_dir =
+        (!s.state_dirs.contains(&s.home) && s.home != crate::manifest::NO_HOME).then_some(&s.home);
+    let dirs: Vec<ManagedDir> = s
+        .state_dirs
+        .iter()
+        .chain(home_dir)
+        .map(|d| ManagedDir {
+            path: d.clone(),
+            mode: s.state_dir_mode,
+            user: s.user.clone(),
+            group: s.group.clone(),
+            remove_on_purge: s.purge_state,
+        })
+        .collect();
+    let manifest = &spec.manifest_path;
+    add(
+        entries,
+        inline_file(
+            &sysusers_path,
+            lifecycle::sysusers_conf(&user)
+                .map_err(|e| PlanError::new(manifest, e.to_string()))?
+                .into_bytes(),
+            FILE_MODE,
+            Owner::root(),
+            false,
+            Layer::Config,
+        ),
+        manifest,
+    )?;
+    if !dirs.is_empty() {
+        add(
+            entries,
+            inline_file(
+                &tmpfiles_path,
+                lifecycle::tmpfiles_conf(&dirs)
+                    .map_err(|e| PlanError::new(manifest, e.to_string()))?
+                    .into_bytes(),
+                FILE_MODE,
+                Owner::root(),
+                false,
+                Layer::Config,
+            ),
+            manifest,
+        )?;
+    }
+    let env_file = match &s.env {
+        None => None,
+        Some(env) => {
+            let owner = Owner {
+                user: "root".into(),
+                group: s.group.clone(),
+                uid: 0,
+                gid: group_gid,
+            };
+            let template = read(&env.template)?;
+            check_no_secrets(&env.template, &template)?;
+            add(
+                entries,
+                inline_file(&env.path, template, env.mode, owner, true, Layer::Config),
+                &env.template,
+            )?;
+            Some(EnvFile {
+                path: env.path.clone(),
+                mode: env.mode,
+                user: "root".into(),
+                group: s.group.clone(),
+            })
+        }
+    };
+    let snippet = |p: &Option<PathBuf>| -> Result<Option<String>, PlanError> {
+        p.as_deref().map(read_text).transpose()
+    };
+    Ok(Some(ServiceIntent {
+        user: Some(user),
+        dirs,
+        units: s
+            .units
+            .iter()
+            .map(|u| UnitIntent {
+                name: u.name.clone(),
+                enable: u.enable,
+                start: u.start,
+                restart_after_upgrade: u.restart_after_upgrade,
+            })
+            .collect(),
+        env_file,
+        sysusers_path,
+        tmpfiles_path,
+        unit_dir: UNIT_DIR.into(),
+        snippets: Snippets {
+            pre_install: snippet(&s.scripts.pre_install)?,
+            post_install: snippet(&s.scripts.post_install)?,
+            pre_remove: snippet(&s.scripts.pre_remove)?,
+            post_remove: snippet(&s.scripts.post_remove)?,
+        },
+    }))
+}
+
+/// The manifest's `[[files]]`: symlinks, and files streamed from disk like payload files.
+fn add_files(spec: &Spec, entries: &mut BTreeMap<String, Entry>) -> Result<(), BuildError> {
+    for f in &spec.files {
+        let manifest = &spec.manifest_path;
+        let Some(src) = f.src() else {
+            if let crate::manifest::FileSource::Symlink(target) = &f.source {
+                let e = Entry {
+                    path: f.dest.clone(),
+                    kind: EntryKind::Symlink {
+                        target: target.clone(),
+                    },
+                    mode: pkg_core::determinism::SYMLINK_MODE,
+                    owner: Owner::root(),
+                    config: false,
+                    owned: true,
+                    layer: Layer::Config,
+                };
+                add(entries, e, manifest)?;
+            }
+            continue;
+        };
+        // Refused at its location by the manifest validator when world-writable or setuid.
+        let mode = f.mode.unwrap_or(FILE_MODE);
+        let owner = match &f.owner {
+            Some((u, g)) => Owner {
+                user: u.clone(),
+                group: g.clone(),
+                uid: 0,
+                gid: 0,
+            },
+            None => Owner::root(),
+        };
+        // Streamed from disk like payload files (a tree may hold large files); config files
+        // under /etc are scanned for secrets by `installable::check`, naming this source.
+        let (sha256, size) = pkg_core::digest::sha256_file(src)
+            .map_err(|e| PlanError::new(src, format!("cannot read: {e}")))?;
+        add(
+            entries,
+            Entry {
+                path: f.dest.clone(),
+                kind: EntryKind::File {
+                    content: Content::Disk(src.to_path_buf()),
+                    size,
+                    sha256,
+                },
+                mode,
+                owner,
+                config: f.config || f.dest.starts_with("/etc/"),
+                owned: true,
+                layer: Layer::Config,
+            },
+            src,
+        )?;
+    }
+    Ok(())
+}
+
+/// Parent directories: listed explicitly (tar-based formats carry them); the package owns only
+/// those that are not standard system directories.
+fn add_parent_dirs(spec: &Spec, entries: &mut BTreeMap<String, Entry>) {
+    let paths: Vec<String> = entries.keys().cloned().collect();
+    for p in paths {
+        for anc in pkg_core::tar_stream::ancestors(&p) {
+            if entries.contains_key(&anc) {
+                continue;
+            }
+            let layer =
+                if anc == spec.install_dir || anc.starts_with(&format!("{}/", spec.install_dir)) {
+                    Layer::App
+                } else {
+                    Layer::Config
+                };
+            let owned = !SYSTEM_DIRS.contains(&anc.as_str());
+            entries.insert(
+                anc.clone(),
+                Entry {
+                    owned,
+                    layer,
+                    ..Entry::dir(anc)
+                },
+            );
+        }
+    }
+}
+
+/// Every unit's programs against what this arch's package installs (located in the unit).
+fn check_units(spec: &Spec, entries: &BTreeMap<String, Entry>) -> Result<(), BuildError> {
+    if let Some(s) = &spec.service {
+        let candidates: Vec<&str> = entries
+            .values()
+            .filter(|e| !e.is_dir() && installed(entries, &e.path) == Installed::Executable)
+            .map(|e| e.path.as_str())
+            .collect();
+        for u in &s.units {
+            let text = read_text(&u.path)?;
+            let unit = unit_check::UnitFile::parse(&u.path, &u.name, &text);
+            unit_check::check_exec(
+                &unit,
+                &spec.install_dir,
+                &|p| installed(entries, p),
+                &candidates,
+            )
+            .map_err(BuildError::Unit)?;
+        }
+    }
+    Ok(())
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use pkg_core::determinism::{DIR_MODE, EXEC_MODE, FILE_MODE};
+use pkg_core::determinism::{DIR_MODE, EXEC_MODE, FILE_MODE, SYMLINK_MODE};
 use pkg_core::plan::{Content, Entry, EntryKind, Layer, Owner};
 use pkg_core::Arch;
 use rayon::prelude::*;
@@ -183,7 +183,7 @@ pub fn scan(
                 kind: EntryKind::Symlink {
                     target: target.clone(),
                 },
-                mode: 0o777,
+                mode: SYMLINK_MODE,
                 owner: Owner::root(),
                 config: false,
                 owned: true,

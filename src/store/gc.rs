@@ -11,7 +11,6 @@
 use super::link::{mtime_ns, Linked, LinkedFile};
 use super::lock::{Lock, Mode};
 use super::{fsutil, io_at, Result, Store, StoreError};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsStr;
 use std::fs;
@@ -48,7 +47,7 @@ pub struct GcReport {
 }
 
 fn root_id(out_dir: &Path) -> String {
-    let digest = Sha256::digest(out_dir.as_os_str().as_bytes());
+    let digest = pkg_core::digest::sha256(out_dir.as_os_str().as_bytes());
     nar::nix32(&nar::compress_hash::<20>(&digest))
 }
 

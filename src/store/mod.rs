@@ -17,7 +17,8 @@
 //! either nothing or a complete, fsynced entry. Use one `Store` per process (a second handle in
 //! the same process would make that process's own `gc` wait for itself).
 //!
-//! This module only depends on std, `nar`, `sha2`, `serde`/`serde_json`, `libc` and `thiserror`;
+//! This module only depends on std, `nar`, `pkg_core::digest`, `sha2`, `serde`/`serde_json`, `libc`
+//! and `thiserror`;
 //! tests/store.rs exercises its whole API through the library (`lucia_pkg::store`).
 
 mod fsutil;

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::io::Write;
 
 use md5::{Digest, Md5};
+use pkg_core::determinism::DIR_MODE;
 use pkg_core::digest::HashingReader;
 use pkg_core::tar_stream::{TarError, TarStream};
 use pkg_core::{Content, Entry, EntryKind, Owner};
@@ -27,7 +28,7 @@ pub(crate) fn write_data<W: Write>(
 ) -> Result<DataOutcome, DebError> {
     let (root_mode, root_owner) = match root {
         Some(r) => (r.mode, r.owner.clone()),
-        None => (0o755, Owner::root()),
+        None => (DIR_MODE, Owner::root()),
     };
     tar.append_dir("./", root_mode, &root_owner)
         .map_err(|e| DebError::io("writing data.tar", e))?;

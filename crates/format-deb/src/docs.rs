@@ -9,8 +9,7 @@ use std::borrow::Cow;
 
 use pkg_core::compress::{compress_bytes, Codec};
 use pkg_core::determinism::{rfc2822, rfc3339};
-use pkg_core::plan::{ChangelogEntry, Content, Entry, EntryKind, Layer, Owner, Plan};
-use sha2::{Digest, Sha256};
+use pkg_core::plan::{ChangelogEntry, Entry, EntryKind, Plan};
 
 use crate::DebError;
 
@@ -321,36 +320,6 @@ pub(crate) fn overrides_file(plan: &Plan) -> Option<String> {
     any.then_some(s)
 }
 
-fn inline_file(path: String, bytes: Vec<u8>) -> Entry {
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let size = bytes.len() as u64;
-    Entry {
-        path,
-        kind: EntryKind::File {
-            content: Content::inline(bytes),
-            size,
-            sha256,
-        },
-        mode: 0o644,
-        owner: Owner::root(),
-        config: false,
-        owned: true,
-        layer: Layer::Config,
-    }
-}
-
-fn dir_entry(path: String) -> Entry {
-    Entry {
-        path,
-        kind: EntryKind::Dir,
-        mode: 0o755,
-        owner: Owner::root(),
-        config: false,
-        owned: true,
-        layer: Layer::Config,
-    }
-}
-
 /// The plan's entries plus the generated documentation files and their missing parent
 /// directories, sorted bytewise by path (parents before children). Plan entries are borrowed.
 pub(crate) fn merged_entries(plan: &Plan) -> Result<Vec<Cow<'_, Entry>>, DebError> {
@@ -391,10 +360,10 @@ pub(crate) fn merged_entries(plan: &Plan) -> Result<Vec<Cow<'_, Entry>>, DebErro
         for parent in pkg_core::tar_stream::ancestors(&path) {
             let exists = plan.entry(&parent).is_some() || added.iter().any(|a| a.path == parent);
             if !exists {
-                added.push(dir_entry(parent));
+                added.push(Entry::dir(parent));
             }
         }
-        added.push(inline_file(path, bytes));
+        added.push(Entry::inline_file(path, bytes));
     }
     out.extend(added.into_iter().map(Cow::Owned));
     out.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));

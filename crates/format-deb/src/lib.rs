@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
 
 use pkg_core::compress::{Codec, Encoder};
+use pkg_core::determinism::{DIR_MODE, EXEC_MODE, FILE_MODE};
 use pkg_core::digest::HashingWriter;
 use pkg_core::tar_stream::TarStream;
 use pkg_core::{Owner, Plan};
@@ -186,19 +187,19 @@ pub fn write_deb<W: Write>(plan: &Plan, out: W) -> Result<DebSummary, DebError> 
     let mut members: Vec<(String, u32, Vec<u8>)> = vec![
         (
             "control".into(),
-            0o644,
+            FILE_MODE,
             control::control_file(plan, outcome.installed_kib)?.into_bytes(),
         ),
         (
             "md5sums".into(),
-            0o644,
+            FILE_MODE,
             control::md5sums(outcome.md5sums).into_bytes(),
         ),
     ];
     if !conffiles.is_empty() {
         members.push((
             "conffiles".into(),
-            0o644,
+            FILE_MODE,
             conffiles
                 .iter()
                 .map(|c| format!("{c}\n"))
@@ -207,14 +208,14 @@ pub fn write_deb<W: Write>(plan: &Plan, out: W) -> Result<DebSummary, DebError> 
         ));
     }
     for s in &scripts {
-        members.push((s.name.to_string(), 0o755, s.text.clone().into_bytes()));
+        members.push((s.name.to_string(), EXEC_MODE, s.text.clone().into_bytes()));
     }
     members.sort_by(|a, b| a.0.cmp(&b.0));
     let enc =
         Encoder::new(codec, BufWriter::new(temp()?)).map_err(|e| DebError::io(&control_name, e))?;
     let mut tar = TarStream::new(enc, mtime);
     let root = Owner::root();
-    tar.append_dir("./", 0o755, &root)
+    tar.append_dir("./", DIR_MODE, &root)
         .map_err(|e| DebError::io(&control_name, e))?;
     for (name, mode, bytes) in &members {
         tar.append_bytes(&format!("./{name}"), *mode, &root, bytes)

@@ -6,7 +6,7 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use pkg_core::determinism::parse_utc_date;
+use pkg_core::determinism::{parse_utc_date, DIR_MODE, FILE_MODE};
 use pkg_core::digest::HashingWriter;
 use pkg_core::plan::Owner;
 use pkg_core::tar_stream::TarStream;
@@ -72,11 +72,12 @@ pub fn write_archive(layout_dir: &Path, out: impl Write) -> Result<ArchiveSummar
         let p = layout_dir.join(name);
         let f = File::open(&p).map_err(|e| OciError::io(&p, e))?;
         let size = f.metadata().map_err(|e| OciError::io(&p, e))?.len();
-        tar.append_file(name, 0o644, &root, size, f)
+        tar.append_file(name, FILE_MODE, &root, size, f)
             .map_err(|e| OciError::Write(e.to_string()))?;
     }
-    tar.append_dir("blobs", 0o755, &root).map_err(wr)?;
-    tar.append_dir("blobs/sha256", 0o755, &root).map_err(wr)?;
+    tar.append_dir("blobs", DIR_MODE, &root).map_err(wr)?;
+    tar.append_dir("blobs/sha256", DIR_MODE, &root)
+        .map_err(wr)?;
     for hex in &blobs {
         let p = blob_dir.join(hex);
         let f = File::open(&p).map_err(|e| OciError::io(&p, e))?;
@@ -84,8 +85,14 @@ pub fn write_archive(layout_dir: &Path, out: impl Write) -> Result<ArchiveSummar
         if !meta.is_file() {
             continue;
         }
-        tar.append_file(&format!("blobs/sha256/{hex}"), 0o644, &root, meta.len(), f)
-            .map_err(|e| OciError::Write(e.to_string()))?;
+        tar.append_file(
+            &format!("blobs/sha256/{hex}"),
+            FILE_MODE,
+            &root,
+            meta.len(),
+            f,
+        )
+        .map_err(|e| OciError::Write(e.to_string()))?;
     }
     let hashing = tar.finish().map_err(wr)?;
     let (mut buf, sha, size) = hashing.finish();
@@ -113,7 +120,7 @@ pub fn write_archive_file(layout_dir: &Path, path: &Path) -> Result<ArchiveSumma
         .map_err(|e| OciError::io(path, e))?;
     let f = tmp.persist(path).map_err(|e| OciError::io(path, e.error))?;
     use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(fs::Permissions::from_mode(0o644))
+    f.set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(|e| OciError::io(path, e))?;
     Ok(summary)
 }

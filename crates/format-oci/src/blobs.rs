@@ -9,6 +9,7 @@ use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use pkg_core::determinism::FILE_MODE;
 use pkg_core::digest::HashingWriter;
 use tempfile::NamedTempFile;
 
@@ -104,6 +105,6 @@ impl BlobStore {
 /// Temp files are created 0600; blobs are world-readable like every other artifact (umask-free).
 fn set_blob_mode(f: &File, path: &Path) -> Result<(), OciError> {
     use std::os::unix::fs::PermissionsExt;
-    f.set_permissions(fs::Permissions::from_mode(0o644))
+    f.set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(|e| OciError::io(path, e))
 }

@@ -21,10 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
 use pkg_core::compress::{Codec, Encoder};
+use pkg_core::determinism::DIR_MODE;
 use pkg_core::digest::HashingWriter;
-use pkg_core::plan::{Content, Entry, EntryKind, Layer, Owner, Plan};
+use pkg_core::plan::{Entry, Layer, Owner, Plan};
 use pkg_core::tar_stream::{ancestors, TarStream};
-use sha2::{Digest, Sha256};
 
 use crate::blobs::BlobStore;
 use crate::spec::{layer_media_type, Descriptor};
@@ -74,30 +74,9 @@ fn numeric(o: &Owner) -> Owner {
 
 fn dir_entry(path: &str, mode: u32, owner: Owner) -> Entry {
     Entry {
-        path: path.into(),
-        kind: EntryKind::Dir,
         mode,
         owner,
-        config: false,
-        owned: true,
-        layer: Layer::Config,
-    }
-}
-
-fn inline_file(path: &str, bytes: Vec<u8>) -> Entry {
-    let sha: [u8; 32] = Sha256::digest(&bytes).into();
-    Entry {
-        path: path.into(),
-        kind: EntryKind::File {
-            size: bytes.len() as u64,
-            sha256: sha,
-            content: Content::inline(bytes),
-        },
-        mode: 0o644,
-        owner: Owner::root(),
-        config: false,
-        owned: true,
-        layer: Layer::Config,
+        ..Entry::dir(path)
     }
 }
 
@@ -200,12 +179,9 @@ pub(crate) fn plan_layers(
                 let group = format!("root:x:0:\n{}:x:{}:\n", acct.group, u.gid);
                 config.insert(
                     "/etc/passwd".into(),
-                    inline_file("/etc/passwd", passwd.into_bytes()),
+                    Entry::inline_file("/etc/passwd", passwd),
                 );
-                config.insert(
-                    "/etc/group".into(),
-                    inline_file("/etc/group", group.into_bytes()),
-                );
+                config.insert("/etc/group".into(), Entry::inline_file("/etc/group", group));
             }
         }
     }
@@ -225,7 +201,7 @@ pub(crate) fn plan_layers(
                 gid: 0,
             };
             map.entry(a.clone())
-                .or_insert_with(|| dir_entry(&a, 0o755, root));
+                .or_insert_with(|| dir_entry(&a, DIR_MODE, root));
         }
         let mut entries: Vec<Entry> = map.into_values().collect();
         entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));

@@ -5,6 +5,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use pkg_core::determinism::{DIR_MODE, FILE_MODE};
 use pkg_core::Plan;
 
 use crate::blobs::BlobStore;
@@ -180,11 +181,11 @@ fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, Oci
     fs::write(&layout_file, OCI_LAYOUT).map_err(|e| OciError::io(&layout_file, e))?;
     // Fixed modes, whatever the umask: the tree is compared and published as is.
     for (p, mode) in [
-        (index_json, 0o644),
-        (layout_file, 0o644),
-        (tmp.join("blobs").join("sha256"), 0o755),
-        (tmp.join("blobs"), 0o755),
-        (tmp.to_path_buf(), 0o755),
+        (index_json, FILE_MODE),
+        (layout_file, FILE_MODE),
+        (tmp.join("blobs").join("sha256"), DIR_MODE),
+        (tmp.join("blobs"), DIR_MODE),
+        (tmp.to_path_buf(), DIR_MODE),
     ] {
         fs::set_permissions(&p, fs::Permissions::from_mode(mode))
             .map_err(|e| OciError::io(&p, e))?;

@@ -254,7 +254,7 @@ impl Source {
         r.take(MAX_JSON)
             .read_to_end(&mut buf)
             .map_err(|e| OciError::io(&self.path, e))?;
-        let got = format!("sha256:{}", hex::encode(Sha256::digest(&buf)));
+        let got = format!("sha256:{}", pkg_core::digest::sha256_hex(&buf));
         if got != digest {
             return Err(OciError::DigestMismatch {
                 what: self.path.display().to_string(),

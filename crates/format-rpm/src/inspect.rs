@@ -15,6 +15,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use pkg_core::compress::sniff;
+use pkg_core::digest::{sha256, HashWriter};
 use pkg_core::limits::{self, escape, escape_line, MAX_ENTRIES};
 use rpm::{FileFlags, FileType, IndexSignatureTag, IndexTag, PackageMetadata};
 use serde::Serialize;
@@ -344,7 +345,7 @@ fn check_digests(
     let header = meta
         .header_bytes()
         .map_err(|e| invalid(path, e.to_string()))?;
-    let h256 = hex(&Sha256::digest(&header));
+    let h256 = hex(&sha256(&header));
     let h1 = {
         use sha1::Digest as _;
         hex(&sha1::Sha1::digest(&header))
@@ -361,7 +362,8 @@ fn check_digests(
         f.seek(SeekFrom::Start(payload_offset))
             .map_err(io_err(path))?;
         let mut h = Sha256::new();
-        io::copy(&mut (&mut *f).take(u64::MAX), &mut HashSink(&mut h)).map_err(io_err(path))?;
+        io::copy(&mut (&mut *f).take(u64::MAX), &mut HashWriter::new(&mut h))
+            .map_err(io_err(path))?;
         let p256 = hex(&h.finalize());
         status(hdr_first(IndexTag::RPMTAG_PAYLOADSHA256), &p256)
     };
@@ -381,7 +383,7 @@ fn check_digests(
             .map_err(io_err(path))?;
         let mut h = Sha256::new();
         let decoded = limits::decoder(sniff(&magic[..n]), BufReader::new(&mut *f))
-            .and_then(|mut d| io::copy(&mut d, &mut HashSink(&mut h)));
+            .and_then(|mut d| io::copy(&mut d, &mut HashWriter::new(&mut h)));
         match decoded {
             Ok(_) => status(
                 hdr_first(IndexTag::RPMTAG_PAYLOADSHA256ALT),
@@ -407,18 +409,6 @@ fn check_digests(
         ok,
         signatures,
     })
-}
-
-struct HashSink<'a>(&'a mut Sha256);
-
-impl io::Write for HashSink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 fn hex(bytes: &[u8]) -> String {

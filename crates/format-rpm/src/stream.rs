@@ -44,6 +44,7 @@
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 
 use pkg_core::compress::Encoder;
+use pkg_core::determinism::SYMLINK_MODE;
 use pkg_core::digest::HashingWriter;
 use pkg_core::{Entry, EntryKind, Plan};
 use rpm::{Header, HeaderEntry, IndexData, IndexTag, RpmFormat, SignatureHeaderBuilder, Timestamp};
@@ -172,7 +173,7 @@ fn write_payload(
             }
             EntryKind::Symlink { target } => {
                 let size = target.len() as u64;
-                header(&mut archive, S_IFLNK | 0o777, size)?;
+                header(&mut archive, S_IFLNK | SYMLINK_MODE, size)?;
                 archive.write_all(target.as_bytes()).map_err(tmp_err())?;
                 pad4(&mut archive, target.len()).map_err(tmp_err())?;
                 sizes.push(size);

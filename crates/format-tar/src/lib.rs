@@ -8,6 +8,7 @@ mod install_script;
 use std::io::{self, Write};
 
 use pkg_core::compress::Encoder;
+use pkg_core::determinism::{DIR_MODE, EXEC_MODE, FILE_MODE};
 use pkg_core::plan::{EntryKind, Owner, Plan};
 use pkg_core::render::{ManifestLine, RenderError};
 use pkg_core::tar_stream::{TarError, TarStream};
@@ -95,16 +96,26 @@ pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, Tarbal
     let enc = Encoder::new(plan.formats.tar.compression, out)?;
     let mut t = TarStream::new(enc, plan.source_date);
     let root = Owner::root();
-    t.append_dir(&top, 0o755, &root)?;
-    t.append_bytes(&format!("{top}/MANIFEST"), 0o644, &root, listing.as_bytes())?;
-    t.append_bytes(&format!("{top}/README"), 0o644, &root, readme.as_bytes())?;
+    t.append_dir(&top, DIR_MODE, &root)?;
+    t.append_bytes(
+        &format!("{top}/MANIFEST"),
+        FILE_MODE,
+        &root,
+        listing.as_bytes(),
+    )?;
+    t.append_bytes(
+        &format!("{top}/README"),
+        FILE_MODE,
+        &root,
+        readme.as_bytes(),
+    )?;
     t.append_bytes(
         &format!("{top}/install.sh"),
-        0o755,
+        EXEC_MODE,
         &root,
         script.as_bytes(),
     )?;
-    t.append_dir(&format!("{top}/root"), 0o755, &root)?;
+    t.append_dir(&format!("{top}/root"), DIR_MODE, &root)?;
     let prefix = format!("{top}/root/");
     for e in &plan.entries {
         t.append_entry(&prefix, e)?;

@@ -6,8 +6,14 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
+/// The sha256 of `bytes` held in memory (files and streams: [`sha256_file`], [`HashingWriter`]).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// [`sha256`] as lowercase hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    hex::encode(sha256(bytes))
 }
 
 /// Streams a file through sha256; returns (digest, size).

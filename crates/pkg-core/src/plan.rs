@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crate::arch::Arch;
 use crate::compress::Codec;
+use crate::determinism::{DIR_MODE, FILE_MODE};
 use crate::lifecycle::ServiceIntent;
 use crate::version::PackageVersion;
 
@@ -105,6 +106,40 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// A root-owned regular file held in memory, with the default file mode, owned by the
+    /// package, not a config file, in the [`Layer::Config`] layer; size and sha256 come from
+    /// `bytes`. Change any of that with struct update syntax: `Entry { mode, ..Entry::inline_file(..) }`.
+    pub fn inline_file(path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Entry {
+        let bytes = bytes.into();
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File {
+                size: bytes.len() as u64,
+                sha256: crate::digest::sha256(&bytes),
+                content: Content::inline(bytes),
+            },
+            mode: FILE_MODE,
+            owner: Owner::root(),
+            config: false,
+            owned: true,
+            layer: Layer::Config,
+        }
+    }
+
+    /// A root-owned directory with the default directory mode, owned by the package, in the
+    /// [`Layer::Config`] layer (struct update syntax changes any of that).
+    pub fn dir(path: impl Into<String>) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::Dir,
+            mode: DIR_MODE,
+            owner: Owner::root(),
+            config: false,
+            owned: true,
+            layer: Layer::Config,
+        }
+    }
+
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, EntryKind::Dir)
     }

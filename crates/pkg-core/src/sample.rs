@@ -3,24 +3,18 @@
 
 use crate::arch::Arch;
 use crate::compress::Codec;
+use crate::determinism::{EXEC_MODE, FILE_MODE};
 use crate::lifecycle::{EnvFile, ManagedDir, ServiceIntent, Snippets, SystemUser, UnitIntent};
 use crate::plan::*;
 use crate::version::PackageVersion;
-use sha2::{Digest, Sha256};
 
 fn file(path: &str, mode: u32, owner: Owner, bytes: &[u8], config: bool, layer: Layer) -> Entry {
     Entry {
-        path: path.into(),
-        kind: EntryKind::File {
-            content: Content::inline(bytes.to_vec()),
-            size: bytes.len() as u64,
-            sha256: Sha256::digest(bytes).into(),
-        },
         mode,
         owner,
         config,
-        owned: true,
         layer,
+        ..Entry::inline_file(path, bytes)
     }
 }
 
@@ -53,7 +47,7 @@ pub fn disk_app_file(path: &str, src: &std::path::Path) -> std::io::Result<Entry
             size,
             sha256,
         },
-        mode: 0o644,
+        mode: FILE_MODE,
         owner: Owner::root(),
         config: false,
         owned: true,
@@ -63,13 +57,9 @@ pub fn disk_app_file(path: &str, src: &std::path::Path) -> std::io::Result<Entry
 
 fn dir(path: &str, owned: bool, layer: Layer) -> Entry {
     Entry {
-        path: path.into(),
-        kind: EntryKind::Dir,
-        mode: 0o755,
-        owner: Owner::root(),
-        config: false,
         owned,
         layer,
+        ..Entry::dir(path)
     }
 }
 
@@ -135,7 +125,7 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
         dir("/opt/lucia", true, Layer::App),
         file(
             "/opt/lucia/appsettings.json",
-            0o644,
+            FILE_MODE,
             Owner::root(),
             b"{}\n",
             false,
@@ -143,7 +133,7 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
         ),
         file(
             "/opt/lucia/lucia.AgentHost",
-            0o755,
+            EXEC_MODE,
             Owner::root(),
             b"#!/bin/sh\nexec sleep infinity\n",
             false,
@@ -155,7 +145,7 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
         dir("/usr/lib/systemd/system", false, Layer::Config),
         file(
             "/usr/lib/systemd/system/lucia.service",
-            0o644,
+            FILE_MODE,
             Owner::root(),
             unit,
             false,
@@ -164,7 +154,7 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
         dir("/usr/lib/sysusers.d", false, Layer::Config),
         file(
             "/usr/lib/sysusers.d/lucia.conf",
-            0o644,
+            FILE_MODE,
             Owner::root(),
             sysusers.as_bytes(),
             false,
@@ -173,7 +163,7 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
         dir("/usr/lib/tmpfiles.d", false, Layer::Config),
         file(
             "/usr/lib/tmpfiles.d/lucia.conf",
-            0o644,
+            FILE_MODE,
             Owner::root(),
             tmpfiles.as_bytes(),
             false,

@@ -13,6 +13,7 @@
 
 use std::io::{self, Read, Write};
 
+use crate::determinism::SYMLINK_MODE;
 use crate::plan::{Content, Entry, EntryKind, Owner};
 
 /// How a plan path becomes a member name.
@@ -65,6 +66,7 @@ fn long_name_header(kind: u8, len: usize) -> tar::Header {
     if let Some(gnu) = h.as_gnu_mut() {
         gnu.name[..name.len()].copy_from_slice(name);
     }
+    // GNU tar's own mode for a ././@LongLink member (part of how GNU tar writes it).
     h.set_mode(0o644);
     h.set_uid(0);
     h.set_gid(0);
@@ -186,7 +188,7 @@ impl<W: Write> TarStream<W> {
     }
 
     pub fn append_symlink(&mut self, name: &str, target: &str, owner: &Owner) -> io::Result<()> {
-        let mut h = self.header(owner, 0o777, tar::EntryType::Symlink, 0)?;
+        let mut h = self.header(owner, SYMLINK_MODE, tar::EntryType::Symlink, 0)?;
         set_name(&mut self.inner, &mut h, target.as_bytes(), b'K')?;
         self.finish_header(&mut h, name.as_bytes())?;
         self.inner.append(&h, io::empty())
