@@ -47,9 +47,9 @@
 //! exercised on the Debian build machines: the end-to-end test installs with `rpm --nodeps` into
 //! a Debian root. Installation through dnf on an actual RPM distribution is untested.
 
-mod build;
 pub mod deps;
 mod inspect;
+mod package;
 pub mod scriptlets;
 mod sign;
 mod stream;
@@ -59,10 +59,10 @@ use std::path::PathBuf;
 
 use pkg_core::Plan;
 
-pub use build::{check_source_date, write_rpm_in_memory};
 pub use inspect::{
     inspect, ChangelogReport, DigestsReport, FileReport, RpmReport, ScriptletReport,
 };
+pub use package::{check_source_date, write_rpm_in_memory};
 pub use sign::PASSPHRASE_ENV;
 pub use stream::write_rpm;
 
@@ -74,8 +74,8 @@ pub const BUILD_HOST: &str = "reproducible";
 /// date, the header fields, every dependency list and the scriptlets. Cheap; `lucia-pkg check`
 /// runs it.
 pub fn validate(plan: &Plan) -> Result<(), RpmError> {
-    build::checked_source_date(plan)?;
-    build::check_header_fields(plan)?;
+    package::checked_source_date(plan)?;
+    package::check_header_fields(plan)?;
     let (meta, opts) = (&plan.meta, &plan.formats.rpm);
     for (field, list) in [
         ("requires", &opts.requires),

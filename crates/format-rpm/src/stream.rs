@@ -50,7 +50,7 @@ use pkg_core::{Entry, EntryKind, Plan};
 use rpm::{Header, HeaderEntry, IndexData, IndexTag, RpmFormat, SignatureHeaderBuilder, Timestamp};
 use sha2::{Digest, Sha256};
 
-use crate::build::{
+use crate::package::{
     build_unsigned, checked_source_date, hex_lower, listed, summary, uses_large_files, DiskFiles,
 };
 use crate::{file_name, sign, RpmError, RpmSummary};
