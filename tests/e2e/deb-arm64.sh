@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the arm64 .deb (issue 3, point 5): built from the arm64 payload, it says
 # `Architecture: arm64`, apt installs it in an arm64 Debian bookworm root running under qemu
-# (binfmt with the F flag, tooling.md §4), and its AgentHost answers /health there.
+# (binfmt with the F flag; ../shared/research/tooling.md §4, outside this repository), and its
+# AgentHost answers /health there.
 #
 #   0. `lucia-pkg build --arch arm64 --format deb`: dpkg-deb -I shows Architecture: arm64, the
 #      packaged lucia.AgentHost is an aarch64 ELF (e_machine 183), a second build is identical,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the lucia .deb (issue 3) with real dpkg/apt in a fresh Debian bookworm root
-# (tooling.md §2) and a real systemd boot under systemd-nspawn. Steps:
+# (../shared/research/tooling.md §2, outside this repository) and a real systemd boot under
+# systemd-nspawn. Steps:
 #   0. build v1 (1.0.0) and v2 (1.1.0, changed env template) with `lucia-pkg build --format deb`;
 #      a second v1 build under another umask, TZ, locale, TMPDIR and core count is bit-identical; dpkg-deb -I/-f/-c, lintian (--fail-on error,warning,
 #      overrides shipped in the package) and `lucia-pkg inspect` on v1.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end test of the lucia .rpm (issue 4), with Debian's rpm 4.18 against a fresh copy of
-# the cached Debian bookworm root (tooling.md §3). Steps:
+# the cached Debian bookworm root (../shared/research/tooling.md §3, outside this repository).
+# Steps:
 #   0. build v1 (1.0.0) and v2 (1.1.0, changed env template) with `lucia-pkg build --format rpm`;
 #      check them statically: rpm -K (and a corrupted copy fails it), rpm -qp --scripts,
 #      rpm -qlvp, BUILDTIME/BUILDHOST/PAYLOADCOMPRESSOR, rpmlint with packaging/rpmlint.toml,

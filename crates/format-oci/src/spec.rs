@@ -1,7 +1,8 @@
 //! The OCI image-spec documents lucia-pkg writes and reads, as plain serde types.
 //!
 //! Our own types rather than `oci-spec`'s: every map here is a `BTreeMap`, so key order is fixed
-//! by the type and not by a per-process `HashMap` seed (crates.md §3); optional fields are
+//! by the type and not by a per-process `HashMap` seed (research notes outside this repository:
+//! ../shared/research/crates.md §3); optional fields are
 //! omitted instead of written as `null`; and reading a base image or an untrusted layout tolerates
 //! the Docker fields we do not model. Every document still goes through [`canonical_json`], so the
 //! bytes are sorted-key compact JSON whatever the struct's field order is.

@@ -2,7 +2,8 @@
 //! allowed), authentication (anonymous, Basic, Bearer token) and request retry after a challenge.
 //!
 //! The HTTP client is `ureq`: a push is a handful of sequential requests, so an async stack
-//! (oci-client: tokio + reqwest + aws-lc-rs, a C/cmake build, crates.md §3) buys nothing here.
+//! (oci-client: tokio + reqwest + aws-lc-rs, a C/cmake build; the project's research notes,
+//! ../shared/research/crates.md §3, outside this repository) buys nothing here.
 
 use std::fmt;
 use std::io::Read;
