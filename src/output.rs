@@ -270,11 +270,13 @@ pub fn plan_sweep(
         if temp_owner(&name).is_some() || new.contains(&*name) || RECORDS.contains(&&*name) {
             continue;
         }
-        // A signature of the previous SHA256SUMS (`sign-sums`) or provenance of the previous
-        // outputs (`attest`): invalid once they are rewritten.
+        // A signature of the previous SHA256SUMS (`sign-sums`), provenance of the previous
+        // outputs (`attest`) or the signature of the previous image (`sign-image`): invalid
+        // once they are rewritten.
         if recorded.contains(&*name)
             || name == crate::sums_sign::SIG_NAME
             || name == crate::provenance::FILE_NAME
+            || name == crate::image_sign::DIR_NAME
         {
             sweep.stale.push(os);
         } else {

@@ -614,6 +614,20 @@ fn signing_is_reproducible_across_environment_and_an_encrypted_copy_of_the_key()
         &first.0,
         std::str::from_utf8(&first.1).unwrap()
     ));
+
+    // A later build into the same out dir removes the signature of the image it replaces (it
+    // used to refuse to run: "holds files no earlier lucia-pkg build recorded").
+    let o = run(lucia_pkg(p).args([
+        "build",
+        "-f",
+        "oci",
+        "-o",
+        "dist",
+        "--set",
+        "package.version=1.2.4",
+    ]));
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!p.join("dist/image-signature").exists());
 }
 
 #[test]
