@@ -293,6 +293,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
     },
+    /// Verify a signed out dir offline from public keys: SHA256SUMS, SHA256SUMS.sig, the
+    /// provenance, the image signature and the image SBOMs, one ok/FAILED line each (exit 1 if
+    /// any failed); see docs/provenance.md.
+    VerifyRelease {
+        /// Out directory to verify.
+        #[arg(short, long, default_value = "dist", value_name = "DIR")]
+        out: PathBuf,
+        /// OpenSSH Ed25519 public key (`.pub`) for SHA256SUMS.sig and the provenance.
+        #[arg(long, value_name = "FILE")]
+        sums_key: Option<PathBuf>,
+        /// PEM ECDSA P-256 public key for image-signature/.
+        #[arg(long, value_name = "FILE")]
+        image_key: Option<PathBuf>,
+    },
     /// Build or extend a package repository (a static directory any web host can serve) from
     /// built packages; see docs/repositories.md.
     #[command(subcommand)]

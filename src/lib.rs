@@ -32,3 +32,4 @@ mod signing_key;
 pub mod store;
 pub mod sums_sign;
 pub mod verify;
+pub mod verify_release;

@@ -230,6 +230,18 @@ fn run(cli: Cli) -> Result<(), AppError> {
         Command::Repo(cli::RepoCommand::Dnf(args)) => repo::dnf::command(args, json)?,
         Command::SignSums { out, key } => sign_sums_command(&out, key.as_deref(), json)?,
         Command::Attest { out, key } => provenance::command(&out, key.as_deref(), json)?,
+        Command::VerifyRelease {
+            out,
+            sums_key,
+            image_key,
+        } => lucia_pkg::verify_release::command(
+            &lucia_pkg::verify_release::Options {
+                out,
+                sums_key,
+                image_key,
+            },
+            json,
+        )?,
         Command::SignImage {
             out,
             key,

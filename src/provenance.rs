@@ -127,7 +127,7 @@ fn read_record(path: &Path, out: &Path) -> Result<String, AppError> {
 
 /// `SHA256SUMS` as name → lowercase hex, refusing anything a build does not write: a bad digest,
 /// an absolute name or one with `.`/`..` components, a name twice.
-fn parse_sums(text: &str) -> Result<BTreeMap<String, String>, AppError> {
+pub(crate) fn parse_sums(text: &str) -> Result<BTreeMap<String, String>, AppError> {
     let bad = |n: usize, why: &str| AppError::Input(format!("SHA256SUMS line {n}: {why}"));
     let mut sums = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
@@ -155,7 +155,7 @@ fn parse_sums(text: &str) -> Result<BTreeMap<String, String>, AppError> {
 }
 
 /// A relative path of plain components (what `SHA256SUMS` names).
-fn relative_name(name: &str) -> bool {
+pub(crate) fn relative_name(name: &str) -> bool {
     !name.is_empty()
         && !name.contains('\0')
         && !name.starts_with('\\')
