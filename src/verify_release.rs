@@ -72,7 +72,7 @@ fn load_sums_key(path: &Path) -> Result<PublicKey, AppError> {
         return Err(bad("a private key: pass the public key (the .pub file)"));
     }
     let key = PublicKey::from_openssh(text.trim())
-        .map_err(|_| bad("not an OpenSSH public key (`ssh-ed25519 AAAA...`)"))?;
+        .map_err(|_| bad("not an OpenSSH public key (a `ssh-ed25519 ...` line)"))?;
     if key.algorithm() != Algorithm::Ed25519 {
         return Err(bad(&format!(
             "a {} key; sign-sums and attest sign with Ed25519 keys only",
@@ -95,7 +95,7 @@ fn load_image_key(path: &Path) -> Result<p256::ecdsa::VerifyingKey, AppError> {
         ));
     }
     p256::ecdsa::VerifyingKey::from_public_key_pem(text.trim())
-        .map_err(|_| bad("not a PEM ECDSA P-256 public key (-----BEGIN PUBLIC KEY-----)"))
+        .map_err(|_| bad("not a PEM ECDSA P-256 public key (`openssl pkey -pubout` writes one)"))
 }
 
 /// Runs every check; `Err` only for bad input (exit 2).
