@@ -294,8 +294,8 @@ pub enum Command {
         key: Option<PathBuf>,
     },
     /// Verify a signed out dir offline from public keys: SHA256SUMS, SHA256SUMS.sig, the
-    /// provenance, the image signature and the image SBOMs, one ok/FAILED line each (exit 1 if
-    /// any failed); see docs/provenance.md.
+    /// provenance, the image signature, the image SBOMs and APT/DNF repositories, one ok/FAILED
+    /// line each (exit 1 if any failed); see docs/provenance.md.
     VerifyRelease {
         /// Out directory to verify.
         #[arg(short, long, default_value = "dist", value_name = "DIR")]
@@ -306,6 +306,17 @@ pub enum Command {
         /// PEM ECDSA P-256 public key for image-signature/.
         #[arg(long, value_name = "FILE")]
         image_key: Option<PathBuf>,
+        /// ASCII-armored OpenPGP public key for the --apt-repo and --dnf-repo signatures.
+        #[arg(long, value_name = "FILE")]
+        repo_key: Option<PathBuf>,
+        /// An APT repository `repo apt` wrote (repeatable): InRelease, Release.gpg, Release's
+        /// files and every package its Packages indexes name.
+        #[arg(long, value_name = "DIR")]
+        apt_repo: Vec<PathBuf>,
+        /// A DNF repository `repo dnf` wrote (repeatable): repomd.xml.asc, the repodata files
+        /// and every package primary.xml names.
+        #[arg(long, value_name = "DIR")]
+        dnf_repo: Vec<PathBuf>,
     },
     /// Build or extend a package repository (a static directory any web host can serve) from
     /// built packages; see docs/repositories.md.

@@ -234,11 +234,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
             out,
             sums_key,
             image_key,
+            repo_key,
+            apt_repo,
+            dnf_repo,
         } => lucia_pkg::verify_release::command(
             &lucia_pkg::verify_release::Options {
                 out,
                 sums_key,
                 image_key,
+                repo_key,
+                apt_repos: apt_repo,
+                dnf_repos: dnf_repo,
             },
             json,
         )?,

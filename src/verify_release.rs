@@ -9,6 +9,11 @@
 //! - `image-signature/`: the ECDSA P-256 signature verifies over payload.json with
 //!   `--image-key`; the payload is a cosign one naming the layout's index digest.
 //! - `<layout>.sbom/`: each image SBOM names the platform manifest digest the layout holds.
+//! - `--apt-repo`: per suite, InRelease (cleartext, the text of Release) and Release.gpg verify
+//!   with `--repo-key`; every file Release's SHA256 section lists has that sha256 and size; every
+//!   Packages stanza's Filename exists with its SHA256 (and Size).
+//! - `--dnf-repo`: repomd.xml.asc verifies over repomd.xml; every `<data>` file has its checksum
+//!   and size; every package primary.xml lists exists with its sha256 checksum.
 //!
 //! A signature present without the key to check it, a missing out dir and an unusable key are
 //! bad input (exit 2). Messages never contain key material; files are read with a size limit.
@@ -34,6 +39,9 @@ pub struct Options {
     pub out: PathBuf,
     pub sums_key: Option<PathBuf>,
     pub image_key: Option<PathBuf>,
+    pub repo_key: Option<PathBuf>,
+    pub apt_repos: Vec<PathBuf>,
+    pub dnf_repos: Vec<PathBuf>,
 }
 
 /// One check's outcome.
@@ -132,6 +140,23 @@ pub fn run(opts: &Options) -> Result<Vec<Check>, AppError> {
     }
     let sums_key = opts.sums_key.as_deref().map(load_sums_key).transpose()?;
     let image_key = opts.image_key.as_deref().map(load_image_key).transpose()?;
+    let repos = opts.apt_repos.iter().chain(&opts.dnf_repos);
+    for r in repos.clone() {
+        match std::fs::metadata(r) {
+            Ok(md) if md.is_dir() => {}
+            Ok(_) => return Err(AppError::Input(format!("{}: not a directory", r.display()))),
+            Err(e) => return Err(AppError::Input(format!("{}: {e}", r.display()))),
+        }
+    }
+    let repo_key = match (&opts.repo_key, repos.count()) {
+        (Some(k), _) => Some(load_repo_key(k)?),
+        (None, 0) => None,
+        (None, _) => {
+            return Err(AppError::Input(
+                "--apt-repo/--dnf-repo: pass --repo-key (the repository's OpenPGP public key, repo-key.asc from a trusted source) to verify their signatures".into(),
+            ))
+        }
+    };
 
     let mut checks = Vec::new();
     let mut push = |name: &str, result: Result<String, String>| {
@@ -189,6 +214,16 @@ pub fn run(opts: &Options) -> Result<Vec<Check>, AppError> {
             .clone()
             .and_then(|(_, platforms)| check_sboms(l, &platforms));
         push("image SBOMs", r);
+    }
+    if let Some(key) = &repo_key {
+        let mut add =
+            |name: String, result: Result<String, String>| checks.push(Check { name, result });
+        for r in &opts.apt_repos {
+            check_apt(r, key, &mut add);
+        }
+        for r in &opts.dnf_repos {
+            check_dnf(r, key, &mut add);
+        }
     }
     Ok(checks)
 }
@@ -485,4 +520,360 @@ pub fn command(opts: &Options, json_output: bool) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// The armored OpenPGP public key of `--repo-key`.
+fn load_repo_key(path: &Path) -> Result<pgp::composed::SignedPublicKey, AppError> {
+    use pgp::composed::Deserializable;
+    let bad = |why: &str| AppError::Input(format!("--repo-key {}: {why}", path.display()));
+    let bytes =
+        read_bounded(path, 1 << 20).map_err(|e| AppError::Input(format!("--repo-key {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text"))?;
+    if text.contains("PRIVATE KEY BLOCK") {
+        return Err(bad(
+            "a secret key: pass the public key (repo-key.asc, or `gpg --armor --export`)",
+        ));
+    }
+    let (key, _) = pgp::composed::SignedPublicKey::from_string(&text)
+        .map_err(|_| bad("not an ASCII-armored OpenPGP public key"))?;
+    key.verify_bindings()
+        .map_err(|_| bad("the key's self-signatures do not verify"))?;
+    Ok(key)
+}
+
+/// Whether the detached signature `sig` (armored or binary) verifies over `data` with the
+/// primary key or a subkey of `key`.
+fn pgp_detached(
+    key: &pgp::composed::SignedPublicKey,
+    sig: &[u8],
+    data: &[u8],
+) -> Result<(), String> {
+    use pgp::composed::{Deserializable, DetachedSignature};
+    let sig = std::str::from_utf8(sig)
+        .ok()
+        .and_then(|t| DetachedSignature::from_string(t).ok().map(|(s, _)| s))
+        .or_else(|| DetachedSignature::from_bytes(sig).ok())
+        .ok_or("not an OpenPGP signature")?;
+    if sig.verify(&key.primary_key, data).is_ok()
+        || key
+            .public_subkeys
+            .iter()
+            .any(|k| sig.verify(&k.key, data).is_ok())
+    {
+        Ok(())
+    } else {
+        Err("does not verify with --repo-key".into())
+    }
+}
+
+/// The text an armored cleartext-signed message signs, if it verifies with `key`.
+fn pgp_cleartext(key: &pgp::composed::SignedPublicKey, text: &str) -> Result<String, String> {
+    let (msg, _) = pgp::composed::CleartextSignedMessage::from_string(text)
+        .map_err(|_| "not a cleartext-signed OpenPGP message".to_string())?;
+    if msg.verify(&key.primary_key).is_ok()
+        || key
+            .public_subkeys
+            .iter()
+            .any(|k| msg.verify(&k.key).is_ok())
+    {
+        Ok(msg.signed_text().replace("\r\n", "\n"))
+    } else {
+        Err("does not verify with --repo-key".into())
+    }
+}
+
+/// `root/rel`, a regular file reached through plain directories, with `sha` (hex) and `size`.
+fn check_entry(root: &Path, rel: &str, sha: &str, size: Option<u64>) -> Result<(), String> {
+    if !provenance::relative_name(rel) {
+        return Err(format!("`{rel}` is not a path inside {}", root.display()));
+    }
+    let mut path = root.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        path.push(part);
+        let last = i + 1 == parts.len();
+        match std::fs::symlink_metadata(&path) {
+            Ok(md) if (last && md.is_file()) || (!last && md.is_dir()) => {}
+            Ok(_) => return Err(format!("{rel}: not a regular file")),
+            Err(e) => return Err(format!("{rel}: {e}")),
+        }
+    }
+    let (digest, len) = pkg_core::digest::sha256_file(&path).map_err(|e| format!("{rel}: {e}"))?;
+    if hex::encode(digest) != sha.to_ascii_lowercase() {
+        return Err(format!(
+            "{rel}: sha256 is {}, the index says {sha}",
+            hex::encode(digest)
+        ));
+    }
+    if let Some(want) = size {
+        if len != want {
+            return Err(format!("{rel}: {len} bytes, the index says {want}"));
+        }
+    }
+    Ok(())
+}
+
+fn joined(bad: Vec<String>, ok: String) -> Result<String, String> {
+    if bad.is_empty() {
+        Ok(ok)
+    } else {
+        Err(bad.join("; "))
+    }
+}
+
+/// The checks of an APT repository: per suite its signatures, its Release and its Packages.
+fn check_apt(
+    repo: &Path,
+    key: &pgp::composed::SignedPublicKey,
+    push: &mut dyn FnMut(String, Result<String, String>),
+) {
+    let dists = repo.join("dists");
+    let suites = match std::fs::read_dir(&dists) {
+        Ok(rd) => {
+            let mut v: Vec<String> = rd
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+        Err(e) => {
+            push(
+                format!("apt {}", repo.display()),
+                Err(format!("{}: {e}", dists.display())),
+            );
+            return;
+        }
+    };
+    if suites.is_empty() {
+        push(
+            format!("apt {}", repo.display()),
+            Err("dists/ holds no suite".into()),
+        );
+    }
+    for suite in suites {
+        let dir = dists.join(&suite);
+        let name = format!("apt {} {suite}", repo.display());
+        let release = read_bounded(&dir.join("Release"), MAX_RECORD)
+            .and_then(|b| String::from_utf8(b).map_err(|_| "Release: not UTF-8 text".into()));
+        // The signatures: InRelease (cleartext, the same text as Release) and Release.gpg.
+        let sigs = release.clone().and_then(|rel| {
+            let inrel = read_bounded(&dir.join("InRelease"), MAX_RECORD).and_then(|b| {
+                String::from_utf8(b).map_err(|_| "InRelease: not UTF-8 text".into())
+            })?;
+            let signed = pgp_cleartext(key, &inrel).map_err(|e| format!("InRelease: {e}"))?;
+            if signed.trim_end() != rel.trim_end() {
+                return Err("InRelease signs another text than Release".into());
+            }
+            let gpg = read_bounded(&dir.join("Release.gpg"), 1 << 20)?;
+            pgp_detached(key, &gpg, rel.as_bytes()).map_err(|e| format!("Release.gpg: {e}"))?;
+            Ok("InRelease and Release.gpg verify with --repo-key".to_string())
+        });
+        push(format!("{name} signatures"), sigs);
+        // Every file the SHA256 section lists.
+        let listed = release.clone().map(|rel| release_sha256(&rel));
+        let r = listed.clone().and_then(|files| {
+            if files.is_empty() {
+                return Err("Release lists no SHA256 files".into());
+            }
+            let bad: Vec<String> = files
+                .iter()
+                .filter_map(|(p, sha, size)| check_entry(&dir, p, sha, Some(*size)).err())
+                .collect();
+            joined(
+                bad,
+                format!(
+                    "{} files have the SHA256 and size Release lists",
+                    files.len()
+                ),
+            )
+        });
+        push(format!("{name} Release"), r);
+        // Every package the (uncompressed) Packages indexes name.
+        let r = listed.and_then(|files| {
+            let mut bad = Vec::new();
+            let mut count = 0;
+            for (p, _, _) in files.iter().filter(|(p, _, _)| p.ends_with("/Packages")) {
+                let text = match read_bounded(&dir.join(p), MAX_RECORD * 4) {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(e) => {
+                        bad.push(e);
+                        continue;
+                    }
+                };
+                for stanza in text.split("\n\n").filter(|s| !s.trim().is_empty()) {
+                    let field = |f: &str| {
+                        stanza
+                            .lines()
+                            .find_map(|l| l.strip_prefix(f).map(|v| v.trim().to_string()))
+                    };
+                    count += 1;
+                    match (field("Filename:"), field("SHA256:")) {
+                        (Some(f), Some(sha)) => {
+                            let size = field("Size:").and_then(|s| s.parse().ok());
+                            if let Err(e) = check_entry(repo, &f, &sha, size) {
+                                bad.push(format!("{p}: {e}"));
+                            }
+                        }
+                        _ => bad.push(format!("{p}: a stanza without Filename or SHA256")),
+                    }
+                }
+            }
+            joined(
+                bad,
+                format!("{count} packages exist with the SHA256 Packages lists"),
+            )
+        });
+        push(format!("{name} Packages"), r);
+    }
+}
+
+/// The `SHA256:` section of a Release file: (path, sha256, size).
+fn release_sha256(text: &str) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if !line.starts_with(' ') {
+            inside = line.trim_end() == "SHA256:";
+            continue;
+        }
+        if inside {
+            let mut w = line.split_whitespace();
+            if let (Some(sha), Some(size), Some(path)) = (w.next(), w.next(), w.next()) {
+                out.push((
+                    path.to_string(),
+                    sha.to_string(),
+                    size.parse().unwrap_or(u64::MAX),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The text of the first `<tag ...>text</tag>` in `xml`.
+fn xml_text<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let start = xml.find(&format!("<{tag}"))?;
+    let rest = &xml[start..];
+    let open_end = rest.find('>')?;
+    let body = &rest[open_end + 1..];
+    let close = body.find(&format!("</{tag}>"))?;
+    Some(body[..close].trim())
+}
+
+/// The value of `attr="..."` in the first `<tag ...>` of `xml`, unescaped.
+fn xml_attr(xml: &str, tag: &str, attr: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag} "))?;
+    let rest = &xml[start..];
+    let rest = &rest[..rest.find('>')?];
+    let key = format!(" {attr}=\"");
+    let v = &rest[rest.find(&key)? + key.len()..];
+    let v = &v[..v.find('"')?];
+    Some(
+        v.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
+}
+
+/// The `<tag ...>...</tag>` blocks of `xml`.
+fn xml_blocks<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag} "), format!("</{tag}>"));
+    let mut v = Vec::new();
+    let mut rest = xml;
+    while let Some(s) = rest.find(&open) {
+        let Some(e) = rest[s..].find(&close) else {
+            break;
+        };
+        v.push(&rest[s..s + e + close.len()]);
+        rest = &rest[s + e + close.len()..];
+    }
+    v
+}
+
+/// The checks of a DNF repository: repomd.xml's signature, its data files, its packages.
+fn check_dnf(
+    repo: &Path,
+    key: &pgp::composed::SignedPublicKey,
+    push: &mut dyn FnMut(String, Result<String, String>),
+) {
+    let name = format!("dnf {}", repo.display());
+    let repomd = read_bounded(&repo.join("repodata/repomd.xml"), MAX_RECORD);
+    let r = repomd.clone().and_then(|md| {
+        let sig = read_bounded(&repo.join("repodata/repomd.xml.asc"), 1 << 20)?;
+        pgp_detached(key, &sig, &md).map_err(|e| format!("repomd.xml.asc: {e}"))?;
+        Ok("repomd.xml.asc verifies with --repo-key".to_string())
+    });
+    push(format!("{name} repomd.xml.asc"), r);
+    let text = repomd.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let r = text.clone().and_then(|t| {
+        let blocks = xml_blocks(&t, "data");
+        if blocks.is_empty() {
+            return Err("repomd.xml lists no data".into());
+        }
+        let bad: Vec<String> = blocks
+            .iter()
+            .filter_map(|b| {
+                let (Some(sha), Some(href)) =
+                    (xml_text(b, "checksum"), xml_attr(b, "location", "href"))
+                else {
+                    return Some("a <data> without checksum or location".into());
+                };
+                let size = xml_text(b, "size").and_then(|s| s.parse().ok());
+                check_entry(repo, &href, sha, size).err()
+            })
+            .collect();
+        joined(
+            bad,
+            format!(
+                "{} data files have the checksum and size repomd.xml lists",
+                blocks.len()
+            ),
+        )
+    });
+    push(format!("{name} repodata"), r);
+    let r = text.and_then(|t| {
+        let primary = xml_blocks(&t, "data")
+            .into_iter()
+            .find(|b| b.starts_with("<data type=\"primary\""))
+            .and_then(|b| xml_attr(b, "location", "href"))
+            .ok_or("repomd.xml lists no primary data")?;
+        if !provenance::relative_name(&primary) {
+            return Err(format!("`{primary}` is not a path inside the repository"));
+        }
+        let gz = read_bounded(&repo.join(&primary), MAX_RECORD * 4)?;
+        let mut xml = Vec::new();
+        let limit = 256u64 << 20;
+        flate2::read::GzDecoder::new(gz.as_slice())
+            .take(limit + 1)
+            .read_to_end(&mut xml)
+            .map_err(|e| format!("{primary}: {e}"))?;
+        if xml.len() as u64 > limit {
+            return Err(format!("{primary}: more than {limit} bytes uncompressed"));
+        }
+        let xml = String::from_utf8_lossy(&xml);
+        let packages = xml_blocks(&xml, "package");
+        let bad: Vec<String> = packages
+            .iter()
+            .filter_map(|p| {
+                let (Some(sha), Some(href)) =
+                    (xml_text(p, "checksum"), xml_attr(p, "location", "href"))
+                else {
+                    return Some("a <package> without checksum or location".into());
+                };
+                check_entry(repo, &href, sha, None).err()
+            })
+            .collect();
+        joined(
+            bad,
+            format!(
+                "{} packages exist with the checksum primary.xml lists",
+                packages.len()
+            ),
+        )
+    });
+    push(format!("{name} packages"), r);
 }

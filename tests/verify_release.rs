@@ -1,12 +1,15 @@
 //! `verify-release`: a release signed with real keys (ssh-keygen Ed25519 for SHA256SUMS.sig and
 //! the provenance, an openssl P-256 key for the image signature) verifies with exit 0; each
 //! tampering, done on a copy of the out dir, exits 1 naming the check that caught it; a wrong
-//! public key fails the signature it is for; a signature without its key exits 2. The publish
-//! flow run twice from two builds under another TZ, LC_ALL, umask and out-dir path gives the
-//! same bytes in every file. Skipped without ssh-keygen and openssl unless `LUCIA_E2E_REQUIRED=1`.
+//! public key fails the signature it is for; a signature without its key exits 2. The same for
+//! an APT and a DNF repository signed with a gpg-made Ed25519 key. The publish flow (build,
+//! sign-sums, attest, sign-image, repo apt, repo dnf) run twice from two builds under another TZ,
+//! LC_ALL, umask and out-dir path gives the same bytes in every file of the out dirs and repos.
+//! Skipped without ssh-keygen, openssl and gpg unless `LUCIA_E2E_REQUIRED=1`.
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,7 +18,7 @@ mod common;
 use common::*;
 
 fn tools_available(test: &str) -> bool {
-    let missing: Vec<&str> = ["ssh-keygen", "openssl", "cp"]
+    let missing: Vec<&str> = ["ssh-keygen", "openssl", "gpg", "gpgconf", "cp"]
         .into_iter()
         .filter(|t| !have(t))
         .collect();
@@ -74,6 +77,58 @@ fn make_keys(dir: &Path) {
     );
 }
 
+/// gpg homes for the repository keys; their agents are stopped on drop.
+struct Gpg(tempfile::TempDir);
+
+impl Gpg {
+    /// Ed25519 signing keys `repo` and `other-repo`: `keys/NAME.sec` (armored secret) and
+    /// `keys/NAME.asc` (armored public).
+    fn keys(keys: &Path) -> Gpg {
+        let g = Gpg(tempfile::tempdir().unwrap());
+        for name in ["repo", "other-repo"] {
+            let home = g.0.path().join(name);
+            fs::create_dir_all(&home).unwrap();
+            fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+            let gpg = |args: &[&str]| {
+                let o = Command::new("gpg")
+                    .env("GNUPGHOME", &home)
+                    .args(args)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "gpg {args:?}: {}", text(&o));
+                o.stdout
+            };
+            gpg(&[
+                "--batch",
+                "--passphrase",
+                "",
+                "--quick-gen-key",
+                &format!("{name} <{name}@example.org>"),
+                "ed25519",
+                "sign",
+                "never",
+            ]);
+            let sec = gpg(&["--batch", "--armor", "--export-secret-keys"]);
+            fs::write(keys.join(format!("{name}.sec")), sec).unwrap();
+            let public = gpg(&["--batch", "--armor", "--export"]);
+            fs::write(keys.join(format!("{name}.asc")), public).unwrap();
+        }
+        g
+    }
+}
+
+impl Drop for Gpg {
+    fn drop(&mut self) {
+        for name in ["repo", "other-repo"] {
+            let _ = Command::new("gpgconf")
+                .env("GNUPGHOME", self.0.path().join(name))
+                .args(["--kill", "gpg-agent"])
+                .output();
+        }
+    }
+}
+
 /// A project in `dir/name` (a shell-script service) built into `out` and signed with the keys in
 /// `keys`: sign-sums, attest, sign-image.
 fn publish(dir: &Path, keys: &Path, out: &str, env: (&str, &str, &str)) -> PathBuf {
@@ -91,7 +146,7 @@ fn publish(dir: &Path, keys: &Path, out: &str, env: (&str, &str, &str)) -> PathB
     }
     let sk = keys.join("sums.key");
     let ik = keys.join("image.key");
-    run(&["build", "-f", "tar,oci", "-o", out]);
+    run(&["build", "-o", out]);
     run(&["sign-sums", "-o", out, "--key", sk.to_str().unwrap()]);
     run(&["attest", "-o", out, "--key", sk.to_str().unwrap()]);
     run(&[
@@ -103,7 +158,45 @@ fn publish(dir: &Path, keys: &Path, out: &str, env: (&str, &str, &str)) -> PathB
         "--repository",
         "registry.example/svc",
     ]);
+    let rk = keys.join("repo.sec");
+    for kind in ["apt", "dnf"] {
+        let repo = format!("repos/{kind}");
+        run(&[
+            "repo",
+            kind,
+            "--out",
+            &repo,
+            "--key",
+            rk.to_str().unwrap(),
+            out,
+        ]);
+    }
     p.join(out)
+}
+
+/// `verify-release` of the out dir `out` (with its keys) and the repositories `apt` and `dnf`
+/// (either may be absent) with `repo_key` ("" for none).
+fn verify_repos(
+    out: &Path,
+    keys: &Path,
+    repo_key: &str,
+    apt: Option<&Path>,
+    dnf: Option<&Path>,
+) -> Output {
+    let mut c = Command::new(bin());
+    c.arg("verify-release").arg("-o").arg(out);
+    c.arg("--sums-key").arg(keys.join("sums.key.pub"));
+    c.arg("--image-key").arg(keys.join("image.pub"));
+    if !repo_key.is_empty() {
+        c.arg("--repo-key").arg(keys.join(repo_key));
+    }
+    if let Some(a) = apt {
+        c.arg("--apt-repo").arg(a);
+    }
+    if let Some(d) = dnf {
+        c.arg("--dnf-repo").arg(d);
+    }
+    c.output().unwrap()
 }
 
 /// `verify-release -o out` with the keys in `keys` (`sums`/`image` name the key files, "" for
@@ -163,6 +256,12 @@ fn tree(root: &Path) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
+/// Whether some `FAILED:` line of `t` contains `what`.
+fn failed(t: &str, what: &str) -> bool {
+    t.lines()
+        .any(|l| l.starts_with("FAILED: ") && l.contains(what))
+}
+
 fn only_file(dir: &Path, suffix: &str) -> PathBuf {
     fs::read_dir(dir)
         .unwrap()
@@ -181,6 +280,7 @@ fn a_signed_release_verifies_and_each_tampering_fails_its_check() {
     let keys = dir.path().join("keys");
     fs::create_dir_all(&keys).unwrap();
     make_keys(&keys);
+    let _gpg = Gpg::keys(&keys);
     let proj = dir.path().join("proj");
     let out = publish(&proj, &keys, "dist", ("022", "UTC", "C"));
 
@@ -333,6 +433,108 @@ fn a_signed_release_verifies_and_each_tampering_fails_its_check() {
     assert!(t.contains("FAILED: image-signature:"), "{t}");
     assert!(t.contains("ok: SHA256SUMS.sig:"), "{t}");
 
+    // The repositories: verified, then tampered on copies.
+    let apt = proj.join("repos/apt");
+    let dnf = proj.join("repos/dnf");
+    let o = verify_repos(&out, &keys, "repo.asc", Some(&apt), Some(&dnf));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert_eq!(
+        t.lines().filter(|l| l.starts_with("ok: ")).count(),
+        11,
+        "{t}"
+    );
+    let edit = |f: &Path, from: &str, to: &str| {
+        let s = fs::read_to_string(f).unwrap();
+        assert!(s.contains(from), "{}: no {from}", f.display());
+        fs::write(f, s.replacen(from, to, 1)).unwrap();
+    };
+    // The apt Release: its signatures no longer verify.
+    let c = copy(&apt, "apt-release");
+    edit(
+        &c.join("dists/stable/Release"),
+        "Label: lucia-pkg",
+        "Label: lucia-pkh",
+    );
+    let o = verify_repos(&out, &keys, "repo.asc", Some(&c), None);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        failed(
+            &text(&o),
+            "stable signatures: InRelease signs another text than Release"
+        ),
+        "{}",
+        text(&o)
+    );
+    // A Packages entry: its SHA256 no longer matches the pool file (nor Release the index).
+    let c = copy(&apt, "apt-packages");
+    let pk = c.join("dists/stable/main/binary-amd64/Packages");
+    let s = fs::read_to_string(&pk).unwrap();
+    let sha = s
+        .lines()
+        .find_map(|l| l.strip_prefix("SHA256: "))
+        .unwrap()
+        .to_string();
+    edit(&pk, &sha, &"0".repeat(64));
+    let o = verify_repos(&out, &keys, "repo.asc", Some(&c), None);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        failed(&t, "stable Packages: main/binary-amd64/Packages: pool/"),
+        "{t}"
+    );
+    assert!(
+        failed(&t, "stable Release: main/binary-amd64/Packages: sha256"),
+        "{t}"
+    );
+    // The dnf repomd.xml: its signature no longer verifies.
+    let c = copy(&dnf, "dnf-repomd");
+    edit(&c.join("repodata/repomd.xml"), "<revision>", "<revision>1");
+    let o = verify_repos(&out, &keys, "repo.asc", None, Some(&c));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        failed(&text(&o), "repomd.xml.asc: repomd.xml.asc: does not verify"),
+        "{}",
+        text(&o)
+    );
+    // A primary.xml package checksum: the package no longer matches (nor repomd.xml primary).
+    let c = copy(&dnf, "dnf-primary");
+    let gz = only_file(&c.join("repodata"), "-primary.xml.gz");
+    let mut xml = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(&gz).unwrap())
+        .read_to_string(&mut xml)
+        .unwrap();
+    let i = xml.find("pkgid=\"YES\">").unwrap() + 12;
+    xml.replace_range(i..i + 64, &"0".repeat(64));
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(xml.as_bytes()).unwrap();
+    fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let o = verify_repos(&out, &keys, "repo.asc", None, Some(&c));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(failed(&t, "packages: Packages/"), "{t}");
+    // The wrong repository key; no repository key.
+    let o = verify_repos(&out, &keys, "other-repo.asc", Some(&apt), Some(&dnf));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        failed(&t, "stable signatures: InRelease: does not verify"),
+        "{t}"
+    );
+    assert!(
+        failed(&t, "repomd.xml.asc: repomd.xml.asc: does not verify"),
+        "{t}"
+    );
+    let o = verify_repos(&out, &keys, "", Some(&apt), None);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--repo-key"), "{}", text(&o));
+    for wrong in ["repo.sec", "sums.key.pub"] {
+        let o = verify_repos(&out, &keys, wrong, None, Some(&dnf));
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{wrong}: {t}");
+        assert!(!t.contains("-----BEGIN"), "{t}");
+    }
+
     // A signature present without its key: exit 2 naming the flag.
     let o = verify(&out, &keys, "", "image.pub");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -384,6 +586,7 @@ fn the_publish_flow_is_reproducible_across_environments() {
     let keys = dir.path().join("keys");
     fs::create_dir_all(&keys).unwrap();
     make_keys(&keys);
+    let _gpg = Gpg::keys(&keys);
     let a = publish(&dir.path().join("a"), &keys, "dist", ("022", "UTC", "C"));
     let b = publish(
         &dir.path().join("elsewhere/b"),
@@ -391,6 +594,31 @@ fn the_publish_flow_is_reproducible_across_environments() {
         "release/out",
         ("077", "Pacific/Auckland", "C.UTF-8"),
     );
+    let (pa, pb) = (dir.path().join("a"), dir.path().join("elsewhere/b"));
+    for kind in ["apt", "dnf"] {
+        let (ra, rb) = (
+            tree(&pa.join("repos").join(kind)),
+            tree(&pb.join("repos").join(kind)),
+        );
+        assert!(ra.len() > 3, "{kind}: {:?}", ra.keys());
+        assert_eq!(
+            ra.keys().collect::<Vec<_>>(),
+            rb.keys().collect::<Vec<_>>(),
+            "the two {kind} repositories hold different files"
+        );
+        for (name, bytes) in &ra {
+            assert!(
+                rb[name] == *bytes,
+                "{kind}: {name} differs between the two publishes"
+            );
+        }
+        let o = if kind == "apt" {
+            verify_repos(&b, &keys, "repo.asc", Some(&pb.join("repos/apt")), None)
+        } else {
+            verify_repos(&b, &keys, "repo.asc", None, Some(&pb.join("repos/dnf")))
+        };
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
     let (ta, tb) = (tree(&a), tree(&b));
     assert_eq!(
         ta.keys().collect::<Vec<_>>(),
