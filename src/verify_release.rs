@@ -877,3 +877,62 @@ fn check_dnf(
     });
     push(format!("{name} packages"), r);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_sha256_reads_only_its_section_and_survives_garbage() {
+        let text = "Suite: stable\nMD5Sum:\n 00 1 a\nSHA256:\n ab 12 main/Packages\n cd x main/P2\n short\nSHA512:\n ef 3 b\n";
+        let v = release_sha256(text);
+        assert_eq!(
+            v,
+            vec![
+                ("main/Packages".to_string(), "ab".to_string(), 12),
+                ("main/P2".to_string(), "cd".to_string(), u64::MAX),
+            ]
+        );
+        assert!(release_sha256("").is_empty());
+        assert!(release_sha256(" \u{e9}\u{e9}\nSHA256:\n\u{0}").is_empty());
+    }
+
+    #[test]
+    fn xml_helpers_return_none_on_truncated_or_hostile_text() {
+        let d = r#"<data type="primary"><checksum type="sha256">aa</checksum><location href="repodata/a&amp;b.gz"/><size>3</size></data>"#;
+        assert_eq!(xml_blocks(d, "data").len(), 1);
+        assert_eq!(xml_text(d, "checksum"), Some("aa"));
+        assert_eq!(
+            xml_attr(d, "location", "href").as_deref(),
+            Some("repodata/a&b.gz")
+        );
+        for bad in [
+            "<data ",
+            "<checksum",
+            "<location href=\"x",
+            "<location",
+            "</data>",
+            "<é<data <",
+            "",
+        ] {
+            let _ = xml_blocks(bad, "data");
+            assert_eq!(xml_text(bad, "checksum"), None, "{bad}");
+            assert_eq!(xml_attr(bad, "location", "href"), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_paths_outside_the_repository_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("f"), b"x").unwrap();
+        let sha = hex::encode(pkg_core::digest::sha256(b"x"));
+        assert!(check_entry(dir.path(), "f", &sha, Some(1)).is_ok());
+        assert!(check_entry(dir.path(), "f", &sha, Some(2)).is_err());
+        assert!(check_entry(dir.path(), "f", &"0".repeat(64), None).is_err());
+        for bad in ["../f", "/etc/passwd", "a/../f", "", "./f"] {
+            assert!(check_entry(dir.path(), bad, &sha, None).is_err(), "{bad}");
+        }
+        std::os::unix::fs::symlink("f", dir.path().join("link")).unwrap();
+        assert!(check_entry(dir.path(), "link", &sha, None).is_err());
+    }
+}
