@@ -535,6 +535,40 @@ fn a_signed_release_verifies_and_each_tampering_fails_its_check() {
         assert!(!t.contains("-----BEGIN"), "{t}");
     }
 
+    // Hostile files in place of every record: failed checks, never a panic.
+    let h = copy(&out, "hostile");
+    let ha = copy(&apt, "apt-hostile");
+    let hd = copy(&dnf, "dnf-hostile");
+    let junk: &[u8] = b"\xff\xfe{\"payload\": [\0\n-----BEGIN PGP SIGNATURE-----\n";
+    for f in [
+        h.join("SHA256SUMS.sig"),
+        h.join("provenance.intoto.jsonl"),
+        h.join("image-signature/payload.json"),
+        h.join("image-signature/signature"),
+        ha.join("dists/stable/InRelease"),
+        ha.join("dists/stable/Release.gpg"),
+        ha.join("dists/stable/main/binary-amd64/Packages"),
+        hd.join("repodata/repomd.xml.asc"),
+        only_file(&hd.join("repodata"), "-primary.xml.gz"),
+    ] {
+        fs::write(&f, junk).unwrap();
+    }
+    let o = verify_repos(&h, &keys, "repo.asc", Some(&ha), Some(&hd));
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(!t.contains("panicked"), "{t}");
+    for check in [
+        "SHA256SUMS.sig:",
+        "provenance.intoto.jsonl:",
+        "image-signature:",
+        "stable signatures:",
+        "stable Packages:",
+        "repomd.xml.asc:",
+        "packages:",
+    ] {
+        assert!(failed(&t, check), "{check}: {t}");
+    }
+
     // A signature present without its key: exit 2 naming the flag.
     let o = verify(&out, &keys, "", "image.pub");
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
