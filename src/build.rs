@@ -533,7 +533,6 @@ pub fn validate_formats(formats: &[Format], plans: &[Plan]) -> Result<(), AppErr
 }
 
 /// Runs a build into `out` (see [`run_with`]) leaving unknown files there refused.
-#[allow(dead_code)] // verify's tests build this way
 pub fn run(
     req: &Request,
     out: &Path,
