@@ -10,6 +10,7 @@
 #      `apt-cache policy hw` lists both versions with 1.1.0-1 as candidate; `apt-get install hw`
 #      installs 1.1.0-1 and its program runs; `apt-get install hw=1.0.0-1` downgrades (the old
 #      pool file is served).
+#   1b. the same over http://127.0.0.1 (a loopback web server): update, by-hash, install;
 #   2. the Release tampered with (InRelease body edited): `apt-get update --error-on=any` fails
 #      with a signature error (without it apt only warns and keeps the previous lists); a
 #      repository signed by another key fails too.
@@ -115,6 +116,36 @@ chroot_exec "$R" apt-get install -y --allow-downgrades hw=1.0.0-1 </dev/null >"$
     e2e_fail "apt-get install hw=1.0.0-1 failed: $(tail -n 40 "$T/downgrade.log")"
 v=$(chroot_exec "$R" dpkg-query -W -f "\${Version}" hw)
 [[ "$v" == 1.0.0-1 ]] || e2e_fail "after the downgrade hw is $v, expected 1.0.0-1"
+
+# --- 1b. the same repository over HTTP ------------------------------------------------------
+# A web server on the host's loopback (the chroot shares the network): apt's http method, which
+# runs as the sandboxed _apt user, verifies the same signature and fetches the indexes by hash.
+e2e_log "the same repository over http://127.0.0.1 (apt's http method, Acquire-By-Hash)"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server --bind 127.0.0.1 --directory "$R/srv/repo" "$port" >"$T/http.log" 2>&1 &
+http_pid=$!
+e2e_on_exit "kill $http_pid 2>/dev/null || true"
+for _ in $(seq 50); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/dists/stable/InRelease" 2>/dev/null && break
+    sleep 0.2
+done
+echo "deb [signed-by=/etc/apt/keyrings/hw.gpg] http://127.0.0.1:$port stable main" \
+    >"$R/etc/apt/sources.list.d/hw.list"
+rm -f "$R"/var/lib/apt/lists/*_*
+chroot_exec "$R" apt-get update --error-on=any </dev/null >"$T/update-http.log" 2>&1 ||
+    e2e_fail "apt-get update over http failed: $(cat "$T/update-http.log")"
+grep -q 'GET /dists/stable/InRelease' "$T/http.log" || e2e_fail "apt did not fetch InRelease over http: $(cat "$T/http.log")"
+grep -q 'GET /dists/stable/main/binary-amd64/by-hash/SHA256/' "$T/http.log" ||
+    e2e_fail "apt did not fetch the Packages index by hash: $(cat "$T/http.log")"
+chroot_exec "$R" apt-get install -y hw </dev/null >"$T/install-http.log" 2>&1 ||
+    e2e_fail "apt-get install hw over http failed: $(tail -n 40 "$T/install-http.log")"
+v=$(chroot_exec "$R" dpkg-query -W -f "\${Version}" hw)
+[[ "$v" == 1.1.0-1 ]] || e2e_fail "over http: installed hw $v, expected 1.1.0-1"
+grep -q 'GET /pool/main/h/hw/hw_1.1.0-1_amd64.deb' "$T/http.log" || e2e_fail "the package did not come over http"
+kill "$http_pid" 2>/dev/null || true
+echo 'deb [signed-by=/etc/apt/keyrings/hw.gpg] file:/srv/repo stable main' \
+    >"$R/etc/apt/sources.list.d/hw.list"
+rm -f "$R"/var/lib/apt/lists/*_*
 
 # --- 2. tampering and a foreign key are refused ----------------------------------------------
 e2e_log "tampered InRelease → apt-get update fails"
