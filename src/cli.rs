@@ -278,9 +278,13 @@ pub enum Command {
         #[arg(short, long, default_value = "dist", value_name = "DIR")]
         out: PathBuf,
         /// OpenSSH Ed25519 private key [default: $LUCIA_PKG_SUMS_KEY, the key itself or
-        /// a file path]. Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
+        /// a file path]; with --openpgp, an armored OpenPGP secret key [default:
+        /// $LUCIA_PKG_REPO_KEY]. Passphrase from $LUCIA_PKG_SIGNING_PASSPHRASE.
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
+        /// Sign with an OpenPGP key instead: SHA256SUMS.asc, verified with `gpg --verify`.
+        #[arg(long)]
+        openpgp: bool,
     },
     /// Write SLSA provenance for the out dir (provenance.intoto.jsonl: an in-toto statement in a
     /// DSSE envelope) signed with the OpenSSH Ed25519 key sign-sums uses; see docs/provenance.md.

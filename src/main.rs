@@ -228,7 +228,9 @@ fn run(cli: Cli) -> Result<(), AppError> {
             )?
         }
         Command::Repo(cli::RepoCommand::Dnf(args)) => repo::dnf::command(args, json)?,
-        Command::SignSums { out, key } => sign_sums_command(&out, key.as_deref(), json)?,
+        Command::SignSums { out, key, openpgp } => {
+            sign_sums_command(&out, key.as_deref(), openpgp, json)?
+        }
         Command::Attest { out, key } => provenance::command(&out, key.as_deref(), json)?,
         Command::VerifyRelease {
             out,
@@ -571,9 +573,14 @@ fn repo_apt_command(opts: &repo::apt::AptOptions, json: bool) -> Result<(), AppE
 fn sign_sums_command(
     out: &std::path::Path,
     key: Option<&std::path::Path>,
+    openpgp: bool,
     json: bool,
 ) -> Result<(), AppError> {
-    let path = sums_sign::run(out, key)?;
+    let path = if openpgp {
+        sums_sign::run_openpgp(out, key)?
+    } else {
+        sums_sign::run(out, key)?
+    };
     if json {
         println!(
             "{}",

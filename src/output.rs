@@ -275,6 +275,7 @@ pub fn plan_sweep(
         // once they are rewritten.
         if recorded.contains(&*name)
             || name == crate::sums_sign::SIG_NAME
+            || name == crate::sums_sign::ASC_NAME
             || name == crate::provenance::FILE_NAME
             || name == crate::image_sign::DIR_NAME
         {

@@ -23,6 +23,10 @@ pub const KEY_ENV: &str = "LUCIA_PKG_SUMS_KEY";
 /// The name of the signature in the out dir.
 pub const SIG_NAME: &str = "SHA256SUMS.sig";
 
+/// The OpenPGP alternative (`sign-sums --openpgp`): an armored detached signature, what
+/// `gpg --armor --detach-sign SHA256SUMS` makes, checked with `gpg --verify SHA256SUMS.asc`.
+pub const ASC_NAME: &str = "SHA256SUMS.asc";
+
 /// The SSHSIG namespace: what `ssh-keygen -Y sign -n file` uses for files.
 pub const NAMESPACE: &str = "file";
 
@@ -114,5 +118,60 @@ pub fn run(out: &Path, key: Option<&Path>) -> Result<PathBuf, AppError> {
     let path = out.join(SIG_NAME);
     crate::output::write_text_atomic(&path, &armored)
         .map_err(|e| AppError::Build(format!("{}: {e}", path.display())))?;
+    Ok(path)
+}
+
+/// Signs `out/SHA256SUMS` into `out/SHA256SUMS.asc` with an OpenPGP key (the repository key
+/// source: `--key` or `$LUCIA_PKG_REPO_KEY`), deterministically: the signature's creation time
+/// is the build's source date from `build-info.json` (clamped to the key's creation time), as
+/// for repository indexes.
+pub fn run_openpgp(out: &Path, key: Option<&Path>) -> Result<PathBuf, AppError> {
+    let sums = out.join("SHA256SUMS");
+    let regular = |p: &Path| match std::fs::symlink_metadata(p) {
+        Ok(md) if md.is_file() => Ok(()),
+        Ok(_) => Err(AppError::Input(format!(
+            "{}: not a regular file",
+            p.display()
+        ))),
+        Err(e) => Err(AppError::Input(format!(
+            "{}: {e}; build into {} first",
+            p.display(),
+            out.display()
+        ))),
+    };
+    regular(&sums)?;
+    let info_path = out.join("build-info.json");
+    regular(&info_path)?;
+    let Some(key) = crate::repo::sign::load(key)? else {
+        return Err(AppError::Input(format!(
+            "no signing key: pass --key FILE (an ASCII-armored OpenPGP secret key) or set {}",
+            crate::repo::sign::KEY_ENV
+        )));
+    };
+    let limit = pkg_core::limits::MAX_JSON_TOTAL;
+    let read = |p: &Path| -> Result<Vec<u8>, AppError> {
+        let mut f =
+            std::fs::File::open(p).map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
+        let size = f
+            .metadata()
+            .map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?
+            .len();
+        pkg_core::limits::read_small(&mut f, size, limit, "the file")
+            .map_err(|m| AppError::Input(format!("{}: {m}", p.display())))
+    };
+    let info: serde_json::Value = serde_json::from_slice(&read(&info_path)?)
+        .map_err(|e| AppError::Input(format!("{}: {e}", info_path.display())))?;
+    let date = info["source_date_epoch"].as_u64().ok_or_else(|| {
+        AppError::Input(format!(
+            "{}: no source_date_epoch; build into {} again",
+            info_path.display(),
+            out.display()
+        ))
+    })?;
+    let data = read(&sums)?;
+    let armored = key.detached(&data, key.signature_time(date))?;
+    let path = out.join(ASC_NAME);
+    crate::output::write_atomic(&path, |w| w.write_all(&armored))
+        .map_err(|e: std::io::Error| AppError::Build(format!("{}: {e}", path.display())))?;
     Ok(path)
 }

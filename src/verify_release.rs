@@ -148,6 +148,13 @@ pub fn run(opts: &Options) -> Result<Vec<Check>, AppError> {
             Err(e) => return Err(AppError::Input(format!("{}: {e}", r.display()))),
         }
     }
+    let asc_path = out.join(sums_sign::ASC_NAME);
+    if opts.repo_key.is_none() && exists(&asc_path) {
+        return Err(AppError::Input(format!(
+            "{} is present: pass --repo-key (the OpenPGP public key) to verify it",
+            asc_path.display()
+        )));
+    }
     let repo_key = match (&opts.repo_key, repos.count()) {
         (Some(k), _) => Some(load_repo_key(k)?),
         (None, 0) => None,
@@ -214,6 +221,13 @@ pub fn run(opts: &Options) -> Result<Vec<Check>, AppError> {
             .clone()
             .and_then(|(_, platforms)| check_sboms(l, &platforms));
         push("image SBOMs", r);
+    }
+    if let (Some(key), true) = (&repo_key, exists(&asc_path)) {
+        let r = sums_bytes.clone().and_then(|data| {
+            let sig = read_bounded(&asc_path, MAX_RECORD)?;
+            pgp_detached(key, &sig, &data).map(|()| "OpenPGP signature verifies".to_string())
+        });
+        push(sums_sign::ASC_NAME, r);
     }
     if let Some(key) = &repo_key {
         let mut add =

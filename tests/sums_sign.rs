@@ -179,3 +179,142 @@ fn other_key_types_and_missing_sums_are_refused_and_nothing_is_written() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(!p.join("dist/SHA256SUMS.sig").exists());
 }
+
+/// `gpg` with its home in `home`, batch mode, no tty.
+fn gpg(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new("gpg")
+        .arg("--homedir")
+        .arg(home)
+        .args(["--batch", "--no-tty"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The OpenPGP alternative: `sign-sums --openpgp` writes SHA256SUMS.asc that `gpg --verify`
+/// accepts (and refuses once SHA256SUMS changes), the same bytes under another TZ/locale/umask,
+/// checked by verify-release with the public key, and removed by a later build.
+#[test]
+fn openpgp_signature_verifies_with_gpg_and_is_reproducible() {
+    let test = "sums_sign::openpgp";
+    if !have("gpg") {
+        assert!(
+            !e2e_required(),
+            "{test}: gpg is missing and LUCIA_E2E_REQUIRED=1"
+        );
+        eprintln!("skipping {test}: gpg is not installed");
+        return;
+    }
+    let t = built_project();
+    let p = t.path();
+    let home = p.join("gnupg");
+    fs::create_dir(&home).unwrap();
+    fs::set_permissions(&home, fs::Permissions::from_mode(0o700)).unwrap();
+    let o = gpg(
+        &home,
+        &[
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Sums <sums@example.org>",
+            "ed25519",
+            "sign",
+            "never",
+        ],
+    );
+    assert!(o.status.success(), "gpg --quick-gen-key: {}", text(&o));
+    let o = gpg(&home, &["--armor", "--export-secret-keys"]);
+    fs::write(p.join("secret.asc"), &o.stdout).unwrap();
+    let o = gpg(&home, &["--armor", "--export"]);
+    fs::write(p.join("public.asc"), &o.stdout).unwrap();
+
+    let o = lucia(
+        p,
+        &[
+            "sign-sums",
+            "--openpgp",
+            "-o",
+            "dist",
+            "--key",
+            "secret.asc",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let asc = fs::read(p.join("dist/SHA256SUMS.asc")).unwrap();
+    assert!(asc.starts_with(b"-----BEGIN PGP SIGNATURE-----"));
+    let verify = |p: &Path| {
+        gpg(
+            &home,
+            &[
+                "--verify",
+                &p.join("dist/SHA256SUMS.asc").display().to_string(),
+                &p.join("dist/SHA256SUMS").display().to_string(),
+            ],
+        )
+        .status
+        .success()
+    };
+    assert!(verify(p), "gpg --verify refused SHA256SUMS.asc");
+
+    // Another TZ, locale and umask, the key from the environment: the same bytes.
+    fs::remove_file(p.join("dist/SHA256SUMS.asc")).unwrap();
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 077; exec '{}' sign-sums --openpgp -o dist",
+            bin()
+        ))
+        .current_dir(p)
+        .env("TZ", "Asia/Kolkata")
+        .env("LC_ALL", "C.UTF-8")
+        .env("LUCIA_PKG_REPO_KEY", p.join("secret.asc"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(fs::read(p.join("dist/SHA256SUMS.asc")).unwrap(), asc);
+
+    // verify-release checks it with the public key, and needs that key when the file is there.
+    let o = lucia(
+        p,
+        &["verify-release", "-o", "dist", "--repo-key", "public.asc"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("SHA256SUMS.asc"), "{}", text(&o));
+    let o = lucia(p, &["verify-release", "-o", "dist"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // A changed SHA256SUMS no longer verifies, with gpg or verify-release.
+    let sums = fs::read_to_string(p.join("dist/SHA256SUMS")).unwrap();
+    fs::write(p.join("dist/SHA256SUMS"), sums.replacen('0', "1", 1)).unwrap();
+    assert!(!verify(p), "gpg accepted a modified SHA256SUMS");
+    let o = lucia(
+        p,
+        &["verify-release", "-o", "dist", "--repo-key", "public.asc"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    fs::write(p.join("dist/SHA256SUMS"), sums).unwrap();
+
+    // No key: exit 2, nothing written.
+    fs::remove_file(p.join("dist/SHA256SUMS.asc")).unwrap();
+    let o = lucia(p, &["sign-sums", "--openpgp", "-o", "dist"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!p.join("dist/SHA256SUMS.asc").exists());
+
+    // A later build removes a signature of the SHA256SUMS it replaces.
+    let o = lucia(
+        p,
+        &[
+            "sign-sums",
+            "--openpgp",
+            "-o",
+            "dist",
+            "--key",
+            "secret.asc",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    build(p);
+    assert!(!p.join("dist/SHA256SUMS.asc").exists());
+}
