@@ -319,37 +319,22 @@ fn expand_input(p: &Path) -> Result<Vec<PathBuf>, AppError> {
 
 /// The packages already in the pool, with their component (the pool's first level).
 fn read_pool(root: &Path) -> Result<Vec<Deb>, AppError> {
-    let pool = root.join("pool");
-    if !pool.is_dir() {
-        return Ok(Vec::new());
-    }
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(&pool).sort_by_file_name() {
-        let e = e.map_err(|e| AppError::Input(format!("{}: {e}", pool.display())))?;
-        let name = e.file_name().to_string_lossy();
-        if !e.file_type().is_file() || !name.ends_with(".deb") || name.starts_with('.') {
-            continue;
-        }
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .map_err(AppError::build)?
-            .to_string_lossy()
-            .into_owned();
+    for (path, rel) in super::pool_files(root, "pool", ".deb")? {
         let component = rel.split('/').nth(1).unwrap_or("").to_string();
         if check_path_word("component", &component).is_err() || rel.split('/').count() < 3 {
             return Err(AppError::Input(format!(
                 "{}: a .deb outside pool/<component>/; move or remove it",
-                e.path().display()
+                path.display()
             )));
         }
         if rel.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(AppError::Input(format!(
                 "{}: pool file names must not contain spaces or control characters",
-                e.path().display()
+                path.display()
             )));
         }
-        out.push(read_deb(e.path(), &component, Some(rel))?);
+        out.push(read_deb(&path, &component, Some(rel))?);
     }
     Ok(out)
 }

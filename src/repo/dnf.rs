@@ -224,34 +224,19 @@ fn expand_input(p: &Path) -> Result<Vec<PathBuf>, AppError> {
 
 /// The packages already under `Packages/`.
 fn read_pool(root: &Path) -> Result<Vec<Pkg>, AppError> {
-    let pool = root.join(POOL);
-    if !pool.is_dir() {
-        return Ok(Vec::new());
-    }
     let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(&pool).sort_by_file_name() {
-        let e = e.map_err(|e| AppError::Input(format!("{}: {e}", pool.display())))?;
-        let name = e.file_name().to_string_lossy();
-        if !e.file_type().is_file() || !name.ends_with(".rpm") || name.starts_with('.') {
-            continue;
-        }
-        let rel = e
-            .path()
-            .strip_prefix(root)
-            .map_err(AppError::build)?
-            .to_string_lossy()
-            .into_owned();
+    for (path, rel) in super::pool_files(root, POOL, ".rpm")? {
         if !href_ok(&rel) {
             return Err(AppError::Input(format!(
                 "{}: repository file names must not contain spaces, control characters or `%#?\"\\`; rename or remove it",
-                e.path().display()
+                path.display()
             )));
         }
-        let info = rpm_header::read(e.path())?;
-        check_nevra(e.path(), &info)?;
+        let info = rpm_header::read(&path)?;
+        check_nevra(&path, &info)?;
         out.push(Pkg {
             info,
-            path: e.path().to_path_buf(),
+            path,
             filename: rel,
             added: false,
         });

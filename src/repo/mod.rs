@@ -21,6 +21,35 @@ use std::path::Path;
 use crate::error::AppError;
 
 /// The repository date: `SOURCE_DATE_EPOCH` if set (validated like a build's), else `newest`.
+/// The package files already under `root/dir` (sorted by name; dot files and other
+/// extensions skipped), each with its path relative to `root` (`/`-separated).
+pub fn pool_files(
+    root: &Path,
+    dir: &str,
+    extension: &str,
+) -> Result<Vec<(std::path::PathBuf, String)>, AppError> {
+    let pool = root.join(dir);
+    if !pool.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(&pool).sort_by_file_name() {
+        let e = e.map_err(|e| AppError::Input(format!("{}: {e}", pool.display())))?;
+        let name = e.file_name().to_string_lossy();
+        if !e.file_type().is_file() || !name.ends_with(extension) || name.starts_with('.') {
+            continue;
+        }
+        let rel = e
+            .path()
+            .strip_prefix(root)
+            .map_err(AppError::build)?
+            .to_string_lossy()
+            .into_owned();
+        out.push((e.path().to_path_buf(), rel));
+    }
+    Ok(out)
+}
+
 pub fn repo_date(newest: u64) -> Result<u64, AppError> {
     let env = std::env::var("SOURCE_DATE_EPOCH").ok();
     let (secs, _) = pkg_core::determinism::resolve_source_date(env.as_deref(), Some(newest))
