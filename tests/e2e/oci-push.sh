@@ -39,14 +39,16 @@ USER_NAME=lucia-ci
 PASSWORD='s3cret-Pa55:with=colon'
 
 # push SOURCE REF [--tag T]... ; prints the tool's stdout (the JSON report). Everything it said
-# (stderr, and stdout where `--json` puts errors as JSON) is kept in $T/push.msg.
+# (stderr, and stdout where `--json` puts errors as JSON) is kept in $T/push.msg. The image alone
+# (--no-attach): the blob counts below are the image's; what push attaches beside it (SBOMs,
+# signature, provenance) is checked by tests/image_signing.rs.
 do_push() {
     local src="$1" ref="$2" rc=0
     shift 2
     if [[ -n "${LUCIA_E2E_PUSH_EXAMPLE:-}" ]]; then
         "$LUCIA_E2E_PUSH_EXAMPLE" "$src" "$ref" --json "$@" >"$T/push.out" 2>"$T/push.err" || rc=$?
     else
-        "$LUCIA_PKG" --json push "$src" --to "$ref" "$@" >"$T/push.out" 2>"$T/push.err" || rc=$?
+        "$LUCIA_PKG" --json push "$src" --to "$ref" --no-attach "$@" >"$T/push.out" 2>"$T/push.err" || rc=$?
     fi
     cat "$T/push.err" "$T/push.out" >"$T/push.msg"
     cat "$T/push.out"
