@@ -294,29 +294,6 @@ fn verrevcmp(a: &[u8], b: &[u8]) -> Ordering {
     Ordering::Equal
 }
 
-/// The .deb files an argument names: a file (whatever its name), or the `*.deb` regular files
-/// under a directory, in name order.
-fn expand_input(p: &Path) -> Result<Vec<PathBuf>, AppError> {
-    let meta = fs::metadata(p).map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
-    if meta.is_file() {
-        return Ok(vec![p.to_path_buf()]);
-    }
-    if !meta.is_dir() {
-        return Err(AppError::Input(format!(
-            "{}: not a .deb file or a directory",
-            p.display()
-        )));
-    }
-    let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(p).sort_by_file_name() {
-        let e = e.map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
-        if e.file_type().is_file() && e.file_name().to_string_lossy().ends_with(".deb") {
-            out.push(e.into_path());
-        }
-    }
-    Ok(out)
-}
-
 /// The packages already in the pool, with their component (the pool's first level).
 fn read_pool(root: &Path) -> Result<Vec<Deb>, AppError> {
     let mut out = Vec::new();
@@ -414,17 +391,7 @@ pub fn run(opts: &AptOptions) -> Result<AptReport, AppError> {
         }
         set.insert(d.key(), d);
     }
-    let mut inputs = Vec::new();
-    for p in &opts.inputs {
-        let files = expand_input(p)?;
-        if files.is_empty() {
-            return Err(AppError::Input(format!(
-                "{}: no .deb files in this directory",
-                p.display()
-            )));
-        }
-        inputs.extend(files);
-    }
+    let inputs = super::input_files(&opts.inputs, "a .deb", |n| n.ends_with(".deb"), "")?;
     for p in &inputs {
         let mut d = read_deb(p, &opts.component, None)?;
         match set.get(&d.key()) {

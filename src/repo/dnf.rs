@@ -198,30 +198,6 @@ fn href_ok(rel: &str) -> bool {
             .any(|c| c == ".." || c == "." || c.is_empty())
 }
 
-/// The .rpm files an argument names: a file (whatever its name), or the `*.rpm` regular files
-/// under a directory (a build's out dir), in name order.
-fn expand_input(p: &Path) -> Result<Vec<PathBuf>, AppError> {
-    let meta = fs::metadata(p).map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
-    if meta.is_file() {
-        return Ok(vec![p.to_path_buf()]);
-    }
-    if !meta.is_dir() {
-        return Err(AppError::Input(format!(
-            "{}: not an .rpm file or a directory",
-            p.display()
-        )));
-    }
-    let mut out = Vec::new();
-    for e in walkdir::WalkDir::new(p).sort_by_file_name() {
-        let e = e.map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
-        let name = e.file_name().to_string_lossy();
-        if e.file_type().is_file() && name.ends_with(".rpm") && !name.ends_with(".src.rpm") {
-            out.push(e.into_path());
-        }
-    }
-    Ok(out)
-}
-
 /// The packages already under `Packages/`.
 fn read_pool(root: &Path) -> Result<Vec<Pkg>, AppError> {
     let mut out = Vec::new();
@@ -268,17 +244,12 @@ pub fn run(opts: &DnfOptions) -> Result<DnfReport, AppError> {
         }
         set.insert(p.key(), p);
     }
-    let mut inputs = Vec::new();
-    for p in &opts.inputs {
-        let files = expand_input(p)?;
-        if files.is_empty() {
-            return Err(AppError::Input(format!(
-                "{}: no .rpm files in this directory; build them with `lucia-pkg build -f rpm`",
-                p.display()
-            )));
-        }
-        inputs.extend(files);
-    }
+    let inputs = super::input_files(
+        &opts.inputs,
+        "an .rpm",
+        |n| n.ends_with(".rpm") && !n.ends_with(".src.rpm"),
+        "; build them with `lucia-pkg build -f rpm`",
+    )?;
     let mut taken: BTreeMap<String, Key> = set
         .values()
         .map(|p| (p.filename.clone(), p.key()))

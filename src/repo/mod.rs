@@ -21,6 +21,46 @@ use std::path::Path;
 use crate::error::AppError;
 
 /// The repository date: `SOURCE_DATE_EPOCH` if set (validated like a build's), else `newest`.
+/// The package files the command line names: each file as given, and every file a directory
+/// holds whose name `keep` accepts (sorted by name). `what` names the kind (`an .rpm`), and a
+/// directory without any is refused with `empty_hint` appended to the message.
+pub fn input_files(
+    inputs: &[std::path::PathBuf],
+    what: &str,
+    keep: impl Fn(&str) -> bool,
+    empty_hint: &str,
+) -> Result<Vec<std::path::PathBuf>, AppError> {
+    let mut out = Vec::new();
+    for p in inputs {
+        let meta = fs::metadata(p).map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
+        if meta.is_file() {
+            out.push(p.clone());
+            continue;
+        }
+        if !meta.is_dir() {
+            return Err(AppError::Input(format!(
+                "{}: not {what} file or a directory",
+                p.display()
+            )));
+        }
+        let before = out.len();
+        for e in walkdir::WalkDir::new(p).sort_by_file_name() {
+            let e = e.map_err(|e| AppError::Input(format!("{}: {e}", p.display())))?;
+            if e.file_type().is_file() && keep(&e.file_name().to_string_lossy()) {
+                out.push(e.into_path());
+            }
+        }
+        if out.len() == before {
+            return Err(AppError::Input(format!(
+                "{}: no {} files in this directory{empty_hint}",
+                p.display(),
+                what.split_whitespace().last().unwrap_or(what)
+            )));
+        }
+    }
+    Ok(out)
+}
+
 /// The package files already under `root/dir` (sorted by name; dot files and other
 /// extensions skipped), each with its path relative to `root` (`/`-separated).
 pub fn pool_files(
