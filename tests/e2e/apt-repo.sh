@@ -11,6 +11,9 @@
 #      installs 1.1.0-1 and its program runs; `apt-get install hw=1.0.0-1` downgrades (the old
 #      pool file is served).
 #   1b. the same over http://127.0.0.1 (a loopback web server): update, by-hash, install;
+#   1c. the real service package (lucia with the demo payload) added to the repository:
+#      `apt-get install lucia` takes it from the signed source; after a systemd boot the service
+#      is active as its own user and GET /health answers 200;
 #   2. the Release tampered with (InRelease body edited): `apt-get update --error-on=any` fails
 #      with a signature error (without it apt only warns and keeps the previous lists); a
 #      repository signed by another key fails too.
@@ -22,7 +25,7 @@
 
 START=$SECONDS
 e2e_need_root
-e2e_need_tools gpg zstd
+e2e_need_tools gpg zstd systemd-nspawn
 e2e_need_lucia_pkg
 unset SOURCE_DATE_EPOCH LUCIA_PKG_REPO_KEY
 
@@ -146,6 +149,45 @@ kill "$http_pid" 2>/dev/null || true
 echo 'deb [signed-by=/etc/apt/keyrings/hw.gpg] file:/srv/repo stable main' \
     >"$R/etc/apt/sources.list.d/hw.list"
 rm -f "$R"/var/lib/apt/lists/*_*
+
+# --- 1c. the real service package from the repository, then a boot ---------------------------
+# The lucia .deb (the example manifest with the demo payload) joins the repository beside hw;
+# `apt-get install lucia` takes it from the signed source, and after a boot the service runs
+# as its own user and answers /health.
+e2e_log "lucia from the signed repository: apt-get install lucia, boot, /health"
+e2e_demo_payload
+e2e_manifest_variant "$T/lucia.toml"
+"$LUCIA_PKG" build -q --no-cache -m "$T/lucia.toml" --arch amd64 --format deb -o "$T/out-lucia" \
+    >"$T/build-lucia.log" 2>&1 || e2e_fail "lucia-pkg build (lucia deb) failed: $(cat "$T/build-lucia.log")"
+"$LUCIA_PKG" repo apt --out "$REPO" --key "$T/secret.asc" "$T/out-lucia" >"$T/repo-lucia.log" 2>&1 ||
+    e2e_fail "repo apt (lucia) failed: $(cat "$T/repo-lucia.log")"
+[[ -f "$REPO/pool/main/l/lucia/lucia_1.0.0-1_amd64.deb" && -f "$REPO/pool/main/h/hw/hw_1.1.0-1_amd64.deb" ]] ||
+    e2e_fail "the pool does not hold lucia beside hw: $(find "$REPO/pool" -type f)"
+rm -rf "$R/srv/repo"
+cp -a "$REPO" "$R/srv/repo"
+chroot_exec "$R" apt-get update --error-on=any </dev/null >"$T/update-lucia.log" 2>&1 ||
+    e2e_fail "apt-get update (with lucia) failed: $(cat "$T/update-lucia.log")"
+chroot_exec "$R" apt-cache policy lucia </dev/null >"$T/policy-lucia.log" 2>&1 ||
+    e2e_fail "apt-cache policy lucia failed: $(cat "$T/policy-lucia.log")"
+grep -q 'Candidate: 1.0.0-1' "$T/policy-lucia.log" || e2e_fail "lucia is not offered by the repository: $(cat "$T/policy-lucia.log")"
+chroot_exec "$R" apt-get install -y lucia </dev/null >"$T/install-lucia.log" 2>&1 ||
+    e2e_fail "apt-get install lucia failed: $(tail -n 40 "$T/install-lucia.log")"
+grep -q 'file:/srv/repo stable/main amd64 lucia amd64 1.0.0-1' "$T/install-lucia.log" ||
+    e2e_fail "apt did not take lucia from the repository: $(tail -n 40 "$T/install-lucia.log")"
+cat >"$T/boot-lucia.sh" <<'EOF'
+set -euo pipefail
+. /lucia-e2e/boot-helpers.sh
+fail() { echo "FAIL: $*"; exit 1; }
+boot_wait_active lucia.service 60 || fail "lucia.service did not become active"
+boot_wait_http http://127.0.0.1:8080/health 60 || fail "/health did not answer"
+code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health)
+[ "$code" = 200 ] || fail "/health answered $code"
+pid=$(systemctl show -p MainPID --value lucia.service)
+user=$(ps -o user= -p "$pid")
+[ "$user" = lucia ] || fail "lucia.service runs as '$user'"
+echo "ok: lucia from the repository is active as $user (pid $pid), /health 200"
+EOF
+chroot_boot "$R" "$T/boot-lucia.sh" lucia.service || e2e_fail "boot checks of the repository-installed lucia failed (output above)"
 
 # --- 2. tampering and a foreign key are refused ----------------------------------------------
 e2e_log "tampered InRelease → apt-get update fails"
