@@ -253,6 +253,8 @@ pub struct Artifact {
     pub seconds: f64,
     #[serde(skip)]
     pub cached: bool,
+    #[serde(skip)]
+    pub pulled: bool,
 }
 
 /// Everything `build` reports.
@@ -266,6 +268,9 @@ pub struct BuildReport {
     /// everything else that was not this build's).
     pub removed: Vec<String>,
     pub store: Option<String>,
+    /// What the shared cache (`--cache`) did in this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<store::RemoteStats>,
     pub payloads: Vec<PayloadStatus>,
     /// Things that build but will not work as the user likely expects (see [`warnings`]).
     pub warnings: Vec<String>,
@@ -287,6 +292,8 @@ pub struct ArtifactStatus {
     #[serde(flatten)]
     pub artifact: Artifact,
     pub cached: bool,
+    /// Taken from the shared cache (`--cache`), verified by its NAR hash.
+    pub pulled: bool,
     pub seconds: f64,
 }
 
@@ -637,10 +644,10 @@ pub fn run_with(
         // verified) its entry: the outputs are not read again here.
         // The writer's typed result when this run wrote the job (none on a store hit).
         let written = std::cell::RefCell::new(None);
-        let (cached, linked, digests) = match store {
+        let (cached, pulled, linked, digests) = match store {
             None => {
                 *written.borrow_mut() = Some(job.write(out)?);
-                (false, None, store::FileDigests::new())
+                (false, false, None, store::FileDigests::new())
             }
             Some(st) => {
                 let key = BuildKey::parse(&job.key)
@@ -653,7 +660,8 @@ pub fn run_with(
                 let mut put = st.put(&key, job.name(), build).map_err(AppError::build)?;
                 // Never serve an entry that changed since it was written (e.g. an artifact
                 // edited in place through its hard link in an out dir): drop it and rebuild.
-                if put.cached {
+                // (A pulled entry was just verified by its NAR hash.)
+                if put.cached && !put.pulled {
                     match st.verified_files(&put.entry).map_err(AppError::build)? {
                         Some(files) => put.files = Some(files),
                         None => {
@@ -663,7 +671,8 @@ pub fn run_with(
                     }
                 }
                 let linked = st.link_into(&put.entry, out).map_err(AppError::build)?;
-                (put.cached, Some(linked), put.files.unwrap_or_default())
+                let files = put.files.unwrap_or_default();
+                (put.cached, put.pulled, Some(linked), files)
             }
         };
         bar.finish();
@@ -697,6 +706,7 @@ pub fn run_with(
                 key: job.key.clone(),
                 seconds,
                 cached,
+                pulled,
             });
         }
         Ok((arts, linked, digests))
@@ -760,14 +770,19 @@ pub fn run_with(
             .into_iter()
             .map(|a| ArtifactStatus {
                 cached: a.cached,
+                pulled: a.pulled,
                 seconds: a.seconds,
                 artifact: a,
             })
             .collect(),
         files,
         removed: sweep.names(),
-        warnings: warnings(&prep),
+        warnings: warnings(&prep)
+            .into_iter()
+            .chain(store.map(Store::remote_warnings).unwrap_or_default())
+            .collect(),
         store: store.map(|s| s.root().display().to_string()),
+        cache: store.and_then(Store::remote_stats),
         payloads: prep
             .payloads
             .iter()

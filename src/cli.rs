@@ -15,6 +15,7 @@ Exit codes:
 Environment:
   SOURCE_DATE_EPOCH   overrides the manifest's source-date-epoch (every timestamp in every artifact)
   LUCIA_PKG_STORE     location of the content-addressed store (default: $XDG_CACHE_HOME/lucia-pkg/store)
+  LUCIA_PKG_CACHE     a registry repository shared as a build cache when --cache is not given
   LUCIA_PKG_REGISTRY_USER / LUCIA_PKG_REGISTRY_PASSWORD   credentials for `push`
   LUCIA_PKG_REGISTRY_TIMEOUT   seconds any one network step of `push` may take (default 30)
   LUCIA_PKG_REPO_KEY   signing key for `repo` when --key is not given (armored key or file path)
@@ -181,6 +182,12 @@ pub enum Command {
         /// Do not use or fill the content-addressed store.
         #[arg(long)]
         no_cache: bool,
+        /// Share the store through a registry repository (REGISTRY[:PORT]/REPOSITORY, the
+        /// credentials of `push`): entries are taken from it, verified by NAR hash, before
+        /// anything is built, and what is built is published to it. An unreachable registry
+        /// only warns. [env: LUCIA_PKG_CACHE]
+        #[arg(long, value_name = "REF", conflicts_with = "no_cache")]
+        cache: Option<String>,
         /// Also delete files in the out dir that no earlier build recorded (refused otherwise).
         /// Outputs of the previous build of the same package that this build does not make
         /// again (another arch, format or version) are always removed: afterwards the out dir

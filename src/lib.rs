@@ -24,6 +24,7 @@ mod payload_builder;
 mod plan;
 pub mod progress;
 pub mod provenance;
+pub mod registry_cache;
 pub mod repo;
 mod sbom;
 mod schedule;

@@ -9,8 +9,8 @@ use clap::{CommandFactory, Parser};
 use lucia_pkg::cli::{self, Cli, Command, Selection};
 use lucia_pkg::error::AppError;
 use lucia_pkg::{
-    build, formats, init, manifest, nix_cache, progress, provenance, repo, signals, store,
-    sums_sign, verify,
+    build, formats, init, manifest, nix_cache, progress, provenance, registry_cache, repo, signals,
+    store, sums_sign, verify,
 };
 
 fn main() -> ExitCode {
@@ -177,8 +177,17 @@ fn run(cli: Cli) -> Result<(), AppError> {
             out,
             revision,
             no_cache,
+            cache,
             clean,
-        } => build_command(&sel, &out, revision, no_cache, clean, flags)?,
+        } => build_command(
+            &sel,
+            &out,
+            revision,
+            no_cache,
+            cache.as_deref(),
+            clean,
+            flags,
+        )?,
         Command::Init {
             dir,
             payloads,
@@ -285,13 +294,27 @@ fn build_command(
     out: &std::path::Path,
     revision: Option<String>,
     no_cache: bool,
+    cache: Option<&str>,
     clean: bool,
     flags: Flags,
 ) -> Result<(), AppError> {
     let progress = progress::Progress::new(flags.quiet || flags.json);
     let req = request(sel, revision)?;
-    let store = if no_cache { None } else { Some(open_store()?) };
-    let report = build::run_with(&req, out, clean, &progress, store.as_ref())?;
+    let mut early_warnings = Vec::new();
+    let store = if no_cache {
+        None
+    } else {
+        let mut st = open_store()?;
+        if let Some(reference) = registry_cache::reference(cache) {
+            match registry_cache::RegistryCache::connect(&reference)? {
+                Ok(remote) => st.attach_remote(Box::new(remote)),
+                Err(warning) => early_warnings.push(warning),
+            }
+        }
+        Some(st)
+    };
+    let mut report = build::run_with(&req, out, clean, &progress, store.as_ref())?;
+    report.warnings.splice(0..0, early_warnings);
     if flags.verbose > 0 && !flags.json {
         let mut e = std::io::stderr().lock();
         if let Some(s) = &report.store {
@@ -312,7 +335,11 @@ fn build_command(
                 a.artifact.name,
                 a.artifact.key,
                 a.seconds,
-                if a.cached { ", cached" } else { "" }
+                match (a.pulled, a.cached) {
+                    (true, _) => ", from the shared cache",
+                    (false, true) => ", cached",
+                    _ => "",
+                }
             );
         }
     }
@@ -344,12 +371,21 @@ fn build_command(
             .trim_start_matches("sha256:")
             .get(..12)
             .unwrap_or("-");
-        let how = if s.cached {
+        let how = if s.pulled {
+            "from the shared cache".to_string()
+        } else if s.cached {
             "cached".to_string()
         } else {
             format!("built in {:.1}s", s.seconds)
         };
         let _ = writeln!(o, "{:<40} {:>10}  {:<12} {how}", a.name, size, sha);
+    }
+    if let Some(c) = &report.cache {
+        let _ = writeln!(
+            o,
+            "shared cache: {} entries pulled, {} published, {} rejected",
+            c.pulled, c.published, c.rejected
+        );
     }
     if !report.removed.is_empty() {
         let _ = writeln!(

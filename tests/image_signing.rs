@@ -10,11 +10,9 @@
 //! `cosign verify --key` checks the pushed signature too.
 
 use std::fs;
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use sha2::Digest;
@@ -157,51 +155,6 @@ fn sign_image(p: &Path, repository: &str, key: &str) -> Output {
         "--key",
         key,
     ]))
-}
-
-struct Registry(Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// docker-registry (no auth, no referrers API) on a free loopback port, as tests/push_cli.rs
-/// starts it.
-fn start_registry(dir: &Path) -> (Registry, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    fs::write(
-        dir.join("registry.yml"),
-        format!(
-            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}, secret: test}}\n",
-            dir.join("registry-data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.join("registry.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry(child);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "docker-registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (reg, addr)
 }
 
 /// `GET http://ADDR/v2/REPO/PATH` with curl: (HTTP status, body).

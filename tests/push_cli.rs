@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pkg_core::sample::lucia_like_plan;
@@ -177,51 +177,6 @@ fn need(tool: &str) {
         .map(|o| o.status.success())
         .unwrap_or(false);
     assert!(ok, "{tool} is not installed: run scripts/ci-setup.sh");
-}
-
-struct Registry(Child);
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// docker-registry without auth on a free loopback port.
-fn start_registry(dir: &Path) -> (Registry, String) {
-    need("docker-registry");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    std::fs::write(
-        dir.join("config.yml"),
-        format!(
-            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}, secret: test}}\n",
-            dir.join("data").display()
-        ),
-    )
-    .unwrap();
-    let child = Command::new("docker-registry")
-        .arg("serve")
-        .arg(dir.join("config.yml"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let reg = Registry(child);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "docker-registry did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (reg, addr)
 }
 
 /// packaging/lucia.toml with absolute paths, `version` and `oci.tags` replaced.

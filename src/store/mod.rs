@@ -26,12 +26,14 @@ mod gc;
 mod key;
 mod link;
 mod lock;
+mod remote;
 
 // The out dir's temp naming, shared with src/output.rs.
 pub use fsutil::{create_new_file, out_temp_name, OUT_TMP_MARK};
 pub use gc::GcReport;
 pub use key::{BuildKey, KeyBuilder};
 pub use link::{LinkMethod, Linked, LinkedFile};
+pub use remote::{FetchError, Remote, RemoteEntry, RemoteStats};
 
 use lock::{Lock, Mode};
 use std::fs;
@@ -142,6 +144,8 @@ pub struct Put {
     pub entry: Entry,
     /// True when the entry already existed (no build ran).
     pub cached: bool,
+    /// True when it came from the remote cache (verified by its NAR hash; `cached` is true too).
+    pub pulled: bool,
     /// For a fresh entry: every file's sha256 and size, from the pass that NAR-hashed it (so the
     /// caller need not read the outputs again). `None` for a cached entry: see
     /// [`Store::verified_files`].
@@ -202,10 +206,20 @@ pub fn default_root() -> Result<PathBuf> {
 }
 
 /// An open store (see the module docs for layout and locking).
-#[derive(Debug)]
 pub struct Store {
     root: PathBuf,
     gc_lock: Lock,
+    /// A shared cache behind this one ([`Store::attach_remote`]).
+    remote: Option<remote::Attached>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("root", &self.root)
+            .field("remote", &self.remote.as_ref().map(|r| r.name()))
+            .finish()
+    }
 }
 
 impl Store {
@@ -219,13 +233,44 @@ impl Store {
         let root = fs::canonicalize(root).map_err(io_at(root))?;
         let gc_path = root.join(".locks/gc.lock");
         let gc_lock = Lock::acquire(&gc_path, Mode::Shared).map_err(io_at(&gc_path))?;
-        let store = Store { root, gc_lock };
+        let store = Store {
+            root,
+            gc_lock,
+            remote: None,
+        };
         store.clean_stale_temps(false)?;
         Ok(store)
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Puts a shared cache behind this store: [`Store::put`] looks entries up there before
+    /// building them (using one only when its NAR hash matches the remote's record) and
+    /// publishes what it builds (or finds locally and the remote lacks). A failing remote is
+    /// switched off with a warning ([`Store::remote_warnings`]); the build goes on locally.
+    pub fn attach_remote(&mut self, remote: Box<dyn Remote>) {
+        self.remote = Some(remote::Attached::new(remote));
+    }
+
+    /// What the remote did so far, when one is attached.
+    pub fn remote_stats(&self) -> Option<RemoteStats> {
+        self.remote.as_ref().map(|r| r.stats())
+    }
+
+    /// The remote's warnings so far (a failure that switched it off, refused entries).
+    pub fn remote_warnings(&self) -> Vec<String> {
+        self.remote
+            .as_ref()
+            .map(|r| r.warnings())
+            .unwrap_or_default()
+    }
+
+    fn publish_if_missing(&self, entry: &Entry) {
+        if let (Some(r), Some(hash)) = (&self.remote, self.nar_hash(entry)) {
+            r.publish(&entry.id(), entry.path(), &hash, false);
+        }
     }
 
     fn entry_path(&self, id: &str) -> PathBuf {
@@ -264,9 +309,11 @@ impl Store {
     {
         validate_name(name)?;
         if let Some(entry) = self.get(key, name) {
+            self.publish_if_missing(&entry);
             return Ok(Put {
                 entry,
                 cached: true,
+                pulled: false,
                 files: None,
             });
         }
@@ -274,9 +321,11 @@ impl Store {
         let lock_path = self.lock_path(&id);
         let _lock = Lock::acquire(&lock_path, Mode::Exclusive).map_err(io_at(&lock_path))?;
         if let Some(entry) = self.get(key, name) {
+            self.publish_if_missing(&entry);
             return Ok(Put {
                 entry,
                 cached: true,
+                pulled: false,
                 files: None,
             });
         }
@@ -292,26 +341,22 @@ impl Store {
             let _ = fsutil::remove_tree(&tmp);
         }
         track(&tmp, false);
-        let files = result?;
+        let (files, pulled) = result?;
         Ok(Put {
             entry: Entry {
                 key: key.clone(),
                 name: name.to_string(),
                 path: self.entry_path(&id),
             },
-            cached: false,
+            cached: pulled,
+            pulled,
             files: Some(files),
         })
     }
 
-    fn finish_put<F>(&self, id: &str, tmp: &Path, build: F) -> Result<FileDigests>
-    where
-        F: FnOnce(&Path) -> std::result::Result<(), BuildError>,
-    {
-        build(tmp).map_err(|source| StoreError::Build {
-            entry: id.to_string(),
-            source,
-        })?;
+    /// Seals the entry written into `tmp` and NAR-hashes it (the same pass gives every file's
+    /// sha256).
+    fn seal_and_hash(&self, id: &str, tmp: &Path) -> Result<([u8; 32], u64, FileDigests)> {
         fsutil::sync_and_seal_below(tmp).map_err(io_at(tmp))?;
         fsutil::fsync_dir(tmp).map_err(io_at(tmp))?;
         let (hash, size, files) =
@@ -319,7 +364,64 @@ impl Store {
                 entry: id.to_string(),
                 source,
             })?;
-        let files = relative_digests(tmp, files);
+        Ok((hash, size, relative_digests(tmp, files)))
+    }
+
+    /// The entry from the remote cache into `tmp`, when the remote has it and its NAR hash is
+    /// the one the remote recorded; otherwise `tmp` is left empty.
+    fn pull(&self, id: &str, tmp: &Path) -> Result<Option<([u8; 32], u64, FileDigests)>> {
+        let Some(r) = &self.remote else {
+            return Ok(None);
+        };
+        let got = match r.fetch(id, tmp) {
+            Some(rec) => match self.seal_and_hash(id, tmp) {
+                Ok((hash, size, files)) if nar::sri_sha256(&hash) == rec.nar_hash => {
+                    r.verified();
+                    Some((hash, size, files))
+                }
+                Ok((hash, _, _)) => {
+                    let why = format!(
+                        "its NAR hash is {}, the remote recorded {}",
+                        nar::sri_sha256(&hash),
+                        rec.nar_hash
+                    );
+                    r.reject(id, &why);
+                    None
+                }
+                Err(e) => {
+                    r.reject(id, &e.to_string());
+                    None
+                }
+            },
+            None => None,
+        };
+        if got.is_none() {
+            // Whatever a failed or refused fetch left goes before the local build.
+            fsutil::remove_tree(tmp).map_err(io_at(tmp))?;
+            fs::create_dir(tmp).map_err(io_at(tmp))?;
+        }
+        Ok(got)
+    }
+
+    /// Fills `tmp` from the remote or by `build`, records the NAR hash and renames the entry
+    /// into place; publishes a locally built entry to the remote. Returns the file digests and
+    /// whether the entry was pulled.
+    fn finish_put<F>(&self, id: &str, tmp: &Path, build: F) -> Result<(FileDigests, bool)>
+    where
+        F: FnOnce(&Path) -> std::result::Result<(), BuildError>,
+    {
+        let pulled = self.pull(id, tmp)?;
+        let from_remote = pulled.is_some();
+        let (hash, size, files) = match pulled {
+            Some(done) => done,
+            None => {
+                build(tmp).map_err(|source| StoreError::Build {
+                    entry: id.to_string(),
+                    source,
+                })?;
+                self.seal_and_hash(id, tmp)?
+            }
+        };
         let meta = self.meta_path(id);
         let text = format!("nar-hash {}\nnar-size {size}\n", nar::sri_sha256(&hash));
         fsutil::write_atomic(&meta, text.as_bytes()).map_err(io_at(&meta))?;
@@ -328,7 +430,10 @@ impl Store {
         fs::rename(tmp, &dest).map_err(io_at(&dest))?;
         fsutil::seal_dir(&dest).map_err(io_at(&dest))?;
         fsutil::fsync_dir(&self.root).map_err(io_at(&self.root))?;
-        Ok(files)
+        if let (Some(r), false) = (&self.remote, from_remote) {
+            r.publish(id, &dest, &nar::sri_sha256(&hash), true);
+        }
+        Ok((files, from_remote))
     }
 
     /// The recorded NAR hash (SRI `sha256-…`) of an entry, if its metadata is present.

@@ -3,8 +3,9 @@
 //! ELF header. Each test binary includes this module (`mod common;`) and uses what it needs.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -89,4 +90,53 @@ pub fn lucia(dir: &std::path::Path, args: &[&str]) -> Output {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run lucia-pkg")
+}
+
+/// A docker-registry process, killed when dropped.
+pub struct Registry(Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Debian's docker-registry (no auth, no referrers API) on a free loopback port, storing into
+/// `dir/registry-data`: the registry handle and `127.0.0.1:PORT`.
+pub fn start_registry(dir: &Path) -> (Registry, String) {
+    assert!(
+        have("docker-registry"),
+        "docker-registry is not installed: run scripts/ci-setup.sh"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    std::fs::write(
+        dir.join("registry.yml"),
+        format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: {addr}, secret: test}}\n",
+            dir.join("registry-data").display()
+        ),
+    )
+    .expect("write registry.yml");
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("registry.yml"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start docker-registry");
+    let reg = Registry(child);
+    let start = Instant::now();
+    while std::net::TcpStream::connect(&addr).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "docker-registry did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (reg, addr)
 }

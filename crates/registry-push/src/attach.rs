@@ -176,7 +176,7 @@ fn send_manifest(
 }
 
 /// `GET` a manifest by tag or digest: `None` when the registry has none there.
-fn get_manifest(
+pub(crate) fn get_manifest(
     client: &mut Client,
     reference: &str,
     accept: &str,
@@ -187,6 +187,7 @@ fn get_manifest(
         url: client.url(&format!("manifests/{reference}")),
         headers: vec![("Accept", accept.to_string())],
         body: None,
+        response_len: 0,
     })?;
     match resp.status().as_u16() {
         200 => {}
@@ -381,6 +382,7 @@ fn referrers_api_lists(
         url: client.url(&format!("referrers/{subject}")),
         headers: vec![("Accept", MT_INDEX.to_string())],
         body: None,
+        response_len: 0,
     })?;
     if resp.status().as_u16() != 200 {
         let _ = read_small(&mut resp);

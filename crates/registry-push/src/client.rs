@@ -124,6 +124,9 @@ pub struct Req<'a> {
     pub headers: Vec<(&'static str, String)>,
     /// Opens the body afresh for each attempt: (reader, length).
     pub body: Option<&'a OpenBody<'a>>,
+    /// The size of the answer's body when it is large (a blob being fetched), so that reading
+    /// it is given time at [`MIN_UPLOAD_RATE`] like an upload; 0 for small answers.
+    pub response_len: u64,
 }
 
 /// Every network step is bounded by `timeout`: resolving, connecting (TCP and TLS), sending the
@@ -248,6 +251,7 @@ impl Client {
             url: format!("{base}/v2/"),
             headers: vec![],
             body: None,
+            response_len: 0,
         };
         let (mut resp, at) = match c.send_following(&v2(&https)) {
             Ok(r) => r,
@@ -475,10 +479,12 @@ impl Client {
         };
         macro_rules! with_headers {
             ($b:expr, $len:expr) => {{
-                let mut b = $b
-                    .config()
-                    .timeout_per_call(Some(self.deadline($len)))
-                    .build();
+                let deadline = self.deadline($len);
+                let mut b = $b.config().timeout_per_call(Some(deadline));
+                if r.response_len > 0 {
+                    b = b.timeout_recv_body(Some(deadline));
+                }
+                let mut b = b.build();
                 for (k, v) in &r.headers {
                     b = b.header(*k, v.as_str());
                 }
@@ -489,7 +495,7 @@ impl Client {
             }};
         }
         match (method, r.body) {
-            ("GET", _) => with_headers!(self.agent.get(url), 0)
+            ("GET", _) => with_headers!(self.agent.get(url), r.response_len)
                 .call()
                 .map_err(transport),
             ("HEAD", _) => with_headers!(self.agent.head(url), 0)

@@ -19,6 +19,7 @@
 
 mod attach;
 mod auth;
+mod cache;
 mod client;
 mod creds;
 mod push;
@@ -29,6 +30,7 @@ use std::fmt;
 pub use attach::{
     digest_tag, Artifact, Attachments, ImageSignature, ANN_COSIGN_SIGNATURE, MT_SIMPLE_SIGNING,
 };
+pub use cache::{Published, TreeCache, ANN_DIRS, ANN_MODE, ANN_SYMLINKS, MT_FILE, MT_TREE};
 pub use client::DEFAULT_TIMEOUT;
 pub use creds::{credentials_from_env_or_docker_config, Credentials};
 pub use push::{layout_version_tag, push};
@@ -218,6 +220,10 @@ pub enum PushError {
     ForeignAuth { url: String, registry: String },
     #[error("{0}")]
     Config(String),
+    /// What the registry holds is unusable (a cache tree with a bad path, a blob whose bytes do
+    /// not match its digest): that one item is refused, the registry itself answered.
+    #[error("{what}: {why}")]
+    Unusable { what: String, why: String },
     #[error("the registry stored the manifest as {registry}, not {expected}: it rewrote the bytes; refusing to continue")]
     DigestChanged { expected: String, registry: String },
 }

@@ -207,6 +207,7 @@ pub(crate) fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, P
         url,
         headers: vec![],
         body: None,
+        response_len: 0,
     })?;
     match resp.status().as_u16() {
         200 => Ok(true),
@@ -249,6 +250,7 @@ pub(crate) fn upload(
         url: post_url.clone(),
         headers: vec![],
         body: None,
+        response_len: 0,
     })?;
     if resp.status().as_u16() != 202 {
         return Err(PushError::Http {
@@ -270,6 +272,7 @@ pub(crate) fn upload(
         url,
         headers: vec![("Content-Type", "application/octet-stream".into())],
         body: Some(open),
+        response_len: 0,
     })?;
     match resp.status().as_u16() {
         201 | 204 => Ok(()),
@@ -301,6 +304,7 @@ pub(crate) fn put_manifest(
         url,
         headers: vec![("Content-Type", m.media_type.clone())],
         body: Some(&open),
+        response_len: 0,
     })?;
     match resp.status().as_u16() {
         200 | 201 | 202 | 204 => {}
