@@ -7,6 +7,8 @@
 //!   never see an `Authorization` header.
 //! * Every network step is bounded: a server that sends one byte a second, or nothing, makes
 //!   push fail with a timeout error within a few seconds (timeout 1 s here).
+//! * A build-cache tree (`TreeCache::fetch`) whose blob is larger than declared, or has other
+//!   bytes, is refused without more than the declared size reaching the disk.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -457,4 +459,63 @@ fn a_token_service_that_drips_its_body_times_out() {
     }));
     *port.lock().unwrap() = s.port;
     assert_times_out(&s, "token body drip");
+}
+
+/// A cache tree (`TreeCache::fetch`) from a registry that lies about a blob: a body far larger
+/// than the descriptor is cut off after the declared size (nothing more reaches the disk), and a
+/// body of the right size with other bytes is refused by its digest. Both are `Unusable` (the
+/// entry is refused; the registry itself answered).
+#[test]
+fn a_cache_blob_larger_than_declared_or_with_other_bytes_is_refused() {
+    use sha2::{Digest, Sha256};
+    let declared = b"12345678".to_vec();
+    let digest = format!("sha256:{}", hex::encode(Sha256::digest(&declared)));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": registry_push::MT_TREE,
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "size": 2,
+                   "digest": "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"},
+        "layers": [{"mediaType": registry_push::MT_FILE, "digest": digest, "size": 8,
+                    "annotations": {"org.opencontainers.image.title": "f", "dev.lucia-pkg.mode": "0644"}}],
+        "annotations": {"dev.lucia-pkg.dirs": "[]", "dev.lucia-pkg.symlinks": "{}"},
+    })
+    .to_string();
+    for (body, want) in [
+        (vec![b'x'; 5 << 20], "larger than its descriptor"),
+        (b"87654321".to_vec(), "corrupted or tampered"),
+    ] {
+        let (m, b) = (manifest.clone(), body.clone());
+        let server = Server::start(Arc::new(move |r: &Request| {
+            if r.path == "/v2/" {
+                reply(200, &[], "{}")
+            } else if r.path.contains("/manifests/") {
+                Reply::Full(
+                    200,
+                    vec![(
+                        "Content-Type".into(),
+                        "application/vnd.oci.image.manifest.v1+json".into(),
+                    )],
+                    m.clone().into_bytes(),
+                )
+            } else if r.path.contains("/blobs/") {
+                Reply::Full(200, vec![], b.clone())
+            } else {
+                reply(404, &[], "")
+            }
+        }));
+        let cache = registry_push::TreeCache::connect(
+            &format!("127.0.0.1:{}/ci/cache", server.port),
+            false,
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let e = cache.fetch("sometag", dir.path()).unwrap_err();
+        assert!(
+            matches!(e, PushError::Unusable { .. }) && e.to_string().contains(want),
+            "{e}"
+        );
+        let written = std::fs::metadata(dir.path().join("f")).map_or(0, |m| m.len());
+        assert!(written <= 8, "{written} bytes reached the disk");
+    }
 }
