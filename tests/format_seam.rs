@@ -164,3 +164,60 @@ fn build_info_labels_come_from_the_descriptors() {
     assert_eq!(recorded(&info2), digest);
     assert_eq!(info, info2, "a store hit records the same build-info");
 }
+
+/// `xz-mt` is for the streams lucia-pkg compresses itself (deb, tar): an rpm payload (compressed
+/// by the rpm crate) or an OCI layer (no xz media type) with it is refused before anything is
+/// written; a deb and a tar.xz with it build, and `xz -t` accepts their streams.
+#[test]
+fn xz_mt_is_refused_where_it_cannot_be_written_and_builds_where_it_can() {
+    for (table, says) in [("[rpm]", "rpm.compression = \"xz-mt:6\""), ("[oci]", "xz")] {
+        let d = project("");
+        let m = fs::read_to_string(d.path().join("m.toml")).unwrap();
+        let at = m.find(table).unwrap();
+        let fixed = format!(
+            "{}{}",
+            &m[..at],
+            m[at..].replacen("compression = \"gzip:1\"", "compression = \"xz-mt\"", 1)
+        );
+        fs::write(d.path().join("m.toml"), fixed).unwrap();
+        let build = lucia(d.path(), &["build", "-m", "m.toml", "--out", "out"]);
+        assert_eq!(build.status.code(), Some(2), "{table}: {}", text(&build));
+        assert!(text(&build).contains(says), "{table}: {}", text(&build));
+        assert!(!d.path().join("out/seamdemo_1.0.0-1_amd64.deb").exists());
+    }
+    let d = project("");
+    let m = fs::read_to_string(d.path().join("m.toml")).unwrap();
+    let m = m
+        .replacen(
+            "[tar]\ncompression = \"gzip:1\"",
+            "[tar]\ncompression = \"xz-mt:1\"",
+            1,
+        )
+        .replacen(
+            "[deb]\ncompression = \"gzip:1\"",
+            "[deb]\ncompression = \"xz-mt:1\"",
+            1,
+        );
+    fs::write(d.path().join("m.toml"), m).unwrap();
+    let build = lucia(
+        d.path(),
+        &[
+            "build", "-m", "m.toml", "--out", "out", "--format", "tar,deb",
+        ],
+    );
+    assert_eq!(build.status.code(), Some(0), "{}", text(&build));
+    let out = d.path().join("out");
+    let t = std::process::Command::new("xz")
+        .arg("-t")
+        .arg(out.join("seamdemo-1.0.0-linux-amd64.tar.xz"))
+        .status()
+        .expect("run xz");
+    assert!(t.success());
+    let info = std::process::Command::new("dpkg-deb")
+        .arg("-c")
+        .arg(out.join("seamdemo_1.0.0-1_amd64.deb"))
+        .output()
+        .expect("run dpkg-deb");
+    assert!(info.status.success(), "{}", text(&info));
+    assert!(String::from_utf8_lossy(&info.stdout).contains("./opt/seamdemo/run"));
+}

@@ -29,6 +29,7 @@ impl Rpm {
                 | E::Signing { .. }
                 | E::TooLarge
                 | E::Render(_)
+                | E::UnsupportedCompression(_)
         );
         AppError::writer("rpm", input, e)
     }

@@ -89,7 +89,13 @@ fn plan_with_long_path(dir: &Path, arch: Arch) -> (Plan, String) {
 
 #[test]
 fn builds_are_bit_identical_for_every_codec() {
-    for codec in [Codec::Xz(6), Codec::Zstd(3), Codec::Gzip(9), Codec::None] {
+    for codec in [
+        Codec::Xz(6),
+        Codec::XzMt(1),
+        Codec::Zstd(3),
+        Codec::Gzip(9),
+        Codec::None,
+    ] {
         let mut plan = lucia_like_plan(Arch::Amd64);
         plan.formats.deb.compression = codec;
         let a = build(&plan);
@@ -130,6 +136,7 @@ fn dpkg_deb_reads_lists_and_extracts() {
         (Arch::Amd64, Codec::Xz(6)),
         (Arch::Arm64, Codec::Zstd(19)),
         (Arch::Amd64, Codec::Gzip(6)),
+        (Arch::Arm64, Codec::XzMt(0)),
     ] {
         let (mut plan, long) = plan_with_long_path(dir.path(), arch);
         plan.formats.deb.compression = codec;

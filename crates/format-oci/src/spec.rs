@@ -211,7 +211,7 @@ pub fn layer_media_type(codec: pkg_core::compress::Codec) -> Option<&'static str
         Codec::None => Some(MT_LAYER_TAR),
         Codec::Gzip(_) => Some(MT_LAYER_GZIP),
         Codec::Zstd(_) => Some(MT_LAYER_ZSTD),
-        Codec::Xz(_) => None,
+        Codec::Xz(_) | Codec::XzMt(_) => None,
     }
 }
 

@@ -75,6 +75,11 @@ pub const BUILD_HOST: &str = "reproducible";
 /// runs it.
 pub fn validate(plan: &Plan) -> Result<(), RpmError> {
     package::checked_source_date(plan)?;
+    if let pkg_core::compress::Codec::XzMt(l) = plan.formats.rpm.compression {
+        return Err(RpmError::UnsupportedCompression(format!(
+            "rpm.compression = \"xz-mt:{l}\": the rpm payload is compressed by the rpm crate, single-threaded; use \"xz:{l}\" or \"zstd\""
+        )));
+    }
     package::check_header_fields(plan)?;
     let (meta, opts) = (&plan.meta, &plan.formats.rpm);
     for (field, list) in [
@@ -154,6 +159,8 @@ pub enum RpmError {
     /// More entries than rpm's 32-bit inode numbers and file indexes can count.
     #[error("the package lists more than 4294967295 entries, more than an rpm can index; split the payload into several packages")]
     TooLarge,
+    #[error("{0}")]
+    UnsupportedCompression(String),
     #[error("internal error in the rpm writer: {0} (please report it)")]
     Internal(String),
     #[error("{path}: not a readable rpm package: {why}")]

@@ -18,7 +18,9 @@ fn compression(codec: Codec) -> CompressionWithLevel {
     match codec {
         Codec::None => CompressionWithLevel::None,
         Codec::Gzip(l) => CompressionWithLevel::Gzip(l),
-        Codec::Xz(l) => CompressionWithLevel::Xz(l),
+        // The rpm crate compresses the payload itself, single-threaded: `validate` refuses
+        // xz-mt, whose bytes it could not give.
+        Codec::Xz(l) | Codec::XzMt(l) => CompressionWithLevel::Xz(l),
         Codec::Zstd(l) => CompressionWithLevel::Zstd(l),
     }
 }

@@ -47,7 +47,7 @@ pub fn decoder<'a, R: BufRead + 'a>(codec: Codec, r: R) -> io::Result<Box<dyn Re
     Ok(match codec {
         Codec::None => Box::new(r),
         Codec::Gzip(_) => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
-        Codec::Xz(_) => {
+        Codec::Xz(_) | Codec::XzMt(_) => {
             let stream = liblzma::stream::Stream::new_stream_decoder(
                 DECODER_MEMLIMIT,
                 liblzma::stream::CONCATENATED,
