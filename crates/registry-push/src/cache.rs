@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::attach::{get_manifest, ANN_TITLE, MT_EMPTY};
 use crate::client::{error_text, read_small, Client, Req, DEFAULT_TIMEOUT};
-use crate::push::{blob_exists, put_manifest, upload};
+use crate::push::{blob_exists, exists, put_manifest, upload};
 use crate::reference::{parse, valid_tag};
 use crate::PushError;
 
@@ -141,6 +141,19 @@ fn safe_rel(p: &str) -> Option<PathBuf> {
     ok.then_some(path)
 }
 
+/// A JSON value of the registry's manifest as `T` (absent: `T`'s default), or why it is not one.
+fn field<T: serde::de::DeserializeOwned + Default>(
+    v: Option<&Value>,
+    tag: &str,
+    what: &str,
+) -> Result<T, PushError> {
+    v.cloned()
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|e| bad(tag, format!("{what}: {e}")))
+        .map(Option::unwrap_or_default)
+}
+
 fn bad(tag: &str, why: impl std::fmt::Display) -> PushError {
     PushError::Unusable {
         what: format!("cache entry `{tag}`"),
@@ -194,24 +207,11 @@ impl TreeCache {
     /// Whether the registry has a tree at `tag`.
     pub fn contains(&self, tag: &str) -> Result<bool, PushError> {
         Self::check_tag(tag)?;
-        let mut client = self.client()?;
-        let url = client.url(&format!("manifests/{tag}"));
-        let mut resp = client.send(&Req {
-            method: "HEAD",
-            url,
-            headers: vec![("Accept", MT_MANIFEST.to_string())],
-            body: None,
-            response_len: 0,
-        })?;
-        match resp.status().as_u16() {
-            200 => Ok(true),
-            404 => Ok(false),
-            s => Err(PushError::Http {
-                what: format!("HEAD manifest `{tag}`"),
-                status: s,
-                message: error_text(&read_small(&mut resp)),
-            }),
-        }
+        exists(
+            &mut *self.client()?,
+            &format!("manifests/{tag}"),
+            Some(MT_MANIFEST),
+        )
     }
 
     /// Publishes the tree at `root` under `tag` with the extra manifest `annotations`: the files
@@ -306,35 +306,22 @@ impl TreeCache {
         if m.get("artifactType").and_then(Value::as_str) != Some(MT_TREE) {
             return Err(bad(tag, format!("its artifactType is not {MT_TREE}")));
         }
-        let annotations: BTreeMap<String, String> = m
-            .get("annotations")
-            .cloned()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| bad(tag, format!("annotations: {e}")))?
-            .unwrap_or_default();
-        let layers: Vec<Descriptor> = m
-            .get("layers")
-            .cloned()
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|e| bad(tag, format!("layers: {e}")))?
-            .unwrap_or_default();
+        let annotations: BTreeMap<String, String> =
+            field(m.get("annotations"), tag, "annotations")?;
+        let layers: Vec<Descriptor> = field(m.get("layers"), tag, "layers")?;
         if layers.len() > MAX_FILES {
             return Err(bad(tag, format!("more than {MAX_FILES} files")));
         }
-        let dirs: Vec<String> = annotations
-            .get(ANN_DIRS)
-            .map(|s| serde_json::from_str(s))
-            .transpose()
-            .map_err(|e| bad(tag, format!("{ANN_DIRS}: {e}")))?
-            .unwrap_or_default();
-        let links: BTreeMap<String, String> = annotations
-            .get(ANN_SYMLINKS)
-            .map(|s| serde_json::from_str(s))
-            .transpose()
-            .map_err(|e| bad(tag, format!("{ANN_SYMLINKS}: {e}")))?
-            .unwrap_or_default();
+        let parsed = |key: &str| -> Result<Option<Value>, PushError> {
+            annotations
+                .get(key)
+                .map(|s| serde_json::from_str(s))
+                .transpose()
+                .map_err(|e| bad(tag, format!("{key}: {e}")))
+        };
+        let dirs: Vec<String> = field(parsed(ANN_DIRS)?.as_ref(), tag, ANN_DIRS)?;
+        let links: BTreeMap<String, String> =
+            field(parsed(ANN_SYMLINKS)?.as_ref(), tag, ANN_SYMLINKS)?;
         let mut seen = BTreeSet::new();
         let mut checked = |p: &str| -> Result<PathBuf, PushError> {
             let rel = safe_rel(p).ok_or_else(|| bad(tag, format!("unsafe path `{p}`")))?;

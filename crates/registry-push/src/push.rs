@@ -201,11 +201,23 @@ pub fn push(layout: &Path, to: &str, opts: PushOptions) -> Result<PushReport, Pu
 }
 
 pub(crate) fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, PushError> {
-    let url = client.url(&format!("blobs/{}", b.digest));
+    exists(client, &format!("blobs/{}", b.digest), None)
+}
+
+/// `HEAD <repo>/<path>` (a blob or a manifest, `accept` for manifests): whether the registry
+/// has it.
+pub(crate) fn exists(
+    client: &mut Client,
+    path: &str,
+    accept: Option<&str>,
+) -> Result<bool, PushError> {
+    let url = client.url(path);
     let mut resp = client.send(&Req {
         method: "HEAD",
         url,
-        headers: vec![],
+        headers: accept
+            .map(|a| vec![("Accept", a.to_string())])
+            .unwrap_or_default(),
         body: None,
         response_len: 0,
     })?;
@@ -213,7 +225,7 @@ pub(crate) fn blob_exists(client: &mut Client, b: &Descriptor) -> Result<bool, P
         200 => Ok(true),
         404 => Ok(false),
         s => Err(PushError::Http {
-            what: format!("HEAD blob {}", b.digest),
+            what: format!("HEAD {path}"),
             status: s,
             message: error_text(&read_small(&mut resp)),
         }),
