@@ -178,14 +178,8 @@ cat >"$T/boot-lucia.sh" <<'EOF'
 set -euo pipefail
 . /lucia-e2e/boot-helpers.sh
 fail() { echo "FAIL: $*"; exit 1; }
-boot_wait_active lucia.service 60 || fail "lucia.service did not become active"
-boot_wait_http http://127.0.0.1:8080/health 60 || fail "/health did not answer"
-code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health)
-[ "$code" = 200 ] || fail "/health answered $code"
-pid=$(systemctl show -p MainPID --value lucia.service)
-user=$(ps -o user= -p "$pid")
-[ "$user" = lucia ] || fail "lucia.service runs as '$user'"
-echo "ok: lucia from the repository is active as $user (pid $pid), /health 200"
+pid=$(boot_check_serving lucia.service http://127.0.0.1:8080/health lucia) || fail "lucia from the repository is not serving"
+echo "ok: lucia from the repository is active as lucia (pid $pid), /health 200"
 EOF
 chroot_boot "$R" "$T/boot-lucia.sh" lucia.service || e2e_fail "boot checks of the repository-installed lucia failed (output above)"
 

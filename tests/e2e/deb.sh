@@ -159,14 +159,8 @@ ok() { echo "ok: $*"; }
 starts() { sed -n 's/^starts=//p' /var/lib/lucia/lucia-demo.state; }
 apt_q() { DEBIAN_FRONTEND=noninteractive apt-get -q -y "$@" </dev/null >>/lucia-e2e/apt.log 2>&1 || { tail -n 40 /lucia-e2e/apt.log; fail "apt-get $*"; }; }
 
-boot_wait_active lucia.service 60 || fail "lucia.service did not become active"
-boot_wait_http http://127.0.0.1:8080/health 60 || fail "/health did not answer"
-code=$(curl -sS -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/health)
-[ "$code" = 200 ] || fail "/health answered $code"
-pid=$(systemctl show -p MainPID --value lucia.service)
-user=$(ps -o user= -p "$pid")
-[ "$user" = lucia ] || fail "lucia.service main process runs as '$user'"
-ok "v1 active as $user (pid $pid), /health 200"
+pid=$(boot_check_serving lucia.service http://127.0.0.1:8080/health lucia) || fail "v1 is not serving"
+ok "v1 active as lucia (pid $pid), /health 200"
 uid_before=$(id -u lucia)
 inv1=$(systemctl show -p InvocationID --value lucia.service)
 starts1=$(starts)

@@ -291,5 +291,19 @@ boot_wait_http() {
     curl -sS -i --max-time 2 "$url" >&2 || true
     return 1
 }
+
+# boot_check_serving UNIT URL USER: UNIT becomes active, URL answers exactly 200, and the unit's
+# main process runs as USER; prints that process's id. Fails with a message otherwise.
+boot_check_serving() {
+    local unit="$1" url="$2" want="$3" code pid user
+    boot_wait_active "$unit" 60 || { echo "$unit did not become active" >&2; return 1; }
+    boot_wait_http "$url" 60 || { echo "$url did not answer" >&2; return 1; }
+    code=$(curl -sS -o /dev/null -w '%{http_code}' "$url")
+    [ "$code" = 200 ] || { echo "$url answered $code" >&2; return 1; }
+    pid=$(systemctl show -p MainPID --value "$unit")
+    user=$(ps -o user= -p "$pid")
+    [ "$user" = "$want" ] || { echo "$unit main process runs as '$user', not $want" >&2; return 1; }
+    echo "$pid"
+}
 EOF
 }
