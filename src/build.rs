@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::after::{self, AfterStep};
 use crate::error::AppError;
-use crate::formats::{self, Output, PackageFormat, Scope, Shape, Written};
+use crate::formats::{self, Output, PackageFormat, Scope, Segments, Shape, Written};
 use crate::manifest::{self, Format, Spec};
 use crate::output::{self, FileRecord};
 use crate::progress::Progress;
@@ -485,8 +485,10 @@ impl Job<'_> {
 
     /// Writes the job's outputs into `dir` (the out dir, or a fresh store entry): the artifact,
     /// then each step on the writer's typed result, which it returns.
-    fn write(&self, dir: &Path) -> Result<Written, AppError> {
-        let written = self.format.write(&self.plans, dir, &self.outputs)?;
+    fn write(&self, dir: &Path, segments: Segments) -> Result<Written, AppError> {
+        let written = self
+            .format
+            .write(&self.plans, dir, &self.outputs, segments)?;
         let input = after::StepInput {
             plans: &self.plans,
             written: &written,
@@ -646,14 +648,16 @@ pub fn run_with(
         let written = std::cell::RefCell::new(None);
         let (cached, pulled, linked, digests) = match store {
             None => {
-                *written.borrow_mut() = Some(job.write(out)?);
+                *written.borrow_mut() = Some(job.write(out, None)?);
                 (false, false, None, store::FileDigests::new())
             }
             Some(st) => {
                 let key = BuildKey::parse(&job.key)
                     .ok_or_else(|| AppError::Build("bad build key".into()))?;
                 let build = |dir: &Path| {
-                    let w = job.write(dir).map_err(|e| e.render(false))?;
+                    let w = job
+                        .write(dir, Some(st.segments()))
+                        .map_err(|e| e.render(false))?;
                     *written.borrow_mut() = Some(w);
                     Ok(())
                 };

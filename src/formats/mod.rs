@@ -13,6 +13,10 @@ use std::path::Path;
 use pkg_core::compress::Codec;
 use pkg_core::{Arch, Plan};
 
+/// Where a writer may reuse and store compressed segments of large payload files (the store's
+/// segment cache; `None` without a store). Never changes the bytes (see `pkg_core::segment`).
+pub type Segments = Option<std::sync::Arc<pkg_core::segment::SegmentCache>>;
+
 use crate::error::AppError;
 use crate::manifest::Format;
 
@@ -123,7 +127,13 @@ pub trait PackageFormat: Sync {
     fn outputs(&self, plans: &[&Plan]) -> Vec<Output>;
 
     /// Writes [`PackageFormat::outputs`] into `dir` (the out dir or a fresh store entry).
-    fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError>;
+    fn write(
+        &self,
+        plans: &[&Plan],
+        dir: &Path,
+        outputs: &[Output],
+        segments: Segments,
+    ) -> Result<Written, AppError>;
 
     /// The digest build-info.json records for an output of shape [`Shape::ImageLayout`], read
     /// from a finished (possibly cached) job. Only the image has one.

@@ -7,7 +7,9 @@ use std::path::Path;
 use pkg_core::compress::Codec;
 use pkg_core::Plan;
 
-use super::{first, main_name, Inspected, Output, PackageFormat, Probe, Scope, Shape, Written};
+use super::{
+    first, main_name, Inspected, Output, PackageFormat, Probe, Scope, Segments, Shape, Written,
+};
 use crate::error::AppError;
 use crate::manifest::Format;
 
@@ -68,7 +70,13 @@ impl PackageFormat for Oci {
         ]
     }
 
-    fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError> {
+    fn write(
+        &self,
+        plans: &[&Plan],
+        dir: &Path,
+        outputs: &[Output],
+        segments: Segments,
+    ) -> Result<Written, AppError> {
         first(plans)?;
         let layout_name = main_name(outputs)?;
         let archive_name = outputs
@@ -80,7 +88,10 @@ impl PackageFormat for Oci {
         let mut summary = None;
         crate::output::write_dir_atomic(&layout, |tmp| {
             let owned: Vec<Plan> = plans.iter().map(|p| (*p).clone()).collect();
-            summary = Some(format_oci::write_layout(&owned, tmp).map_err(Self::error)?);
+            summary = Some(
+                format_oci::write_layout_with(&owned, tmp, segments.clone())
+                    .map_err(Self::error)?,
+            );
             Ok::<(), AppError>(())
         })?;
         let summary =

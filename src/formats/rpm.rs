@@ -6,7 +6,8 @@ use pkg_core::compress::Codec;
 use pkg_core::Plan;
 
 use super::{
-    single_file, validate_each, write_single, Inspected, Output, PackageFormat, Probe, Written,
+    single_file, validate_each, write_single, Inspected, Output, PackageFormat, Probe, Segments,
+    Written,
 };
 use crate::error::AppError;
 use crate::manifest::Format;
@@ -52,9 +53,16 @@ impl PackageFormat for Rpm {
         single_file(plans, format_rpm::file_name, "rpm")
     }
 
-    fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError> {
-        let write =
-            |plan: &Plan, w: &mut dyn std::io::Write| format_rpm::write_rpm(plan, w).map(|_| ());
+    fn write(
+        &self,
+        plans: &[&Plan],
+        dir: &Path,
+        outputs: &[Output],
+        segments: Segments,
+    ) -> Result<Written, AppError> {
+        let write = |plan: &Plan, w: &mut dyn std::io::Write| {
+            format_rpm::write_rpm_with(plan, w, segments.clone()).map(|_| ())
+        };
         write_single(Format::Rpm, plans, dir, outputs, write, Self::error)
     }
 

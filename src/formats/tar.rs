@@ -6,7 +6,8 @@ use pkg_core::compress::Codec;
 use pkg_core::Plan;
 
 use super::{
-    single_file, validate_each, write_single, Inspected, Output, PackageFormat, Probe, Written,
+    single_file, validate_each, write_single, Inspected, Output, PackageFormat, Probe, Segments,
+    Written,
 };
 use crate::error::AppError;
 use crate::manifest::Format;
@@ -38,9 +39,15 @@ impl PackageFormat for Tar {
         single_file(plans, format_tar::file_name, "tar")
     }
 
-    fn write(&self, plans: &[&Plan], dir: &Path, outputs: &[Output]) -> Result<Written, AppError> {
+    fn write(
+        &self,
+        plans: &[&Plan],
+        dir: &Path,
+        outputs: &[Output],
+        segments: Segments,
+    ) -> Result<Written, AppError> {
         let write = |plan: &Plan, w: &mut dyn std::io::Write| {
-            format_tar::write_tarball(plan, w).map(|_| ())
+            format_tar::write_tarball_with(plan, w, segments.clone()).map(|_| ())
         };
         write_single(Format::Tar, plans, dir, outputs, write, Self::error)
     }

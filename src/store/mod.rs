@@ -8,6 +8,7 @@
 //! <root>/.tmp/<key>-<name>.<pid>.<n>/   an entry being written (removed if its writer died)
 //! <root>/.locks/<key>-<name>.lock       per-entry writer lock; .locks/gc.lock store-wide
 //! <root>/.roots/<id>            GC roots: which entries an out dir uses (see gc.rs)
+//! <root>/.segments/<key>.seg    compressed segments of large payload files (`pkg_core::segment`)
 //! ```
 //!
 //! Concurrency: every open `Store` holds a shared lock on `gc.lock` for its lifetime and `gc`
@@ -17,7 +18,7 @@
 //! either nothing or a complete, fsynced entry. Use one `Store` per process (a second handle in
 //! the same process would make that process's own `gc` wait for itself).
 //!
-//! This module only depends on std, `nar`, `pkg_core::digest`, `sha2`, `serde`/`serde_json`, `libc`
+//! This module only depends on std, `nar`, `pkg_core::digest`, `pkg_core::segment`, `sha2`, `serde`/`serde_json`, `libc`
 //! and `thiserror`;
 //! tests/store.rs exercises its whole API through the library (`lucia_pkg::store`).
 
@@ -39,7 +40,9 @@ use lock::{Lock, Mode};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use pkg_core::segment::SegmentCache;
 
 /// `.tmp/` dirs this process is writing; the SIGINT/SIGTERM handler removes them through
 /// [`remove_in_progress`] (a SIGKILL's leftovers are removed by the next `Store::open`).
@@ -211,6 +214,8 @@ pub struct Store {
     gc_lock: Lock,
     /// A shared cache behind this one ([`Store::attach_remote`]).
     remote: Option<remote::Attached>,
+    /// Compressed segments of large payload files (`<root>/.segments`, `pkg_core::segment`).
+    segments: Arc<SegmentCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -233,10 +238,13 @@ impl Store {
         let root = fs::canonicalize(root).map_err(io_at(root))?;
         let gc_path = root.join(".locks/gc.lock");
         let gc_lock = Lock::acquire(&gc_path, Mode::Shared).map_err(io_at(&gc_path))?;
+        let segments_dir = root.join(".segments");
+        let segments = SegmentCache::open(&segments_dir).map_err(io_at(&segments_dir))?;
         let store = Store {
             root,
             gc_lock,
             remote: None,
+            segments: Arc::new(segments),
         };
         store.clean_stale_temps(false)?;
         Ok(store)
@@ -244,6 +252,11 @@ impl Store {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The segment cache writers reuse compressed file contents from.
+    pub fn segments(&self) -> Arc<SegmentCache> {
+        Arc::clone(&self.segments)
     }
 
     /// Puts a shared cache behind this store: [`Store::put`] looks entries up there before

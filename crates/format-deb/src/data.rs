@@ -8,6 +8,7 @@ use std::io::Write;
 use md5::{Digest, Md5};
 use pkg_core::determinism::DIR_MODE;
 use pkg_core::digest::HashingReader;
+use pkg_core::segment::Splice;
 use pkg_core::tar_stream::{TarError, TarStream};
 use pkg_core::{Content, Entry, EntryKind, Owner};
 
@@ -21,7 +22,7 @@ pub(crate) struct DataOutcome {
     pub installed_kib: u64,
 }
 
-pub(crate) fn write_data<W: Write>(
+pub(crate) fn write_data<W: Write + Splice>(
     entries: &[Cow<'_, Entry>],
     root: Option<&Entry>,
     tar: &mut TarStream<W>,
@@ -37,10 +38,14 @@ pub(crate) fn write_data<W: Write>(
     for e in entries {
         let name = format!("./{}", e.rel_path());
         match &e.kind {
-            EntryKind::File { content, size, .. } => {
+            EntryKind::File {
+                content,
+                size,
+                sha256,
+            } => {
                 let reader = content.open().map_err(|err| DebError::io(&e.path, err))?;
                 let mut hashing: HashingReader<_, Md5> = HashingReader::new(reader);
-                tar.append_file(&name, e.mode, &e.owner, *size, &mut hashing).map_err(|err| match err {
+                tar.append_file(&name, e.mode, &e.owner, *size, Some(sha256), &mut hashing).map_err(|err| match err {
                     TarError::SizeChanged { planned, actual, .. } => DebError::Io {
                         context: source_name(content, &e.path),
                         source: std::io::Error::other(format!(

@@ -21,10 +21,12 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::sync::Arc;
 
 use pkg_core::compress::{Codec, Encoder};
 use pkg_core::determinism::{DIR_MODE, EXEC_MODE, FILE_MODE};
 use pkg_core::digest::HashingWriter;
+use pkg_core::segment::SegmentCache;
 use pkg_core::tar_stream::TarStream;
 use pkg_core::{Owner, Plan};
 use serde::Serialize;
@@ -164,6 +166,16 @@ pub fn validate(plan: &Plan) -> Result<(), DebError> {
 /// Memory use is independent of the payload size. The output's sha256 is computed while
 /// writing.
 pub fn write_deb<W: Write>(plan: &Plan, out: W) -> Result<DebSummary, DebError> {
+    write_deb_with(plan, out, None)
+}
+
+/// [`write_deb`] reusing and storing the compressed segments of large payload files in
+/// `segments` (the bytes are the same with or without it; see `pkg_core::segment`).
+pub fn write_deb_with<W: Write>(
+    plan: &Plan,
+    out: W,
+    segments: Option<Arc<SegmentCache>>,
+) -> Result<DebSummary, DebError> {
     pkg_core::version::validate_name(&plan.meta.name)
         .map_err(|e| DebError::Invalid(format!("package name: {e}")))?;
     let codec = plan.formats.deb.compression;
@@ -173,8 +185,8 @@ pub fn write_deb<W: Write>(plan: &Plan, out: W) -> Result<DebSummary, DebError> 
 
     // data.tar.<ext>
     let data_name = member_name("data.tar", codec);
-    let enc =
-        Encoder::new(codec, BufWriter::new(temp()?)).map_err(|e| DebError::io(&data_name, e))?;
+    let enc = Encoder::segmented(codec, BufWriter::new(temp()?), segments)
+        .map_err(|e| DebError::io(&data_name, e))?;
     let mut tar = TarStream::new(enc, mtime);
     let outcome = data::write_data(&entries, plan.entry("/"), &mut tar)?;
     let enc = tar.finish().map_err(|e| DebError::io(&data_name, e))?;

@@ -72,7 +72,7 @@ pub fn write_archive(layout_dir: &Path, out: impl Write) -> Result<ArchiveSummar
         let p = layout_dir.join(name);
         let f = File::open(&p).map_err(|e| OciError::io(&p, e))?;
         let size = f.metadata().map_err(|e| OciError::io(&p, e))?.len();
-        tar.append_file(name, FILE_MODE, &root, size, f)
+        tar.append_file(name, FILE_MODE, &root, size, None, f)
             .map_err(|e| OciError::Write(e.to_string()))?;
     }
     tar.append_dir("blobs", DIR_MODE, &root).map_err(wr)?;
@@ -90,6 +90,7 @@ pub fn write_archive(layout_dir: &Path, out: impl Write) -> Result<ArchiveSummar
             FILE_MODE,
             &root,
             meta.len(),
+            None,
             f,
         )
         .map_err(|e| OciError::Write(e.to_string()))?;

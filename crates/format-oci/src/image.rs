@@ -1,6 +1,9 @@
 //! One platform's image: layers, config and manifest, from one plan (and an optional base).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pkg_core::segment::SegmentCache;
 
 use pkg_core::determinism::rfc3339;
 use pkg_core::plan::{Layer, Plan};
@@ -148,7 +151,11 @@ fn layer_history(kind: Layer) -> &'static str {
     }
 }
 
-pub(crate) fn build_image(plan: &Plan, store: &BlobStore) -> Result<BuiltImage, OciError> {
+pub(crate) fn build_image(
+    plan: &Plan,
+    store: &BlobStore,
+    segments: Option<Arc<SegmentCache>>,
+) -> Result<BuiltImage, OciError> {
     let o = &plan.formats.oci;
     let base = match &o.base {
         Some(b) => Some(base::resolve(b, plan.arch, store)?),
@@ -165,7 +172,13 @@ pub(crate) fn build_image(plan: &Plan, store: &BlobStore) -> Result<BuiltImage, 
         .unwrap_or_default();
     let mut history = base.as_ref().map(|b| b.history.clone()).unwrap_or_default();
     for (kind, entries) in plan_layers(plan, user, base.is_none()) {
-        let w = write_layer(store, &entries, plan.source_date, o.layer_compression)?;
+        let w = write_layer(
+            store,
+            &entries,
+            plan.source_date,
+            o.layer_compression,
+            segments.clone(),
+        )?;
         layers.push(w.descriptor);
         diff_ids.push(w.diff_id);
         history.push(History {

@@ -18,6 +18,9 @@
 //! are dropped with them.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use pkg_core::segment::SegmentCache;
 use std::io::Write;
 
 use pkg_core::compress::{Codec, Encoder};
@@ -227,6 +230,7 @@ pub(crate) fn write_layer(
     entries: &[Entry],
     mtime: u64,
     codec: Codec,
+    segments: Option<Arc<SegmentCache>>,
 ) -> Result<WrittenLayer, OciError> {
     let media_type = layer_media_type(codec).ok_or_else(|| {
         OciError::BadOption(format!(
@@ -234,8 +238,8 @@ pub(crate) fn write_layer(
         ))
     })?;
     let blob = store.writer()?;
-    let enc =
-        Encoder::new(codec, blob).map_err(|e| OciError::Write(format!("layer encoder: {e}")))?;
+    let enc = Encoder::segmented(codec, blob, segments)
+        .map_err(|e| OciError::Write(format!("layer encoder: {e}")))?;
     let mut tar = TarStream::new(HashingWriter::new(enc), mtime);
     for e in entries {
         tar.append_entry("", e)

@@ -1,6 +1,9 @@
 //! Writing the OCI image layout directory: blobs, the image index, `index.json`, `oci-layout`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use pkg_core::segment::SegmentCache;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -72,6 +75,16 @@ pub(crate) fn check_plans(plans: &[Plan]) -> Result<Vec<&Plan>, OciError> {
 /// `dir` is either the previous complete layout or the new one. An existing `dir` is replaced
 /// only if it is empty or an OCI layout (has `oci-layout`); anything else there is an error.
 pub fn write_layout(plans: &[Plan], dir: &Path) -> Result<OciSummary, OciError> {
+    write_layout_with(plans, dir, None)
+}
+
+/// [`write_layout`] reusing and storing the compressed segments of large payload files in
+/// `segments` (the bytes are the same with or without it; see `pkg_core::segment`).
+pub fn write_layout_with(
+    plans: &[Plan],
+    dir: &Path,
+    segments: Option<Arc<SegmentCache>>,
+) -> Result<OciSummary, OciError> {
     let sorted = check_plans(plans)?;
     let first = sorted[0];
     let name = dir
@@ -90,7 +103,7 @@ pub fn write_layout(plans: &[Plan], dir: &Path) -> Result<OciSummary, OciError> 
     }
     fs::create_dir_all(&tmp).map_err(|e| OciError::io(&tmp, e))?;
 
-    let result = write_into(&sorted, first, &tmp);
+    let result = write_into(&sorted, first, &tmp, segments);
     let (index_desc, platforms, ref_name, img_name) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -124,13 +137,18 @@ pub fn write_layout(plans: &[Plan], dir: &Path) -> Result<OciSummary, OciError> 
 
 type Written = (Descriptor, Vec<PlatformSummary>, String, String);
 
-fn write_into(sorted: &[&Plan], first: &Plan, tmp: &Path) -> Result<Written, OciError> {
+fn write_into(
+    sorted: &[&Plan],
+    first: &Plan,
+    tmp: &Path,
+    segments: Option<Arc<SegmentCache>>,
+) -> Result<Written, OciError> {
     let store = BlobStore::create(tmp)?;
     let mut manifests = Vec::new();
     let mut platforms = Vec::new();
     let mut base_name = None;
     for plan in sorted {
-        let img = build_image(plan, &store)?;
+        let img = build_image(plan, &store, segments.clone())?;
         base_name = base_name.or(img.base_name);
         let label = img
             .manifest

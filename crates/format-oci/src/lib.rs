@@ -25,7 +25,7 @@ use std::path::Path;
 pub use archive::{write_archive, write_archive_file, ArchiveSummary};
 pub use image::DEFAULT_PATH;
 pub use inspect::{inspect, ImageReport, LayerReport, OciReport};
-pub use layout::{write_layout, OciSummary, PlatformSummary};
+pub use layout::{write_layout, write_layout_with, OciSummary, PlatformSummary};
 
 use pkg_core::Plan;
 

@@ -64,7 +64,7 @@ pub use inspect::{
 };
 pub use package::{check_source_date, write_rpm_in_memory};
 pub use sign::PASSPHRASE_ENV;
-pub use stream::write_rpm;
+pub use stream::{write_rpm, write_rpm_with};
 
 /// The RPMTAG_BUILDHOST every package carries (the machine's hostname would break
 /// reproducibility and leak information).

@@ -42,10 +42,12 @@
 //! compressed payload exceed 4 GiB.
 
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::sync::Arc;
 
 use pkg_core::compress::Encoder;
 use pkg_core::determinism::SYMLINK_MODE;
 use pkg_core::digest::HashingWriter;
+use pkg_core::segment::{ContentId, SegmentCache, Splice};
 use pkg_core::{Entry, EntryKind, Plan};
 use rpm::{Header, HeaderEntry, IndexData, IndexTag, RpmFormat, SignatureHeaderBuilder, Timestamp};
 use sha2::{Digest, Sha256};
@@ -132,10 +134,12 @@ fn write_payload(
     mtime: u32,
     large: bool,
     tmp: &mut std::fs::File,
+    segments: Option<Arc<SegmentCache>>,
 ) -> Result<PayloadInfo, RpmError> {
     let tmp_err = || io_err("temporary rpm payload file".into());
     let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, &mut *tmp));
-    let compressor = Encoder::new(plan.formats.rpm.compression, sink).map_err(tmp_err())?;
+    let compressor =
+        Encoder::segmented(plan.formats.rpm.compression, sink, segments).map_err(tmp_err())?;
     let mut archive = HashingWriter::new(compressor);
 
     let mut entries: Vec<&Entry> = plan.entries.iter().filter(|e| listed(e)).collect();
@@ -192,6 +196,11 @@ fn write_payload(
                 let mut r = content.open().map_err(io_err(src))?.take(*size + 1);
                 let mut h = Sha256::new();
                 let mut n = 0u64;
+                let id = ContentId {
+                    sha256: *sha256,
+                    size: *size,
+                };
+                archive.begin_file(&id).map_err(tmp_err())?;
                 loop {
                     let k = fill(&mut r, &mut buf).map_err(io_err(e.path.clone()))?;
                     if k == 0 {
@@ -212,6 +221,7 @@ fn write_payload(
                         path: e.path.clone(),
                     });
                 }
+                archive.end_file().map_err(tmp_err())?;
                 // Only size mod 4 matters (and the stripped header is 16 bytes, 0 mod 4).
                 pad4(&mut archive, (*size % 4) as usize).map_err(tmp_err())?;
                 sizes.push(*size);
@@ -343,12 +353,22 @@ fn check_len(data: &IndexData, n: usize) -> Result<(), RpmError> {
 /// `out` receives the complete package; the caller names it [`crate::file_name`] and should
 /// write to a temporary file and rename on success (a failed build may leave partial bytes).
 pub fn write_rpm<W: Write>(plan: &Plan, out: W) -> Result<RpmSummary, RpmError> {
+    write_rpm_with(plan, out, None)
+}
+
+/// [`write_rpm`] reusing and storing the compressed segments of large payload files in
+/// `segments` (the bytes are the same with or without it; see `pkg_core::segment`).
+pub fn write_rpm_with<W: Write>(
+    plan: &Plan,
+    out: W,
+    segments: Option<Arc<SegmentCache>>,
+) -> Result<RpmSummary, RpmError> {
     let mtime: Timestamp = checked_source_date(plan)?;
     let large = uses_large_files(plan);
     let mut tmp = tempfile::tempfile().map_err(io_err(
         "temporary file for the rpm payload (set TMPDIR to a directory with space)".into(),
     ))?;
-    let payload = write_payload(plan, mtime.0, large, &mut tmp)?;
+    let payload = write_payload(plan, mtime.0, large, &mut tmp, segments)?;
 
     let (mut pkg, files) = build_unsigned(plan, DiskFiles::Placeholder)?;
     patch_header(&mut pkg, &payload, large)?;

@@ -6,11 +6,13 @@ pub mod inspect;
 mod install_script;
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use pkg_core::compress::Encoder;
 use pkg_core::determinism::{DIR_MODE, EXEC_MODE, FILE_MODE};
 use pkg_core::plan::{EntryKind, Owner, Plan};
 use pkg_core::render::{ManifestLine, RenderError};
+use pkg_core::segment::SegmentCache;
 use pkg_core::tar_stream::{TarError, TarStream};
 
 pub use inspect::{inspect, TarReport};
@@ -89,11 +91,21 @@ pub fn validate(plan: &Plan) -> Result<(), TarballError> {
 /// Streams the tarball for `plan` into `out`. The MANIFEST and install.sh are rendered before
 /// anything is written, so a value they cannot hold leaves `out` untouched.
 pub fn write_tarball<W: Write>(plan: &Plan, out: W) -> Result<TarSummary, TarballError> {
+    write_tarball_with(plan, out, None)
+}
+
+/// [`write_tarball`] reusing and storing the compressed segments of large payload files in
+/// `segments` (the bytes are the same with or without it; see `pkg_core::segment`).
+pub fn write_tarball_with<W: Write>(
+    plan: &Plan,
+    out: W,
+    segments: Option<Arc<SegmentCache>>,
+) -> Result<TarSummary, TarballError> {
     let readme = install_script::readme(plan);
     let listing = manifest_listing(plan)?;
     let script = install_script::render(plan)?;
     let top = top_dir(plan);
-    let enc = Encoder::new(plan.formats.tar.compression, out)?;
+    let enc = Encoder::segmented(plan.formats.tar.compression, out, segments)?;
     let mut t = TarStream::new(enc, plan.source_date);
     let root = Owner::root();
     t.append_dir(&top, DIR_MODE, &root)?;

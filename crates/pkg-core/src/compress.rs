@@ -20,6 +20,11 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::segment::{
+    segmentable, Chunker, ContentId, SegmentCache, Splice, Units, SEGMENT_MIN_SIZE,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
@@ -44,6 +49,11 @@ const XZ_DICT: [u64; 10] = [
     32 << 20,
     64 << 20,
 ];
+
+/// The dictionary size of xz preset `level` (0–9).
+pub(crate) fn xz_dict_size(level: u32) -> u32 {
+    XZ_DICT[level.min(9) as usize] as u32
+}
 
 /// The block size of `xz-mt:level`: 3 × the dictionary, at least 1 MiB (what xz(1) uses in MT
 /// mode). A function of the level only, so the bytes do not depend on the machine.
@@ -146,10 +156,10 @@ impl Codec {
     pub fn implementation(self) -> &'static str {
         match self {
             Codec::None => "none",
-            Codec::Gzip(_) => "flate2-zlib-rs-chunk64k",
-            Codec::Xz(_) => "liblzma-static-st",
+            Codec::Gzip(_) => "flate2-zlib-rs-chunk64k+seg1-1MiB",
+            Codec::Xz(_) => "liblzma-static-st+seg1-1MiB",
             Codec::XzMt(_) => "liblzma-static-mt-block3xdict",
-            Codec::Zstd(_) => "libzstd-st",
+            Codec::Zstd(_) => "libzstd-st+seg1-1MiB",
         }
     }
 }
@@ -232,9 +242,92 @@ pub const CODEC_CHUNK: usize = 64 * 1024;
 ///
 /// `flush()` does not push buffered input into the codec (that would let the caller's flush
 /// timing into the bytes); everything is written by `finish()`.
+///
+/// [`Encoder::new`] writes one stream. [`Encoder::segmented`] writes the stream in independent
+/// units with each large file's content alone, reusing cached units (see `segment.rs`); the
+/// archive writers mark the files through [`Splice`].
 pub struct Encoder<W: Write> {
-    stream: Stream<W>,
-    pending: Vec<u8>,
+    inner: Inner<W>,
+}
+
+// Boxed by neither: one encoder per stream, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Inner<W: Write> {
+    Single { stream: Stream<W>, chunker: Chunker },
+    Units(Units<W>),
+}
+
+impl<W: Write> Encoder<W> {
+    pub fn new(codec: Codec, w: W) -> io::Result<Self> {
+        Ok(Encoder {
+            inner: Inner::Single {
+                stream: Stream::new(codec, w)?,
+                chunker: Chunker::default(),
+            },
+        })
+    }
+    /// A segmented stream (for codecs that join units; others get [`Encoder::new`]'s single
+    /// stream) with files of [`SEGMENT_MIN_SIZE`] bytes or more as their own units.
+    pub fn segmented(codec: Codec, w: W, cache: Option<Arc<SegmentCache>>) -> io::Result<Self> {
+        Self::with_segment_size(codec, w, SEGMENT_MIN_SIZE, cache)
+    }
+    /// [`Encoder::segmented`] with another threshold (for measuring the trade-off; the writers
+    /// use the fixed one, since it changes the bytes).
+    pub fn with_segment_size(
+        codec: Codec,
+        w: W,
+        min_size: u64,
+        cache: Option<Arc<SegmentCache>>,
+    ) -> io::Result<Self> {
+        if !segmentable(codec) {
+            return Self::new(codec, w);
+        }
+        Ok(Encoder {
+            inner: Inner::Units(Units::new(codec, w, min_size, cache)?),
+        })
+    }
+    pub fn finish(self) -> io::Result<W> {
+        match self.inner {
+            Inner::Single {
+                mut stream,
+                mut chunker,
+            } => {
+                chunker.rest(|piece| stream.write_all(piece))?;
+                stream.finish()
+            }
+            Inner::Units(u) => u.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Single { stream, chunker } => {
+                chunker.feed(buf, |piece| stream.write_all(piece))?
+            }
+            Inner::Units(u) => u.write(buf)?,
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> Splice for Encoder<W> {
+    fn begin_file(&mut self, id: &ContentId) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Single { .. } => Ok(()),
+            Inner::Units(u) => u.begin_file(id),
+        }
+    }
+    fn end_file(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Single { .. } => Ok(()),
+            Inner::Units(u) => u.end_file(),
+        }
+    }
 }
 
 enum Stream<W: Write> {
@@ -242,47 +335,6 @@ enum Stream<W: Write> {
     Gzip(flate2::write::GzEncoder<W>),
     Xz(liblzma::write::XzEncoder<W>),
     Zstd(zstd::stream::write::Encoder<'static, W>),
-}
-
-impl<W: Write> Encoder<W> {
-    pub fn new(codec: Codec, w: W) -> io::Result<Self> {
-        Ok(Encoder {
-            stream: Stream::new(codec, w)?,
-            pending: Vec::with_capacity(CODEC_CHUNK),
-        })
-    }
-    pub fn finish(mut self) -> io::Result<W> {
-        if !self.pending.is_empty() {
-            self.stream.write_all(&self.pending)?;
-        }
-        self.stream.finish()
-    }
-}
-
-impl<W: Write> Write for Encoder<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        // Whole chunks straight from the caller's buffer when nothing is pending.
-        while self.pending.is_empty() && rest.len() >= CODEC_CHUNK {
-            let (now, later) = rest.split_at(CODEC_CHUNK);
-            self.stream.write_all(now)?;
-            rest = later;
-        }
-        while !rest.is_empty() {
-            let room = CODEC_CHUNK - self.pending.len();
-            let (now, later) = rest.split_at(rest.len().min(room));
-            self.pending.extend_from_slice(now);
-            rest = later;
-            if self.pending.len() == CODEC_CHUNK {
-                self.stream.write_all(&self.pending)?;
-                self.pending.clear();
-            }
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 impl<W: Write> Stream<W> {

@@ -23,8 +23,10 @@ pub mod limits;
 pub mod plan;
 pub mod render;
 pub mod sample;
+pub mod segment;
 pub mod tar_stream;
 pub mod version;
+pub mod xz_container;
 
 pub use arch::Arch;
 pub use plan::{Content, Entry, EntryKind, Owner, Plan};

@@ -15,6 +15,7 @@ use std::io::{self, Read, Write};
 
 use crate::determinism::SYMLINK_MODE;
 use crate::plan::{Content, Entry, EntryKind, Owner};
+use crate::segment::{ContentId, Splice};
 
 /// How a plan path becomes a member name.
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ fn set_name<W: Write>(
     b.append(&lh, data.as_slice())
 }
 
-impl<W: Write> TarStream<W> {
+impl<W: Write + Splice> TarStream<W> {
     pub fn new(w: W, mtime: u64) -> Self {
         TarStream {
             inner: tar::Builder::new(w),
@@ -144,13 +145,15 @@ impl<W: Write> TarStream<W> {
         self.inner.append(&h, io::empty())
     }
 
-    /// Appends a regular file streamed from `data`, which must yield exactly `size` bytes.
+    /// Appends a regular file streamed from `data`, which must yield exactly `size` bytes. With
+    /// the content's sha256, the file's bytes are marked for a segmenting encoder ([`Splice`]).
     pub fn append_file(
         &mut self,
         name: &str,
         mode: u32,
         owner: &Owner,
         size: u64,
+        sha256: Option<&[u8; 32]>,
         data: impl Read,
     ) -> Result<(), TarError> {
         let mut h = self
@@ -162,9 +165,19 @@ impl<W: Write> TarStream<W> {
             inner: data.take(size),
             count: 0,
         };
-        self.inner
-            .append(&h, &mut counted)
-            .map_err(|e| TarError::io(name, e))?;
+        // Header, content and padding are written here rather than by `Builder::append` so
+        // that the content alone sits between the splice marks.
+        let w = self.inner.get_mut();
+        let io = |e| TarError::io(name, e);
+        w.write_all(h.as_bytes()).map_err(io)?;
+        let id = sha256.map(|sha256| ContentId {
+            sha256: *sha256,
+            size,
+        });
+        if let Some(id) = &id {
+            w.begin_file(id).map_err(io)?;
+        }
+        io::copy(&mut counted, w).map_err(io)?;
         if counted.count != size {
             return Err(TarError::SizeChanged {
                 path: name.to_string(),
@@ -172,6 +185,11 @@ impl<W: Write> TarStream<W> {
                 actual: counted.count,
             });
         }
+        if id.is_some() {
+            w.end_file().map_err(io)?;
+        }
+        let pad = ((512 - size % 512) % 512) as usize;
+        w.write_all(&[0u8; 512][..pad]).map_err(io)?;
         Ok(())
     }
 
@@ -183,7 +201,7 @@ impl<W: Write> TarStream<W> {
         owner: &Owner,
         bytes: &[u8],
     ) -> io::Result<()> {
-        self.append_file(name, mode, owner, bytes.len() as u64, bytes)
+        self.append_file(name, mode, owner, bytes.len() as u64, None, bytes)
             .map_err(io::Error::from)
     }
 
@@ -204,9 +222,13 @@ impl<W: Write> TarStream<W> {
             EntryKind::Symlink { target } => self
                 .append_symlink(&name, target, &e.owner)
                 .map_err(|x| TarError::io(&e.path, x)),
-            EntryKind::File { content, size, .. } => {
+            EntryKind::File {
+                content,
+                size,
+                sha256,
+            } => {
                 let r = content.open().map_err(|x| TarError::io(&e.path, x))?;
-                self.append_file(&name, e.mode, &e.owner, *size, r)
+                self.append_file(&name, e.mode, &e.owner, *size, Some(sha256), r)
                     .map_err(|err| match err {
                         TarError::SizeChanged {
                             planned, actual, ..
@@ -301,7 +323,7 @@ mod tests {
     fn short_read_is_an_error() {
         let mut t = TarStream::new(Vec::new(), 0);
         let err = t
-            .append_file("x", 0o644, &Owner::root(), 10, &b"abc"[..])
+            .append_file("x", 0o644, &Owner::root(), 10, None, &b"abc"[..])
             .unwrap_err();
         assert!(matches!(
             err,

@@ -1,0 +1,818 @@
+//! Compress each distinct file once: a stream made of independently compressed *units*, where
+//! every large file's content is a unit of its own that a [`SegmentCache`] can hand back on the
+//! next build instead of compressing it again.
+//!
+//! The stream's shape is a pure function of its input: a file of at least [`SEGMENT_MIN_SIZE`]
+//! bytes is compressed alone (a *segment*); everything between two segments (archive headers,
+//! padding, small files) is one *fresh* unit, compressed on every build. Whether a segment came
+//! from the cache or was compressed now never changes the bytes, because the unit is compressed
+//! alone either way: a cold build, a warm build and a build without a cache are identical
+//! (tested in this module and end to end in tests/segments.rs).
+//!
+//! How units join, per codec:
+//! * xz: one stream of many blocks (`xz_container.rs`): each unit is an LZMA2 block with its
+//!   CRC64; the index and footer are ours. dpkg reads it (it refuses concatenated *streams*).
+//! * zstd: concatenated frames, which libzstd, rpm and `zstd -t` read as one stream.
+//! * gzip: concatenated members (RFC 1952 §2.2), read by gzip, Go's and Python's readers.
+//! * none and xz-mt: a single stream; files are not segmented.
+//!
+//! A cached segment is served only after it decompresses to exactly the file's size and sha256
+//! (decompressing is an order of magnitude cheaper than compressing), and the bytes that pass
+//! through the encoder while it is served are hashed too: a file that changed since it was
+//! planned fails the build instead of borrowing the old file's segment.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::compress::{self, xz_dict_size, Codec, CODEC_CHUNK};
+use crate::digest::HashingWriter;
+use crate::xz_container as xz;
+
+/// Files of at least this many bytes are compressed alone and cached. Smaller files stay in the
+/// fresh units around them, where they share the codec's context with their neighbours. The
+/// figure is measured (docs/performance.md, "Segments"): at 1 MiB the spliced streams of the
+/// benchmark payload stay within 0.5 % of a single stream for every codec.
+pub const SEGMENT_MIN_SIZE: u64 = 1 << 20;
+
+/// Part of every segment's cache key and of [`Codec::implementation`]: bump it when the unit
+/// layout or the threshold changes.
+pub const SEGMENT_SCHEME: &str = "seg1-1MiB";
+
+/// What a segment holds: a file's content, by its sha256 and size (the plan's figures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentId {
+    pub sha256: [u8; 32],
+    pub size: u64,
+}
+
+/// Marks where a file's content starts and ends in a stream written through a chain of writers.
+/// Archive writers (tar, cpio) call it around every regular file's bytes; the segmenting
+/// [`compress::Encoder`] acts on it, writers that only pass bytes on forward it, and sinks
+/// ignore it. The content itself is still *written* between the marks, so every hasher in the
+/// chain (diff_id, payload digests) sees the same bytes whether a segment is reused or not.
+pub trait Splice {
+    fn begin_file(&mut self, id: &ContentId) -> io::Result<()>;
+    fn end_file(&mut self) -> io::Result<()>;
+}
+
+macro_rules! no_segments {
+    ($($t:ty),*) => {$(
+        impl Splice for $t {
+            fn begin_file(&mut self, _: &ContentId) -> io::Result<()> { Ok(()) }
+            fn end_file(&mut self) -> io::Result<()> { Ok(()) }
+        }
+    )*};
+}
+no_segments!(Vec<u8>, File, &mut File, io::Sink);
+
+// A buffer between the marks and an encoder would shift them; nothing segments below one.
+impl<W: Write> Splice for BufWriter<W> {
+    fn begin_file(&mut self, _: &ContentId) -> io::Result<()> {
+        Ok(())
+    }
+    fn end_file(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write + Splice> Splice for HashingWriter<W> {
+    fn begin_file(&mut self, id: &ContentId) -> io::Result<()> {
+        self.get_mut().begin_file(id)
+    }
+    fn end_file(&mut self) -> io::Result<()> {
+        self.get_mut().end_file()
+    }
+}
+
+impl<W: Write + Splice + ?Sized> Splice for Box<W> {
+    fn begin_file(&mut self, id: &ContentId) -> io::Result<()> {
+        (**self).begin_file(id)
+    }
+    fn end_file(&mut self) -> io::Result<()> {
+        (**self).end_file()
+    }
+}
+
+/// Whether `codec` joins independent units (see the module docs).
+pub fn segmentable(codec: Codec) -> bool {
+    matches!(codec, Codec::Gzip(_) | Codec::Xz(_) | Codec::Zstd(_))
+}
+
+/// Counters of one build's segment work.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentStats {
+    /// Segments served from the cache (not compressed).
+    pub reused: u64,
+    /// Segments compressed in this build.
+    pub compressed: u64,
+    /// Uncompressed bytes the reused segments stand for.
+    pub reused_bytes: u64,
+    /// Cache files refused (unreadable, or not decompressing to the file they are named for)
+    /// and removed.
+    pub refused: u64,
+}
+
+/// Compressed segments on disk, one file per (content, codec, level, scheme):
+/// `<dir>/<key>.seg` = `LPSEG001`, uncompressed size and index size (u64 LE each), the unit.
+pub struct SegmentCache {
+    dir: PathBuf,
+    reused: AtomicU64,
+    compressed: AtomicU64,
+    reused_bytes: AtomicU64,
+    refused: AtomicU64,
+}
+
+const MAGIC: &[u8; 8] = b"LPSEG001";
+const PREFIX: u64 = 24;
+
+/// A verified cache file, positioned at its unit.
+struct Cached {
+    file: File,
+    unit_len: u64,
+    record: xz::BlockRecord,
+}
+
+impl SegmentCache {
+    pub fn open(dir: &Path) -> io::Result<SegmentCache> {
+        fs::create_dir_all(dir)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
+        Ok(SegmentCache {
+            dir: dir.to_path_buf(),
+            reused: AtomicU64::new(0),
+            compressed: AtomicU64::new(0),
+            reused_bytes: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn stats(&self) -> SegmentStats {
+        SegmentStats {
+            reused: self.reused.load(Ordering::Relaxed),
+            compressed: self.compressed.load(Ordering::Relaxed),
+            reused_bytes: self.reused_bytes.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The cache key of `id` compressed with `codec`.
+    pub fn key(codec: Codec, id: &ContentId) -> String {
+        let text = format!(
+            "lucia-pkg segment\n{SEGMENT_SCHEME}\n{}\n{}\n{}\n{}\n",
+            codec.implementation(),
+            codec.level(),
+            hex::encode(id.sha256),
+            id.size
+        );
+        crate::digest::sha256_hex(text.as_bytes())
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{key}.seg"))
+    }
+
+    /// The cached unit of `id`, if present and it decompresses to exactly `id`. A file that
+    /// fails is removed and counted in [`SegmentStats::refused`].
+    fn load(&self, codec: Codec, id: &ContentId) -> Option<Cached> {
+        let path = self.path(&Self::key(codec, id));
+        let file = File::open(&path).ok()?;
+        match verify(file, codec, id) {
+            Ok(c) => Some(c),
+            Err(_) => {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    fn spill(&self) -> io::Result<tempfile::NamedTempFile> {
+        let mut t = tempfile::Builder::new()
+            .prefix(".seg-")
+            .tempfile_in(&self.dir)?;
+        t.write_all(&[0u8; PREFIX as usize])?;
+        Ok(t)
+    }
+}
+
+/// Reads a cache file's prefix and decompresses its unit, checking size and sha256.
+fn verify(mut file: File, codec: Codec, id: &ContentId) -> io::Result<Cached> {
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    let mut prefix = [0u8; PREFIX as usize];
+    file.read_exact(&mut prefix)?;
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&prefix[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    if &prefix[..8] != MAGIC || word(8) != id.size {
+        return Err(bad("not a segment of this file"));
+    }
+    let record = xz::BlockRecord {
+        uncompressed: word(8),
+        unpadded: word(16),
+    };
+    let unit_len = file.metadata()?.len().saturating_sub(PREFIX);
+    let expected_len = match codec {
+        Codec::Xz(_) => {
+            let data = record
+                .unpadded
+                .checked_sub(xz::CHECK_SIZE)
+                .ok_or(bad("size"))?;
+            data + xz::block_padding(data) as u64 + xz::CHECK_SIZE
+        }
+        _ => record.unpadded,
+    };
+    if unit_len != expected_len {
+        return Err(bad("unit length"));
+    }
+    // Decompress (xz: the block inside a one-block stream, so liblzma checks its CRC64 too).
+    let unit = BufReader::new((&mut file).take(unit_len));
+    let mut hasher = Sha256::new();
+    let n = match codec {
+        Codec::Xz(_) => {
+            let mut head = Vec::new();
+            xz::write_stream_header(&mut head)?;
+            let mut tail = Vec::new();
+            xz::write_index_and_footer(&mut tail, &[record])?;
+            let stream = io::Cursor::new(head)
+                .chain(unit)
+                .chain(io::Cursor::new(tail));
+            let mut d = compress::decoder(codec, BufReader::new(stream))?;
+            io::copy(&mut d, &mut crate::digest::HashWriter::new(&mut hasher))?
+        }
+        _ => {
+            let mut d = compress::decoder(codec, unit)?;
+            io::copy(
+                &mut (&mut d).take(id.size + 1),
+                &mut crate::digest::HashWriter::new(&mut hasher),
+            )?
+        }
+    };
+    let got: [u8; 32] = hasher.finalize().into();
+    if n != id.size || got != id.sha256 {
+        return Err(bad("content"));
+    }
+    file.seek(SeekFrom::Start(PREFIX))?;
+    Ok(Cached {
+        file,
+        unit_len,
+        record,
+    })
+}
+
+/// Feeds a codec in pieces of exactly [`CODEC_CHUNK`] bytes from the start of its stream (see
+/// there why).
+#[derive(Default)]
+pub(crate) struct Chunker {
+    pending: Vec<u8>,
+}
+
+impl Chunker {
+    pub(crate) fn feed(
+        &mut self,
+        buf: &[u8],
+        mut f: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let mut rest = buf;
+        while self.pending.is_empty() && rest.len() >= CODEC_CHUNK {
+            let (now, later) = rest.split_at(CODEC_CHUNK);
+            f(now)?;
+            rest = later;
+        }
+        while !rest.is_empty() {
+            let room = CODEC_CHUNK - self.pending.len();
+            let (now, later) = rest.split_at(rest.len().min(room));
+            self.pending.extend_from_slice(now);
+            rest = later;
+            if self.pending.len() == CODEC_CHUNK {
+                f(&self.pending)?;
+                self.pending.clear();
+            }
+        }
+        Ok(())
+    }
+    pub(crate) fn rest(&mut self, mut f: impl FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            f(&self.pending)?;
+            self.pending.clear();
+        }
+        Ok(())
+    }
+}
+
+/// One independently compressed unit. Its encoder writes into a small buffer that is moved to
+/// the unit's destination after every piece, so a unit never holds more than a chunk's output.
+struct Unit {
+    enc: UnitEncoder,
+    chunker: Chunker,
+    crc64: u64,
+    uncompressed: u64,
+    /// Compressed bytes written so far (xz: without the block header).
+    compressed: u64,
+}
+
+enum UnitEncoder {
+    Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    Xz(liblzma::write::XzEncoder<Vec<u8>>),
+    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+}
+
+impl UnitEncoder {
+    fn buffer(&mut self) -> &mut Vec<u8> {
+        match self {
+            UnitEncoder::Gzip(e) => e.get_mut(),
+            UnitEncoder::Xz(e) => e.get_mut(),
+            UnitEncoder::Zstd(e) => e.get_mut(),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            UnitEncoder::Gzip(e) => e.write_all(buf),
+            UnitEncoder::Xz(e) => e.write_all(buf),
+            UnitEncoder::Zstd(e) => e.write_all(buf),
+        }
+    }
+    fn finish(self) -> io::Result<Vec<u8>> {
+        match self {
+            UnitEncoder::Gzip(e) => e.finish(),
+            UnitEncoder::Xz(e) => e.finish(),
+            UnitEncoder::Zstd(e) => e.finish(),
+        }
+    }
+}
+
+impl Unit {
+    /// Starts a unit; for xz, writes the block header to `out`.
+    fn start(codec: Codec, out: &mut dyn Write) -> io::Result<Unit> {
+        let enc = match codec {
+            Codec::Gzip(l) => UnitEncoder::Gzip(
+                flate2::GzBuilder::new()
+                    .mtime(0)
+                    .write(Vec::new(), flate2::Compression::new(l)),
+            ),
+            Codec::Xz(l) => {
+                let opts = liblzma::stream::LzmaOptions::new_preset(l).map_err(io::Error::other)?;
+                let mut filters = liblzma::stream::Filters::new();
+                filters.lzma2(&opts);
+                let raw =
+                    liblzma::stream::Stream::new_raw_encoder(&filters).map_err(io::Error::other)?;
+                out.write_all(&xz::block_header(xz::lzma2_dict_property(xz_dict_size(l))))?;
+                UnitEncoder::Xz(liblzma::write::XzEncoder::new_stream(Vec::new(), raw))
+            }
+            // Single-threaded, as in `compress` (no worker count is ever set).
+            Codec::Zstd(l) => UnitEncoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), l)?),
+            other => {
+                return Err(io::Error::other(format!(
+                    "{other} does not compress in independent units"
+                )))
+            }
+        };
+        Ok(Unit {
+            enc,
+            chunker: Chunker::default(),
+            crc64: 0,
+            uncompressed: 0,
+            compressed: 0,
+        })
+    }
+
+    fn drain(enc: &mut UnitEncoder, compressed: &mut u64, out: &mut dyn Write) -> io::Result<()> {
+        let buf = enc.buffer();
+        if !buf.is_empty() {
+            out.write_all(buf)?;
+            *compressed += buf.len() as u64;
+            buf.clear();
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, buf: &[u8], out: &mut dyn Write) -> io::Result<()> {
+        self.crc64 = xz::crc64(buf, self.crc64);
+        self.uncompressed += buf.len() as u64;
+        let (enc, compressed) = (&mut self.enc, &mut self.compressed);
+        self.chunker.feed(buf, |piece| {
+            enc.write_all(piece)?;
+            Unit::drain(enc, compressed, out)
+        })
+    }
+
+    /// Finishes the unit (xz: padding and check) and returns its index record.
+    fn finish(mut self, out: &mut dyn Write) -> io::Result<xz::BlockRecord> {
+        let (enc, compressed) = (&mut self.enc, &mut self.compressed);
+        self.chunker.rest(|piece| {
+            enc.write_all(piece)?;
+            Unit::drain(enc, compressed, out)
+        })?;
+        let is_xz = matches!(self.enc, UnitEncoder::Xz(_));
+        let tail = self.enc.finish()?;
+        out.write_all(&tail)?;
+        self.compressed += tail.len() as u64;
+        if !is_xz {
+            return Ok(xz::BlockRecord {
+                unpadded: self.compressed,
+                uncompressed: self.uncompressed,
+            });
+        }
+        let data = xz::BLOCK_HEADER_SIZE + self.compressed;
+        out.write_all(&[0u8; 3][..xz::block_padding(data)])?;
+        out.write_all(&self.crc64.to_le_bytes())?;
+        Ok(xz::BlockRecord {
+            unpadded: data + xz::CHECK_SIZE,
+            uncompressed: self.uncompressed,
+        })
+    }
+}
+
+/// The file being written between [`Splice::begin_file`] and [`Splice::end_file`].
+struct OpenSegment {
+    id: ContentId,
+    hasher: Sha256,
+    seen: u64,
+    work: SegmentWork,
+}
+
+enum SegmentWork {
+    /// Served from the cache: the input is only hashed.
+    Reuse(Cached),
+    /// Compressed now, into the sink or (with a cache) a spill file that becomes the cache file.
+    Compress {
+        unit: Box<Unit>,
+        spill: Option<(HashingWriter<tempfile::NamedTempFile>, PathBuf)>,
+    },
+}
+
+/// The segmenting half of [`compress::Encoder`]: see the module docs.
+pub(crate) struct Units<W: Write> {
+    codec: Codec,
+    min_size: u64,
+    cache: Option<std::sync::Arc<SegmentCache>>,
+    sink: W,
+    records: Vec<xz::BlockRecord>,
+    fresh: Option<Unit>,
+    open: Option<OpenSegment>,
+    /// Inside a file too small to be a segment.
+    small_file: bool,
+}
+
+impl<W: Write> Units<W> {
+    pub(crate) fn new(
+        codec: Codec,
+        mut sink: W,
+        min_size: u64,
+        cache: Option<std::sync::Arc<SegmentCache>>,
+    ) -> io::Result<Self> {
+        if matches!(codec, Codec::Xz(_)) {
+            xz::write_stream_header(&mut sink)?;
+        }
+        Ok(Units {
+            codec,
+            min_size,
+            cache,
+            sink,
+            records: Vec::new(),
+            fresh: None,
+            open: None,
+            small_file: false,
+        })
+    }
+
+    pub(crate) fn write(&mut self, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(seg) = &mut self.open {
+            seg.seen += buf.len() as u64;
+            if seg.seen > seg.id.size {
+                return Err(changed(&seg.id));
+            }
+            seg.hasher.update(buf);
+            return match &mut seg.work {
+                SegmentWork::Reuse(_) => Ok(()),
+                SegmentWork::Compress { unit, spill } => match spill {
+                    Some((file, _)) => unit.write(buf, file),
+                    None => unit.write(buf, &mut self.sink),
+                },
+            };
+        }
+        if self.fresh.is_none() {
+            self.fresh = Some(Unit::start(self.codec, &mut self.sink)?);
+        }
+        match &mut self.fresh {
+            Some(unit) => unit.write(buf, &mut self.sink),
+            None => Ok(()),
+        }
+    }
+
+    fn end_fresh(&mut self) -> io::Result<()> {
+        if let Some(unit) = self.fresh.take() {
+            let record = unit.finish(&mut self.sink)?;
+            self.records.push(record);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn begin_file(&mut self, id: &ContentId) -> io::Result<()> {
+        if self.open.is_some() || self.small_file {
+            return Err(io::Error::other("a file began inside another file"));
+        }
+        if id.size < self.min_size {
+            self.small_file = true;
+            return Ok(());
+        }
+        self.end_fresh()?;
+        let cached = self.cache.as_ref().and_then(|c| c.load(self.codec, id));
+        let work = match cached {
+            Some(c) => SegmentWork::Reuse(c),
+            None => {
+                let spill = match &self.cache {
+                    Some(c) => {
+                        let path = c.path(&SegmentCache::key(self.codec, id));
+                        Some((HashingWriter::new(c.spill()?), path))
+                    }
+                    None => None,
+                };
+                let mut spill = spill;
+                // xz: the block header goes where the unit goes (the cached unit starts with it).
+                let unit = Box::new(match &mut spill {
+                    Some((file, _)) => Unit::start(self.codec, file)?,
+                    None => Unit::start(self.codec, &mut self.sink)?,
+                });
+                SegmentWork::Compress { unit, spill }
+            }
+        };
+        self.open = Some(OpenSegment {
+            id: *id,
+            hasher: Sha256::new(),
+            seen: 0,
+            work,
+        });
+        Ok(())
+    }
+
+    pub(crate) fn end_file(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.small_file) {
+            return Ok(());
+        }
+        let Some(seg) = self.open.take() else {
+            return Err(io::Error::other("a file ended that did not begin"));
+        };
+        let got: [u8; 32] = seg.hasher.finalize().into();
+        if seg.seen != seg.id.size || got != seg.id.sha256 {
+            return Err(changed(&seg.id));
+        }
+        let record = match seg.work {
+            SegmentWork::Reuse(mut c) => {
+                let copied = io::copy(&mut (&mut c.file).take(c.unit_len), &mut self.sink)?;
+                if copied != c.unit_len {
+                    return Err(io::Error::other("a cached segment shrank while being read"));
+                }
+                if let Some(cache) = &self.cache {
+                    cache.reused.fetch_add(1, Ordering::Relaxed);
+                    cache.reused_bytes.fetch_add(seg.id.size, Ordering::Relaxed);
+                }
+                c.record
+            }
+            SegmentWork::Compress { unit, spill: None } => {
+                if let Some(cache) = &self.cache {
+                    cache.compressed.fetch_add(1, Ordering::Relaxed);
+                }
+                unit.finish(&mut self.sink)?
+            }
+            SegmentWork::Compress {
+                unit,
+                spill: Some((mut file, path)),
+            } => {
+                let record = unit.finish(&mut file)?;
+                let (mut file, _, written) = file.finish();
+                let mut prefix = Vec::with_capacity(PREFIX as usize);
+                prefix.extend_from_slice(MAGIC);
+                prefix.extend_from_slice(&record.uncompressed.to_le_bytes());
+                prefix.extend_from_slice(&record.unpadded.to_le_bytes());
+                let f = file.as_file_mut();
+                f.seek(SeekFrom::Start(0))?;
+                f.write_all(&prefix)?;
+                f.seek(SeekFrom::Start(PREFIX))?;
+                let unit_len = written;
+                let copied = io::copy(&mut (&mut *f).take(unit_len), &mut self.sink)?;
+                if copied != unit_len {
+                    return Err(io::Error::other(
+                        "a spilled segment shrank while being read",
+                    ));
+                }
+                // Another build may have stored the same segment meanwhile: same bytes.
+                file.persist(&path).map_err(|e| e.error)?;
+                if let Some(cache) = &self.cache {
+                    cache.compressed.fetch_add(1, Ordering::Relaxed);
+                }
+                record
+            }
+        };
+        self.records.push(record);
+        Ok(())
+    }
+
+    pub(crate) fn finish(mut self) -> io::Result<W> {
+        if self.open.is_some() || self.small_file {
+            return Err(io::Error::other("the stream ended inside a file"));
+        }
+        self.end_fresh()?;
+        if matches!(self.codec, Codec::Xz(_)) {
+            xz::write_index_and_footer(&mut self.sink, &self.records)?;
+        }
+        Ok(self.sink)
+    }
+}
+
+fn changed(id: &ContentId) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "a payload file (planned: {} bytes, sha256 {}) changed during the build; rebuild when the payload is stable",
+            id.size,
+            hex::encode(id.sha256)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::{decoder, Encoder};
+    use std::sync::Arc;
+
+    /// Pseudo-random but compressible bytes (a repeated phrase with a counter).
+    fn content(seed: u32, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len);
+        let mut i = seed;
+        while out.len() < len {
+            out.extend_from_slice(format!("segment {seed} line {i} of a payload\n").as_bytes());
+            i = i.wrapping_mul(1_103_515_245).wrapping_add(12_345) % 1000;
+        }
+        out.truncate(len);
+        out
+    }
+
+    fn id(bytes: &[u8]) -> ContentId {
+        ContentId {
+            sha256: crate::digest::sha256(bytes),
+            size: bytes.len() as u64,
+        }
+    }
+
+    /// A small "archive": headers around files, the large ones marked.
+    fn write_archive(
+        codec: Codec,
+        files: &[Vec<u8>],
+        cache: Option<Arc<SegmentCache>>,
+    ) -> io::Result<(Vec<u8>, Vec<u8>)> {
+        let mut plain = Vec::new();
+        let mut e = Encoder::with_segment_size(codec, Vec::new(), 4096, cache)?;
+        for (i, f) in files.iter().enumerate() {
+            let header = format!("header {i} {}\n", f.len());
+            e.write_all(header.as_bytes())?;
+            plain.extend_from_slice(header.as_bytes());
+            e.begin_file(&id(f))?;
+            e.write_all(f)?;
+            e.end_file()?;
+            plain.extend_from_slice(f);
+        }
+        e.write_all(b"trailer")?;
+        plain.extend_from_slice(b"trailer");
+        Ok((e.finish()?, plain))
+    }
+
+    fn decompress(codec: Codec, bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        decoder(codec, bytes)
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    fn files() -> Vec<Vec<u8>> {
+        vec![
+            content(1, 100),
+            content(2, 10_000),
+            content(3, 10_000), // same size, other bytes
+            content(2, 10_000), // the same file again
+            content(4, 3000),
+            content(5, 200_000),
+        ]
+    }
+
+    const CODECS: [Codec; 3] = [Codec::Gzip(6), Codec::Xz(1), Codec::Zstd(3)];
+
+    #[test]
+    fn spliced_streams_decode_to_the_archive() {
+        for codec in CODECS {
+            let (bytes, plain) = write_archive(codec, &files(), None).unwrap();
+            assert_eq!(decompress(codec, &bytes), plain, "{codec}");
+        }
+    }
+
+    #[test]
+    fn cold_warm_and_uncached_builds_write_the_same_bytes() {
+        for codec in CODECS {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = Arc::new(SegmentCache::open(dir.path()).unwrap());
+            let (none, _) = write_archive(codec, &files(), None).unwrap();
+            let (cold, _) = write_archive(codec, &files(), Some(cache.clone())).unwrap();
+            // 4 large files, one of them twice: 3 distinct segments, the repeat reused at once.
+            assert_eq!(
+                (cache.stats().compressed, cache.stats().reused),
+                (3, 1),
+                "{codec}"
+            );
+            let (warm, _) = write_archive(codec, &files(), Some(cache.clone())).unwrap();
+            assert_eq!(
+                (cache.stats().compressed, cache.stats().reused),
+                (3, 5),
+                "{codec}"
+            );
+            assert_eq!(cold, none, "{codec}: cold differs from uncached");
+            assert_eq!(warm, none, "{codec}: warm differs from uncached");
+        }
+    }
+
+    #[test]
+    fn a_segment_that_does_not_decompress_to_its_file_is_refused_and_rebuilt() {
+        for codec in CODECS {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = Arc::new(SegmentCache::open(dir.path()).unwrap());
+            let (good, _) = write_archive(codec, &files(), Some(cache.clone())).unwrap();
+            // Swap two segments of equal size: each is intact, but not the file it is named for.
+            let a = cache.path(&SegmentCache::key(codec, &id(&files()[1])));
+            let b = cache.path(&SegmentCache::key(codec, &id(&files()[2])));
+            let (ab, bb) = (fs::read(&a).unwrap(), fs::read(&b).unwrap());
+            fs::write(&a, &bb).unwrap();
+            // And flip one byte in the middle of another.
+            let c = cache.path(&SegmentCache::key(codec, &id(&files()[5])));
+            let mut cb = fs::read(&c).unwrap();
+            let mid = cb.len() / 2;
+            cb[mid] ^= 0x55;
+            fs::write(&c, &cb).unwrap();
+            let before = cache.stats();
+            let (again, _) = write_archive(codec, &files(), Some(cache.clone())).unwrap();
+            let after = cache.stats();
+            assert_eq!(again, good, "{codec}");
+            assert!(after.refused - before.refused >= 2, "{codec}: {after:?}");
+            assert_eq!(fs::read(&a).unwrap(), ab, "{codec}: rebuilt in place");
+            let _ = bb;
+        }
+    }
+
+    #[test]
+    fn a_file_that_differs_from_its_plan_fails_the_stream() {
+        for codec in CODECS {
+            let dir = tempfile::tempdir().unwrap();
+            let cache = Arc::new(SegmentCache::open(dir.path()).unwrap());
+            let f = content(7, 50_000);
+            let (_, _) = write_archive(codec, &[f.clone()], Some(cache.clone())).unwrap();
+            for with_cache in [None, Some(cache.clone())] {
+                let mut e =
+                    Encoder::with_segment_size(codec, Vec::new(), 4096, with_cache).unwrap();
+                e.begin_file(&id(&f)).unwrap();
+                let mut other = f.clone();
+                other[10] ^= 1;
+                e.write_all(&other).unwrap();
+                let err = e.end_file().unwrap_err();
+                assert!(
+                    err.to_string().contains("changed during the build"),
+                    "{err}"
+                );
+                // Longer than planned fails as soon as it is longer.
+                let mut e = Encoder::with_segment_size(codec, Vec::new(), 4096, None).unwrap();
+                e.begin_file(&id(&f)).unwrap();
+                assert!(e.write_all(&[f.as_slice(), b"x"].concat()).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn xz_streams_have_one_block_per_unit() {
+        let (bytes, plain) = write_archive(Codec::Xz(1), &files(), None).unwrap();
+        // units: [h0 f0 h1] f1 [h2] f2 [h3] f3 [h4 f4 h5] f5 [trailer] = 9 blocks.
+        let mut stream = liblzma::stream::Stream::new_stream_decoder(u64::MAX, 0).unwrap();
+        let mut out = vec![0u8; plain.len() + 16];
+        let status = stream
+            .process(&bytes, &mut out, liblzma::stream::Action::Finish)
+            .unwrap();
+        assert_eq!(status, liblzma::stream::Status::StreamEnd);
+        assert_eq!(stream.total_out() as usize, plain.len());
+        // The index starts after the last block; its record count is the byte after 0x00.
+        let footer = &bytes[bytes.len() - 12..];
+        let backward = u32::from_le_bytes([footer[4], footer[5], footer[6], footer[7]]);
+        let index_len = (backward as usize + 1) * 4;
+        let index = &bytes[bytes.len() - 12 - index_len..];
+        assert_eq!((index[0], index[1]), (0x00, 9));
+    }
+}
