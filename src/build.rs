@@ -271,6 +271,9 @@ pub struct BuildReport {
     /// What the shared cache (`--cache`) did in this run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<store::RemoteStats>,
+    /// What the store's segment cache did in this run (with a store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<pkg_core::segment::SegmentStats>,
     pub payloads: Vec<PayloadStatus>,
     /// Things that build but will not work as the user likely expects (see [`warnings`]).
     pub warnings: Vec<String>,
@@ -787,6 +790,7 @@ pub fn run_with(
             .collect(),
         store: store.map(|s| s.root().display().to_string()),
         cache: store.and_then(Store::remote_stats),
+        segments: store.map(|s| s.segments().stats()),
         payloads: prep
             .payloads
             .iter()

@@ -387,6 +387,23 @@ fn build_command(
             c.pulled, c.published, c.rejected
         );
     }
+    if let Some(g) = report
+        .segments
+        .filter(|g| g.reused + g.compressed + g.refused > 0)
+    {
+        let _ = writeln!(
+            o,
+            "segments: {} reused ({}), {} compressed{}",
+            g.reused,
+            human_size(g.reused_bytes),
+            g.compressed,
+            if g.refused > 0 {
+                format!(", {} refused and rebuilt", g.refused)
+            } else {
+                String::new()
+            }
+        );
+    }
     if !report.removed.is_empty() {
         let _ = writeln!(
             o,

@@ -103,7 +103,7 @@ pub fn segmentable(codec: Codec) -> bool {
 }
 
 /// Counters of one build's segment work.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SegmentStats {
     /// Segments served from the cache (not compressed).
     pub reused: u64,
