@@ -1,8 +1,9 @@
 //! Compress once (issue 16 §1): the store's segment cache, end to end with the binary and the
 //! real tools.
 //!
-//! The example manifest is built from a copy of the demo payload plus large files: one shared by
-//! both arches, one per arch, one of exactly the threshold (1 MiB) and one a byte below it.
+//! The example manifest, with `segments = "1M"` in every format, is built from a copy of the demo
+//! payload plus large files: one shared by both arches, one per arch, one of exactly the
+//! threshold (1 MiB) and one a byte below it.
 //!
 //! * a rebuild after editing one large file compresses only that file's segments (one per
 //!   codec: deb xz, rpm zstd, tarball gzip:9, OCI gzip) and reuses every other one;
@@ -79,6 +80,10 @@ fn manifest(t: &Path, payload: &Path) -> PathBuf {
             {
                 line = format!("path = \"{}\"", payload.join(arch).display());
             }
+        }
+        // Every format's compression line gets the 1 MiB threshold the large files are sized for.
+        if line.starts_with("compression = ") {
+            line.push_str("\nsegments = \"1M\"");
         }
         if let Some((head, rest)) = line.split_once("\"../") {
             let (rel, tail) = rest.split_once('"').unwrap();

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use pkg_core::compress::Codec;
 use pkg_core::plan::{ChangelogEntry, OciBase, PackageMeta};
+use pkg_core::segment::SegmentPolicy;
 use pkg_core::version::{validate_name, PackageVersion};
 use pkg_core::Arch;
 
@@ -471,6 +472,21 @@ impl Validator<'_> {
         }
     }
 
+    /// A format's `segments` value: `off` or a threshold size (default
+    /// [`pkg_core::segment::DEFAULT_SEGMENT_MIN_SIZE`]).
+    fn segments(&self, s: &Option<S<String>>) -> R<SegmentPolicy> {
+        match s {
+            None => Ok(SegmentPolicy::default()),
+            Some(s) => s.get_ref().parse::<SegmentPolicy>().map_err(|e| {
+                self.err(
+                    Some(s.span()),
+                    e,
+                    "e.g. segments = \"4M\" (files of 4 MiB or more are compressed alone and reused by later builds) or \"off\" (one stream)",
+                )
+            }),
+        }
+    }
+
     fn spec(&self, raw: RawManifest) -> R<Spec> {
         let pkg_span = raw.package.span();
         let p = raw.package.into_inner();
@@ -514,6 +530,7 @@ impl Validator<'_> {
                 &raw.tar.as_ref().and_then(|t| t.compression.clone()),
                 Codec::Gzip(9),
             )?,
+            segments: self.segments(&raw.tar.as_ref().and_then(|t| t.segments.clone()))?,
         };
         let mut oci = self.oci(raw.oci, &service)?;
         if let Some(d) = &raw.deploy {
@@ -776,6 +793,7 @@ impl Validator<'_> {
     fn deb_options(&self, d: Option<&RawDeb>) -> R<pkg_core::plan::DebOptions> {
         Ok(pkg_core::plan::DebOptions {
             compression: self.codec(&d.and_then(|d| d.compression.clone()), Codec::Xz(6))?,
+            segments: self.segments(&d.and_then(|d| d.segments.clone()))?,
             depends: d.map(|d| d.depends.clone()).unwrap_or_default(),
             pre_depends: d.map(|d| d.pre_depends.clone()).unwrap_or_default(),
             recommends: d.map(|d| d.recommends.clone()).unwrap_or_default(),
@@ -800,6 +818,7 @@ impl Validator<'_> {
         };
         Ok(pkg_core::plan::RpmOptions {
             compression: self.codec(&r.and_then(|r| r.compression.clone()), Codec::Zstd(19))?,
+            segments: self.segments(&r.and_then(|r| r.segments.clone()))?,
             requires: r.map(|r| r.requires.clone()).unwrap_or_default(),
             recommends: r.map(|r| r.recommends.clone()).unwrap_or_default(),
             group: r.and_then(|r| r.group.clone()),
@@ -1193,6 +1212,7 @@ impl Validator<'_> {
     ) -> R<pkg_core::plan::OciOptions> {
         let o = raw.unwrap_or(RawOci {
             compression: None,
+            segments: None,
             base: None,
             user: None,
             allow_root: None,
@@ -1329,6 +1349,7 @@ impl Validator<'_> {
         }
         Ok(pkg_core::plan::OciOptions {
             layer_compression: self.codec(&o.compression, Codec::Gzip(6))?,
+            layer_segments: self.segments(&o.segments)?,
             base,
             user,
             working_dir: o.working_dir,

@@ -164,6 +164,7 @@ pub struct RawFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawDeb {
     pub compression: Option<S<String>>,
+    pub segments: Option<S<String>>,
     #[serde(default)]
     pub depends: Vec<String>,
     #[serde(default)]
@@ -183,6 +184,7 @@ pub struct RawDeb {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawRpm {
     pub compression: Option<S<String>>,
+    pub segments: Option<S<String>>,
     #[serde(default)]
     pub requires: Vec<String>,
     #[serde(default)]
@@ -197,12 +199,14 @@ pub struct RawRpm {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawTar {
     pub compression: Option<S<String>>,
+    pub segments: Option<S<String>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawOci {
     pub compression: Option<S<String>>,
+    pub segments: Option<S<String>>,
     pub base: Option<S<RawOciBase>>,
     pub user: Option<S<String>>,
     pub allow_root: Option<bool>,
@@ -294,6 +298,7 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
         "files" => &["src", "symlink", "dest", "mode", "owner", "config"],
         "deb" => &[
             "compression",
+            "segments",
             "depends",
             "pre-depends",
             "recommends",
@@ -305,6 +310,7 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
         ],
         "rpm" => &[
             "compression",
+            "segments",
             "requires",
             "recommends",
             "group",
@@ -312,9 +318,10 @@ pub fn known_keys(table: &str) -> &'static [&'static str] {
             "signing-key",
             "auto-requires",
         ],
-        "tar" => &["compression"],
+        "tar" => &["compression", "segments"],
         "oci" => &[
             "compression",
+            "segments",
             "base",
             "user",
             "allow-root",

@@ -221,6 +221,7 @@ fn format_lines(l: &mut Lines, f: &FormatOptions) {
     let FormatOptions { deb, rpm, tar, oci } = f;
     let DebOptions {
         compression,
+        segments,
         depends,
         pre_depends,
         recommends,
@@ -232,6 +233,7 @@ fn format_lines(l: &mut Lines, f: &FormatOptions) {
         shlib_depends,
     } = deb;
     l.put("deb.compression", &compression.to_string());
+    l.put("deb.segments", &segments.to_string());
     l.put(
         "deb.relations",
         &(depends, pre_depends, recommends, suggests, shlib_depends),
@@ -242,6 +244,7 @@ fn format_lines(l: &mut Lines, f: &FormatOptions) {
 
     let RpmOptions {
         compression,
+        segments,
         requires,
         recommends,
         group,
@@ -251,6 +254,7 @@ fn format_lines(l: &mut Lines, f: &FormatOptions) {
         signing_key,
     } = rpm;
     l.put("rpm.compression", &compression.to_string());
+    l.put("rpm.segments", &segments.to_string());
     l.put("rpm.relations", &(requires, recommends, shlib_requires));
     l.put("rpm.group", &(group, packager));
     l.put("rpm.auto_requires", auto_requires);
@@ -263,11 +267,16 @@ fn format_lines(l: &mut Lines, f: &FormatOptions) {
     });
     l.put("rpm.signing_key", &key);
 
-    let TarOptions { compression } = tar;
+    let TarOptions {
+        compression,
+        segments,
+    } = tar;
     l.put("tar.compression", &compression.to_string());
+    l.put("tar.segments", &segments.to_string());
 
     let OciOptions {
         layer_compression,
+        layer_segments,
         base,
         entrypoint,
         cmd,
@@ -282,6 +291,7 @@ fn format_lines(l: &mut Lines, f: &FormatOptions) {
         deploy,
     } = oci;
     l.put("oci.compression", &layer_compression.to_string());
+    l.put("oci.segments", &layer_segments.to_string());
     // A base counts by the digest it is pinned to, not by where its layout lies.
     let base = base.as_ref().map(|OciBase { path: _, digest }| digest);
     l.put("oci.base", &base);

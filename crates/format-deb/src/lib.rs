@@ -185,8 +185,13 @@ pub fn write_deb_with<W: Write>(
 
     // data.tar.<ext>
     let data_name = member_name("data.tar", codec);
-    let enc = Encoder::segmented(codec, BufWriter::new(temp()?), segments)
-        .map_err(|e| DebError::io(&data_name, e))?;
+    let enc = Encoder::segmented(
+        codec,
+        BufWriter::new(temp()?),
+        plan.formats.deb.segments,
+        segments,
+    )
+    .map_err(|e| DebError::io(&data_name, e))?;
     let mut tar = TarStream::new(enc, mtime);
     let outcome = data::write_data(&entries, plan.entry("/"), &mut tar)?;
     let enc = tar.finish().map_err(|e| DebError::io(&data_name, e))?;

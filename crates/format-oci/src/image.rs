@@ -176,7 +176,7 @@ pub(crate) fn build_image(
             store,
             &entries,
             plan.source_date,
-            o.layer_compression,
+            (o.layer_compression, o.layer_segments),
             segments.clone(),
         )?;
         layers.push(w.descriptor);

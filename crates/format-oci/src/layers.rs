@@ -20,7 +20,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use pkg_core::segment::SegmentCache;
+use pkg_core::segment::{SegmentCache, SegmentPolicy};
 use std::io::Write;
 
 use pkg_core::compress::{Codec, Encoder};
@@ -229,7 +229,7 @@ pub(crate) fn write_layer(
     store: &BlobStore,
     entries: &[Entry],
     mtime: u64,
-    codec: Codec,
+    (codec, policy): (Codec, SegmentPolicy),
     segments: Option<Arc<SegmentCache>>,
 ) -> Result<WrittenLayer, OciError> {
     let media_type = layer_media_type(codec).ok_or_else(|| {
@@ -238,7 +238,7 @@ pub(crate) fn write_layer(
         ))
     })?;
     let blob = store.writer()?;
-    let enc = Encoder::segmented(codec, blob, segments)
+    let enc = Encoder::segmented(codec, blob, policy, segments)
         .map_err(|e| OciError::Write(format!("layer encoder: {e}")))?;
     let mut tar = TarStream::new(HashingWriter::new(enc), mtime);
     for e in entries {

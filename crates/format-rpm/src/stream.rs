@@ -138,8 +138,13 @@ fn write_payload(
 ) -> Result<PayloadInfo, RpmError> {
     let tmp_err = || io_err("temporary rpm payload file".into());
     let sink = HashingWriter::new(BufWriter::with_capacity(1 << 20, &mut *tmp));
-    let compressor =
-        Encoder::segmented(plan.formats.rpm.compression, sink, segments).map_err(tmp_err())?;
+    let compressor = Encoder::segmented(
+        plan.formats.rpm.compression,
+        sink,
+        plan.formats.rpm.segments,
+        segments,
+    )
+    .map_err(tmp_err())?;
     let mut archive = HashingWriter::new(compressor);
 
     let mut entries: Vec<&Entry> = plan.entries.iter().filter(|e| listed(e)).collect();

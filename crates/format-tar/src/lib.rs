@@ -105,7 +105,12 @@ pub fn write_tarball_with<W: Write>(
     let listing = manifest_listing(plan)?;
     let script = install_script::render(plan)?;
     let top = top_dir(plan);
-    let enc = Encoder::segmented(plan.formats.tar.compression, out, segments)?;
+    let enc = Encoder::segmented(
+        plan.formats.tar.compression,
+        out,
+        plan.formats.tar.segments,
+        segments,
+    )?;
     let mut t = TarStream::new(enc, plan.source_date);
     let root = Owner::root();
     t.append_dir(&top, DIR_MODE, &root)?;

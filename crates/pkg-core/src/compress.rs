@@ -22,9 +22,7 @@ use std::io::{self, Write};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::segment::{
-    segmentable, Chunker, ContentId, SegmentCache, Splice, Units, SEGMENT_MIN_SIZE,
-};
+use crate::segment::{segmentable, Chunker, ContentId, SegmentCache, SegmentPolicy, Splice, Units};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Codec {
@@ -156,10 +154,10 @@ impl Codec {
     pub fn implementation(self) -> &'static str {
         match self {
             Codec::None => "none",
-            Codec::Gzip(_) => "flate2-zlib-rs-chunk64k+seg1-1MiB",
-            Codec::Xz(_) => "liblzma-static-st+seg1-1MiB",
+            Codec::Gzip(_) => "flate2-zlib-rs-chunk64k",
+            Codec::Xz(_) => "liblzma-static-st",
             Codec::XzMt(_) => "liblzma-static-mt-block3xdict",
-            Codec::Zstd(_) => "libzstd-st+seg1-1MiB",
+            Codec::Zstd(_) => "libzstd-st",
         }
     }
 }
@@ -266,13 +264,20 @@ impl<W: Write> Encoder<W> {
             },
         })
     }
-    /// A segmented stream (for codecs that join units; others get [`Encoder::new`]'s single
-    /// stream) with files of [`SEGMENT_MIN_SIZE`] bytes or more as their own units.
-    pub fn segmented(codec: Codec, w: W, cache: Option<Arc<SegmentCache>>) -> io::Result<Self> {
-        Self::with_segment_size(codec, w, SEGMENT_MIN_SIZE, cache)
+    /// A stream segmented by `policy` (for codecs that join units; others, and the policy
+    /// `off`, get [`Encoder::new`]'s single stream).
+    pub fn segmented(
+        codec: Codec,
+        w: W,
+        policy: SegmentPolicy,
+        cache: Option<Arc<SegmentCache>>,
+    ) -> io::Result<Self> {
+        match policy.min_size {
+            Some(min) => Self::with_segment_size(codec, w, min, cache),
+            None => Self::new(codec, w),
+        }
     }
-    /// [`Encoder::segmented`] with another threshold (for measuring the trade-off; the writers
-    /// use the fixed one, since it changes the bytes).
+    /// A segmented stream with files of `min_size` bytes or more as their own units.
     pub fn with_segment_size(
         codec: Codec,
         w: W,

@@ -14,6 +14,7 @@ use crate::arch::Arch;
 use crate::compress::Codec;
 use crate::determinism::{DIR_MODE, FILE_MODE};
 use crate::lifecycle::ServiceIntent;
+use crate::segment::SegmentPolicy;
 use crate::version::PackageVersion;
 
 /// Who owns an entry. Names are what deb and rpm record; the numbers are what tar and OCI layers
@@ -191,6 +192,8 @@ pub struct PackageMeta {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DebOptions {
     pub compression: Codec,
+    /// Which payload files `data.tar` compresses alone (and reuses from the segment cache).
+    pub segments: SegmentPolicy,
     pub depends: Vec<String>,
     pub pre_depends: Vec<String>,
     pub recommends: Vec<String>,
@@ -209,6 +212,8 @@ pub struct DebOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RpmOptions {
     pub compression: Codec,
+    /// Which payload files the cpio payload compresses alone.
+    pub segments: SegmentPolicy,
     pub requires: Vec<String>,
     pub recommends: Vec<String>,
     pub group: Option<String>,
@@ -227,6 +232,8 @@ pub struct RpmOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TarOptions {
     pub compression: Codec,
+    /// Which payload files the tarball compresses alone.
+    pub segments: SegmentPolicy,
 }
 
 /// A base image given as a local OCI layout or archive, pinned by its index or manifest digest.
@@ -240,6 +247,8 @@ pub struct OciBase {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OciOptions {
     pub layer_compression: Codec,
+    /// Which payload files each layer compresses alone.
+    pub layer_segments: SegmentPolicy,
     /// `None` means `scratch`.
     pub base: Option<OciBase>,
     pub entrypoint: Vec<String>,

@@ -212,6 +212,7 @@ pub fn lucia_like_plan(arch: Arch) -> Plan {
             },
             tar: TarOptions {
                 compression: Codec::Gzip(9),
+                ..Default::default()
             },
             oci: OciOptions {
                 layer_compression: Codec::Gzip(6),

@@ -2,8 +2,8 @@
 //! every large file's content is a unit of its own that a [`SegmentCache`] can hand back on the
 //! next build instead of compressing it again.
 //!
-//! The stream's shape is a pure function of its input: a file of at least [`SEGMENT_MIN_SIZE`]
-//! bytes is compressed alone (a *segment*); everything between two segments (archive headers,
+//! The stream's shape is a pure function of its input: a file of at least the threshold of its
+//! [`SegmentPolicy`] (a manifest value) is compressed alone (a *segment*); everything between two segments (archive headers,
 //! padding, small files) is one *fresh* unit, compressed on every build. Whether a segment came
 //! from the cache or was compressed now never changes the bytes, because the unit is compressed
 //! alone either way: a cold build, a warm build and a build without a cache are identical
@@ -32,15 +32,79 @@ use crate::compress::{self, xz_dict_size, Codec, CODEC_CHUNK};
 use crate::digest::HashingWriter;
 use crate::xz_container as xz;
 
-/// Files of at least this many bytes are compressed alone and cached. Smaller files stay in the
-/// fresh units around them, where they share the codec's context with their neighbours. The
-/// figure is measured (docs/performance.md, "Segments"): at 1 MiB the spliced streams of the
-/// benchmark payload stay within 0.5 % of a single stream for every codec.
-pub const SEGMENT_MIN_SIZE: u64 = 1 << 20;
+/// Which files a stream compresses alone: those of at least `min_size` bytes, or none (one
+/// stream, as before segments existed). A manifest value (`segments = "4M"` or `"off"` in each
+/// format's section), because it changes the bytes; the cache never does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SegmentPolicy {
+    pub min_size: Option<u64>,
+}
 
-/// Part of every segment's cache key and of [`Codec::implementation`]: bump it when the unit
-/// layout or the threshold changes.
-pub const SEGMENT_SCHEME: &str = "seg1-1MiB";
+/// The default threshold, measured (docs/performance.md, "Segments"): files this large are
+/// mostly incompressible or self-similar (models, native libraries), so compressing them alone
+/// costs little, while smaller files keep the context they share with their neighbours.
+pub const DEFAULT_SEGMENT_MIN_SIZE: u64 = 4 << 20;
+
+/// The smallest threshold accepted: below it the per-unit overhead and the lost context dominate.
+pub const SMALLEST_SEGMENT_MIN_SIZE: u64 = 64 << 10;
+
+impl SegmentPolicy {
+    pub const OFF: SegmentPolicy = SegmentPolicy { min_size: None };
+    pub fn at(min_size: u64) -> SegmentPolicy {
+        SegmentPolicy {
+            min_size: Some(min_size),
+        }
+    }
+}
+
+impl Default for SegmentPolicy {
+    fn default() -> Self {
+        SegmentPolicy::at(DEFAULT_SEGMENT_MIN_SIZE)
+    }
+}
+
+impl std::fmt::Display for SegmentPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.min_size {
+            None => f.write_str("off"),
+            Some(n) if n % (1 << 20) == 0 => write!(f, "{}M", n >> 20),
+            Some(n) if n % (1 << 10) == 0 => write!(f, "{}K", n >> 10),
+            Some(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl std::str::FromStr for SegmentPolicy {
+    type Err = String;
+    /// `off`, or a size: bytes, or with a `K`/`M`/`G` suffix (binary), at least 64K.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t == "off" {
+            return Ok(SegmentPolicy::OFF);
+        }
+        let (digits, unit) = match t.char_indices().last() {
+            Some((i, 'K' | 'k')) => (&t[..i], 1u64 << 10),
+            Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+            Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+            _ => (t, 1),
+        };
+        let n = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit))
+            .ok_or_else(|| format!("`{s}` is neither `off` nor a size like \"4M\" or \"512K\""))?;
+        if n < SMALLEST_SEGMENT_MIN_SIZE {
+            return Err(format!(
+                "`{s}` is below the smallest segment threshold, 64K (smaller files lose more to their own headers and lost context than a rebuild saves)"
+            ));
+        }
+        Ok(SegmentPolicy::at(n))
+    }
+}
+
+/// Part of every segment's cache key: bump it when the unit layout changes (the threshold is
+/// not part of it: a file's unit is the same whatever threshold selected it).
+pub const SEGMENT_SCHEME: &str = "seg1";
 
 /// What a segment holds: a file's content, by its sha256 and size (the plan's figures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -710,6 +774,43 @@ mod tests {
     }
 
     const CODECS: [Codec; 3] = [Codec::Gzip(6), Codec::Xz(1), Codec::Zstd(3)];
+
+    #[test]
+    fn policies_parse_print_and_refuse() {
+        let p = |s: &str| s.parse::<SegmentPolicy>();
+        assert_eq!(p("off").unwrap(), SegmentPolicy::OFF);
+        assert_eq!(p("4M").unwrap(), SegmentPolicy::at(4 << 20));
+        assert_eq!(p("512k").unwrap(), SegmentPolicy::at(512 << 10));
+        assert_eq!(p("1G").unwrap(), SegmentPolicy::at(1 << 30));
+        assert_eq!(p("65536").unwrap(), SegmentPolicy::at(65536));
+        for shown in ["off", "4M", "512K", "65537"] {
+            assert_eq!(p(shown).unwrap().to_string(), shown);
+        }
+        assert!(p("12K").unwrap_err().contains("64K"));
+        for bad in ["", "lots", "4T", "-1M", "99999999999999999999G"] {
+            assert!(p(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            SegmentPolicy::default(),
+            SegmentPolicy::at(DEFAULT_SEGMENT_MIN_SIZE)
+        );
+    }
+
+    #[test]
+    fn off_writes_the_single_stream() {
+        for codec in CODECS {
+            let f = content(9, 300_000);
+            let mut seg = Encoder::segmented(codec, Vec::new(), SegmentPolicy::OFF, None).unwrap();
+            seg.write_all(b"head").unwrap();
+            seg.begin_file(&id(&f)).unwrap();
+            seg.write_all(&f).unwrap();
+            seg.end_file().unwrap();
+            let mut one = Encoder::new(codec, Vec::new()).unwrap();
+            one.write_all(b"head").unwrap();
+            one.write_all(&f).unwrap();
+            assert_eq!(seg.finish().unwrap(), one.finish().unwrap(), "{codec}");
+        }
+    }
 
     #[test]
     fn spliced_streams_decode_to_the_archive() {
