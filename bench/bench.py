@@ -42,8 +42,14 @@ STEP_GROUPS = {
     # The shared cache (build --cache, docs/cache.md): runner A builds cold into an empty
     # loopback registry, runner B (empty store) builds the same set from it.
     "cache": ["lucia-cache-cold", "lucia-cache-pull"],
+    # Segments (compress once, docs/manifest.md "Segments"), with --segments as every format's
+    # threshold: a cold build into an empty store, then a version bump that also changes the
+    # payload file closest to 5 MiB (in both arches), built with that store; and a payload whose
+    # models are the same in both arches, built cold with segments off and with them on.
+    "seg": ["lucia-seg-cold", "lucia-seg-edit", "lucia-seg-shared-off", "lucia-seg-shared"],
 }
 CACHE_STEPS = ("lucia-cache-cold", "lucia-cache-pull")
+SEG_STEPS = ("lucia-seg-cold", "lucia-seg-edit")
 
 
 def start_registry(work: Path) -> tuple[subprocess.Popen, str]:
@@ -139,9 +145,10 @@ def codec_of(s: str) -> tuple[str, int]:
     return name, int(lvl) if lvl else default
 
 
-def write_manifest(repo: Path, work: Path, payloads: dict[str, Path], codecs: dict[str, str]) -> tuple[Path, dict]:
+def write_manifest(repo: Path, work: Path, payloads: dict[str, Path], codecs: dict[str, str],
+                   segments: str | None = None, name: str = "lucia-bench.toml") -> tuple[Path, dict]:
     """The example manifest with absolute paths and the benchmark payloads (and, for probes,
-    other codecs)."""
+    other codecs; with `segments`, that threshold in every format)."""
     src = repo / "packaging" / "lucia.toml"
     text = src.read_text()
     base = src.parent
@@ -152,6 +159,8 @@ def write_manifest(repo: Path, work: Path, payloads: dict[str, Path], codecs: di
             section = line.strip("[] ")
         if section in codecs and line.startswith("compression ="):
             line = f'compression = "{codecs[section]}"'
+        if segments and line.startswith("compression ="):
+            line += f'\nsegments = "{segments}"'
         for arch, p in payloads.items():
             if line.strip().startswith("path = ") and f"demo-payload/{arch}" in line:
                 line = f'path = "{p}"'
@@ -161,10 +170,52 @@ def write_manifest(repo: Path, work: Path, payloads: dict[str, Path], codecs: di
             rel, _, tail = rest.partition('"')
             line = f'{head}"{(base / ".." / rel).resolve()}"{tail}'
         lines.append(line)
-    out = work / "lucia-bench.toml"
+    out = work / name
     out.write_text("\n".join(lines) + "\n")
     m = tomllib.loads(out.read_text())
     return out, m
+
+
+def seg_inputs(work: Path, size: str, payloads: dict[str, Path], write, threshold: str) -> dict:
+    """Manifests (and extra arguments) of the seg steps: the payload with the file closest to
+    5 MiB rewritten (same length, other bytes: its halves swapped) in both arches, and a copy
+    whose arm64 models are the amd64 ones (the models are ~30 % of the bytes). Hard-linked
+    copies of the benchmark payload, so they cost no payload generation."""
+    def copy(kind: str) -> dict[str, Path]:
+        out = {}
+        for arch in ARCHES:
+            d = work / f"payload-{size}-{kind}" / arch
+            if d.exists():
+                shutil.rmtree(d)
+            d.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-al", str(payloads[arch]), str(d)], check=True)
+            out[arch] = d
+        return out
+
+    edited = copy("edited")
+    changed = []
+    for arch, d in edited.items():
+        files = [p for p in d.rglob("*") if p.is_file() and not p.is_symlink() and p.name != ".bench-payload.json"]
+        t = min(files, key=lambda p: abs(p.stat().st_size - (5 << 20)))
+        data = t.read_bytes()
+        t.unlink()  # break the hard link before writing
+        t.write_bytes(data[len(data) // 2:] + data[: len(data) // 2])
+        changed.append(f"{arch}/{t.relative_to(d)} ({len(data)} bytes)")
+    shared = copy("shared")
+    models = shared["amd64"] / "models"
+    for p in models.rglob("*"):
+        if p.is_file():
+            q = shared["arm64"] / p.relative_to(shared["amd64"])
+            q.unlink()
+            os.link(p, q)
+    bump = ["--set", "package.version=1.0.1"]
+    return {
+        "lucia-seg-cold": (write(payloads, threshold, "seg.toml"), []),
+        "lucia-seg-edit": (write(edited, threshold, "seg-edited.toml"), bump),
+        "lucia-seg-shared-off": (write(shared, "off", "seg-shared-off.toml"), []),
+        "lucia-seg-shared": (write(shared, threshold, "seg-shared.toml"), []),
+        "changed": changed,
+    }
 
 
 def peer_inputs(repo: Path, work: Path, m: dict, payloads: dict[str, Path]) -> dict:
@@ -271,6 +322,17 @@ def run_step(name: str, ctx: dict) -> dict:
         env["LUCIA_PKG_STORE"] = str(fresh(work / f"store-{name}"))
         r = measure([str(ctx["lucia"]), "build", "--manifest", str(ctx["manifest"]), "--out", str(out), "--cache", ref],
                     env=env, log=log)
+    elif name.startswith("lucia-seg-"):
+        seg = ctx["seg"]
+        if name in SEG_STEPS:
+            store = work / "store-seg"
+            if name == "lucia-seg-cold":
+                fresh(store)
+        else:
+            store = fresh(work / f"store-{name}")
+        env["LUCIA_PKG_STORE"] = str(store)
+        manifest, extra = seg[name]
+        r = measure([str(ctx["lucia"]), "build", "--manifest", str(manifest), "--out", str(out)] + extra, env=env, log=log)
     elif name == "nfpm-deb" or name == "nfpm-rpm":
         fmt = name.split("-")[1]
         r = combine([measure([str(ctx["nfpm"]), "pkg", "-f", str(pi["arch"][a]["nfpm"]), "-p", fmt, "-t", str(out)], env=env, log=log) for a in ARCHES])
@@ -399,6 +461,24 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+def seg_ratios(rounds: list[dict], ratios: dict, targets: dict) -> None:
+    """The seg group's figures: the rebuild against the cold build, the shared payload with
+    segments against it without, and the size of each artifact with against without."""
+    cold, edit = med(rounds, "lucia-seg-cold", "wall"), med(rounds, "lucia-seg-edit", "wall")
+    if cold and edit is not None:
+        k = "segments: version bump + one ~5 MiB file changed/cold build wall"
+        ratios[k], targets[k] = edit / cold, "<= 0.10"
+    off, on = med(rounds, "lucia-seg-shared-off", "wall"), med(rounds, "lucia-seg-shared", "wall")
+    if off and on is not None:
+        k = "segments: models shared by both arches, on/off wall"
+        ratios[k], targets[k] = on / off, "<= 0.8"
+        a, b = rounds[-1]["lucia-seg-shared"]["outputs"], rounds[-1]["lucia-seg-shared-off"]["outputs"]
+        for name in sorted(a):
+            if name in b and b[name] and not name.endswith(".json") and name != "SHA256SUMS":
+                k = f"segments: size on/off {name}"
+                ratios[k], targets[k] = a[name] / b[name], "<= 1.01"
+
+
 def summarize(rounds: list[dict]) -> tuple[dict, dict, dict]:
     """Set figures (medians of per-round sums) and the ratios the issue sets targets for."""
     sets = {
@@ -435,6 +515,8 @@ def summarize(rounds: list[dict]) -> tuple[dict, dict, dict]:
             ratios["runner B (pulls everything)/plain cold build wall"] = pull / L["wall"]
             targets["runner B (pulls everything)/plain cold build wall"] = "<= 0.1"
         ratios["lucia peak RSS MB"] = L["rss_mb"]
+    seg_ratios(rounds, ratios, targets)
+    if L:
         targets["lucia peak RSS MB"] = "<= 300, flat in payload size"
     return sets, ratios, targets
 
@@ -468,6 +550,7 @@ def main() -> None:
     ap.add_argument("--repo", type=Path)
     ap.add_argument("--codecs", default="", help="override the example's codecs, e.g. deb=zstd:3,rpm=zstd:3,tar=gzip:1,oci=gzip "
                     "(for memory-scaling probes; the comparison targets use the example's codecs)")
+    ap.add_argument("--segments", default="4M", help="the seg group's threshold in every format (docs/manifest.md, \"Segments\")")
     ap.add_argument("--report", type=Path, help="only re-print the summary of an earlier --json file (also a partial one)")
     ap.add_argument("--rss-scaling", nargs=2, type=Path, metavar=("SMALL_JSON", "LARGE_JSON"),
                     help="only compare the median peak RSS of every step present in two earlier --json "
@@ -503,6 +586,8 @@ def main() -> None:
         raise SystemExit("bench: lucia-noop needs lucia in the same run")
     if "lucia-cache-pull" in steps and "lucia-cache-cold" not in steps:
         raise SystemExit("bench: lucia-cache-pull needs lucia-cache-cold in the same run")
+    if "lucia-seg-edit" in steps and "lucia-seg-cold" not in steps:
+        raise SystemExit("bench: lucia-seg-edit needs lucia-seg-cold in the same run")
 
     work = a.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -518,6 +603,11 @@ def main() -> None:
     peer = peer_inputs(a.repo, work, m, payloads)
     cores = os.cpu_count() or 1
     ctx = {"work": work, "peer": peer, "lucia": a.lucia.resolve(), "nfpm": a.nfpm, "manifest": manifest, "cores": cores}
+    if any(s.startswith("lucia-seg-") for s in steps):
+        def write(pl, seg, name):
+            return write_manifest(a.repo, work, pl, overrides, seg, name)[0]
+        ctx["seg"] = seg_inputs(work, a.size, payloads, write, a.segments)
+        print(f"seg: edited {', '.join(ctx['seg']['changed'])}; threshold {a.segments}", flush=True)
     registry = None
     if any(s in steps for s in CACHE_STEPS):
         registry, ctx["registry"] = start_registry(work)
@@ -535,7 +625,9 @@ def main() -> None:
         units.append([s for s in ("lucia", "lucia-noop") if s in steps])
     if "lucia-cache-cold" in steps:
         units.append([s for s in CACHE_STEPS if s in steps])
-    units += [[s] for s in steps if s not in ("lucia", "lucia-noop") + CACHE_STEPS]
+    if "lucia-seg-cold" in steps:
+        units.append([s for s in SEG_STEPS if s in steps])
+    units += [[s] for s in steps if s not in ("lucia", "lucia-noop") + CACHE_STEPS + SEG_STEPS]
     rounds, loads = [], []
     for i in range(a.rounds):
         order = units[i % len(units):] + units[: i % len(units)]

@@ -655,12 +655,13 @@ fn gc_command(json: bool) -> Result<(), AppError> {
             serde_json::json!({
                 "removed": r.removed, "kept": r.kept, "freed_bytes": r.freed_bytes,
                 "dead_roots": r.dead_roots, "live_roots": r.live_roots, "temp_dirs_removed": r.temp_dirs_removed,
+                "segments_removed": r.segments_removed,
             })
         );
     } else {
         println!(
-            "gc: removed {} entries ({}), kept {}, {} live out dir(s), {} dead root(s) dropped, {} stale temp dir(s) removed",
-            r.removed.len(), human_size(r.freed_bytes), r.kept.len(), r.live_roots, r.dead_roots.len(), r.temp_dirs_removed
+            "gc: removed {} entries and {} segments ({}), kept {}, {} live out dir(s), {} dead root(s) dropped, {} stale temp dir(s) removed",
+            r.removed.len(), r.segments_removed, human_size(r.freed_bytes), r.kept.len(), r.live_roots, r.dead_roots.len(), r.temp_dirs_removed
         );
     }
     Ok(())

@@ -10,7 +10,7 @@
 //! * the bytes never depend on the cache: the warm rebuild equals a `--no-cache` build of the
 //!   same inputs;
 //! * cached segments that do not decompress to the file they are named for (swapped, flipped
-//!   byte) are refused and rebuilt, and the output is still the same;
+//!   byte) are refused and rebuilt, and the output is still the same; `gc` empties the cache;
 //! * every spliced stream passes the real tools: `xz -t` and `xz --list` (many blocks) on the
 //!   deb's data.tar.xz, `dpkg-deb` extraction, `rpm -K` and `rpm2cpio` on the rpm, `gzip -t`
 //!   and GNU tar on the tarball and on every OCI layer.
@@ -313,4 +313,15 @@ fn segments_that_do_not_decompress_to_their_file_are_refused_and_rebuilt() {
         "{}",
         again["segments"]
     );
+
+    // `gc` drops the whole segment cache (it is rebuilt on demand).
+    let o = Command::new(bin())
+        .args(["--json", "gc"])
+        .env("LUCIA_PKG_STORE", &store)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let gc: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(gc["segments_removed"].as_u64().unwrap_or(0) >= 24, "{gc}");
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
 }

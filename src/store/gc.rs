@@ -44,6 +44,9 @@ pub struct GcReport {
     pub live_roots: usize,
     /// Temp dirs of interrupted builds removed.
     pub temp_dirs_removed: usize,
+    /// Segment cache files removed (all of them: see [`Store::gc`]); their bytes are in
+    /// `freed_bytes`.
+    pub segments_removed: usize,
 }
 
 fn root_id(out_dir: &Path) -> String {
@@ -133,8 +136,10 @@ impl Store {
         ))
     }
 
-    /// Deletes every entry no live root refers to, dead roots, and temp dirs of interrupted
-    /// builds. Waits until no other process has the store open. With `dry_run` nothing is
+    /// Deletes every entry no live root refers to, dead roots, temp dirs of interrupted builds,
+    /// and the whole segment cache (`.segments/`: nothing records which entries a segment
+    /// served, and every segment is rebuilt on demand by the next build that needs it). Waits
+    /// until no other process has the store open. With `dry_run` nothing is
     /// deleted and the report says what would be.
     pub fn gc(&self, dry_run: bool) -> Result<GcReport> {
         let gc_path = self.root().join(".locks/gc.lock");
@@ -203,6 +208,25 @@ impl Store {
                 }
             }
             report.removed.push(id);
+        }
+        let segments = self.root().join(".segments");
+        if let Ok(dir) = fs::read_dir(&segments) {
+            for e in dir.flatten() {
+                let p = e.path();
+                let Ok(meta) = fs::symlink_metadata(&p) else {
+                    continue;
+                };
+                if !meta.is_file() {
+                    continue;
+                }
+                report.freed_bytes += meta.len();
+                report.segments_removed += 1;
+                if !dry_run {
+                    fs::remove_file(&p)
+                        .or_else(super::ignore_missing)
+                        .map_err(io_at(&p))?;
+                }
+            }
         }
         if !dry_run {
             report.temp_dirs_removed = self.clean_stale_temps(true)?;
