@@ -11,6 +11,9 @@
 //!   same inputs;
 //! * cached segments that do not decompress to the file they are named for (swapped, flipped
 //!   byte) are refused and rebuilt, and the output is still the same; `gc` empties the cache;
+//! * through the shared cache (`--cache`, a loopback docker-registry): a runner with an empty
+//!   store building a new release (other source date: no entry can be reused) pulls every
+//!   segment the first runner published, compresses none, and writes what `--no-cache` writes;
 //! * every spliced stream passes the real tools: `xz -t` and `xz --list` (many blocks) on the
 //!   deb's data.tar.xz, `dpkg-deb` extraction, `rpm -K` and `rpm2cpio` on the rpm, `gzip -t`
 //!   and GNU tar on the tarball and on every OCI layer.
@@ -324,4 +327,101 @@ fn segments_that_do_not_decompress_to_their_file_are_refused_and_rebuilt() {
     let gc: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(gc["segments_removed"].as_u64().unwrap_or(0) >= 24, "{gc}");
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+}
+
+#[test]
+fn a_runner_with_an_empty_store_pulls_the_segments_of_the_last_release() {
+    if !have("docker-registry") {
+        assert!(!e2e_required(), "docker-registry is not installed");
+        eprintln!("skipping: docker-registry is not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let t = t.path();
+    let (_registry, addr) = start_registry(t);
+    let reference = format!("{addr}/ci/cache");
+    let m = manifest(t, &payload(t, false));
+
+    let a = report(&build(
+        &m,
+        &t.join("store-a"),
+        &t.join("out-a"),
+        "1700000000",
+        &["--cache", &reference],
+    ));
+    assert_eq!(seg(&a, "pulled"), 0);
+    let published = a["cache"]["published"].as_u64().unwrap_or(0);
+    assert!(
+        published >= 24,
+        "entries and segments published: {}",
+        a["cache"]
+    );
+
+    // The next release on a fresh runner: new source date, so every entry misses.
+    let b = report(&build(
+        &m,
+        &t.join("store-b"),
+        &t.join("out-b"),
+        "1700000100",
+        &["--cache", &reference],
+    ));
+    assert_eq!(
+        (seg(&b, "compressed"), seg(&b, "refused")),
+        (0, 0),
+        "every large file was compressed by runner A: {}",
+        b["segments"]
+    );
+    assert!(seg(&b, "pulled") >= 24, "{}", b["segments"]);
+    assert_eq!(seg(&b, "reused"), SEGMENT_USES, "{}", b["segments"]);
+    let o = build(
+        &m,
+        &t.join("store-c"),
+        &t.join("out-c"),
+        "1700000100",
+        &["--no-cache"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sums(&t.join("out-b")), sums(&t.join("out-c")));
+
+    // One segment's blob altered inside the registry's storage: refused while it streams in
+    // (digest), compressed locally instead; the bytes are the same.
+    let seg_file = fs::read_dir(t.join("store-a/.segments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .min()
+        .unwrap();
+    let digest = hex::encode(sha2::Sha256::digest(fs::read(&seg_file).unwrap()));
+    let blob = t
+        .join("registry-data/docker/registry/v2/blobs/sha256")
+        .join(&digest[..2])
+        .join(&digest)
+        .join("data");
+    let mut bytes = fs::read(&blob).expect("the segment's blob in the registry storage");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    fs::write(&blob, &bytes).unwrap();
+    let d = report(&build(
+        &m,
+        &t.join("store-d"),
+        &t.join("out-d"),
+        "1700000200",
+        &["--cache", &reference],
+    ));
+    let compressed = seg(&d, "compressed");
+    assert!((1..=2).contains(&compressed), "{}", d["segments"]);
+    assert!(
+        d["cache"]["rejected"].as_u64().unwrap_or(0) >= 1,
+        "{}",
+        d["cache"]
+    );
+    let o = build(
+        &m,
+        &t.join("store-e"),
+        &t.join("out-e"),
+        "1700000200",
+        &["--no-cache"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sums(&t.join("out-d")), sums(&t.join("out-e")));
 }

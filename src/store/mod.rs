@@ -28,6 +28,7 @@ mod key;
 mod link;
 mod lock;
 mod remote;
+mod segment_remote;
 
 // The out dir's temp naming, shared with src/output.rs.
 pub use fsutil::{create_new_file, out_temp_name, OUT_TMP_MARK};
@@ -213,7 +214,7 @@ pub struct Store {
     root: PathBuf,
     gc_lock: Lock,
     /// A shared cache behind this one ([`Store::attach_remote`]).
-    remote: Option<remote::Attached>,
+    remote: Option<Arc<remote::Attached>>,
     /// Compressed segments of large payload files (`<root>/.segments`, `pkg_core::segment`).
     segments: Arc<SegmentCache>,
 }
@@ -263,8 +264,17 @@ impl Store {
     /// building them (using one only when its NAR hash matches the remote's record) and
     /// publishes what it builds (or finds locally and the remote lacks). A failing remote is
     /// switched off with a warning ([`Store::remote_warnings`]); the build goes on locally.
+    ///
+    /// The segment cache gets the same remote: missing segments are pulled from it and new
+    /// ones published to it (`store/segment_remote.rs`).
     pub fn attach_remote(&mut self, remote: Box<dyn Remote>) {
-        self.remote = Some(remote::Attached::new(remote));
+        let attached = Arc::new(remote::Attached::new(remote));
+        self.segments
+            .attach_remote(Box::new(segment_remote::SegmentsOverRemote {
+                remote: Arc::clone(&attached),
+                staging: self.segments.dir().to_path_buf(),
+            }));
+        self.remote = Some(attached);
     }
 
     /// What the remote did so far, when one is attached.

@@ -24,10 +24,13 @@ struct File {
 
 fn walk(root: &Path, dir: &Path, out: &mut Vec<File>) -> io::Result<()> {
     for e in std::fs::read_dir(dir)? {
-        let p = e?.path();
-        if p.is_dir() {
+        let e = e?;
+        let (p, kind) = (e.path(), e.file_type()?);
+        // Symlinks are left out, as a plan keeps them as links (following one would pack its
+        // target twice).
+        if kind.is_dir() {
             walk(root, &p, out)?;
-        } else if p.is_file() {
+        } else if kind.is_file() {
             let (sha256, size) = pkg_core::digest::sha256_file(&p)?;
             let name = p
                 .strip_prefix(root)
@@ -54,10 +57,15 @@ fn parse_size(s: &str) -> Option<u64> {
     n.parse::<u64>().ok().map(|n| n * mult)
 }
 
-struct Count(u64);
+/// Counts the bytes, and keeps them in `SWEEP_KEEP`'s file when that is set (to inspect a
+/// stream with `xz --list -vv` and the like).
+struct Count(u64, Option<std::fs::File>);
 impl Write for Count {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         self.0 += b.len() as u64;
+        if let Some(f) = &mut self.1 {
+            f.write_all(b)?;
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -82,6 +90,12 @@ fn stream(files: &[File], enc: Encoder<Count>) -> io::Result<u64> {
             .map_err(io::Error::from)?;
     }
     Ok(t.finish()?.finish()?.0)
+}
+
+fn keep() -> io::Result<Option<std::fs::File>> {
+    std::env::var_os("SWEEP_KEEP")
+        .map(std::fs::File::create)
+        .transpose()
 }
 
 fn main() -> io::Result<()> {
@@ -109,7 +123,7 @@ fn main() -> io::Result<()> {
     println!("{} files, {total} bytes", files.len());
     for codec in codecs {
         let t0 = Instant::now();
-        let single = stream(&files, Encoder::new(codec, Count(0))?)?;
+        let single = stream(&files, Encoder::new(codec, Count(0, None))?)?;
         let single_s = t0.elapsed().as_secs_f64();
         println!("{codec:>8} single stream: {single} bytes, {single_s:.1} s");
         for &t in &thresholds {
@@ -117,7 +131,7 @@ fn main() -> io::Result<()> {
             let t0 = Instant::now();
             let seg = stream(
                 &files,
-                Encoder::with_segment_size(codec, Count(0), t, None)?,
+                Encoder::with_segment_size(codec, Count(0, keep()?), t, None)?,
             )?;
             let s = t0.elapsed().as_secs_f64();
             println!(

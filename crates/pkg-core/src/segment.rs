@@ -169,8 +169,10 @@ pub fn segmentable(codec: Codec) -> bool {
 /// Counters of one build's segment work.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct SegmentStats {
-    /// Segments served from the cache (not compressed).
+    /// Segments served from the cache (not compressed), local or pulled.
     pub reused: u64,
+    /// Of those, segments pulled from the shared cache (`build --cache`).
+    pub pulled: u64,
     /// Segments compressed in this build.
     pub compressed: u64,
     /// Uncompressed bytes the reused segments stand for.
@@ -180,10 +182,25 @@ pub struct SegmentStats {
     pub refused: u64,
 }
 
+/// A second place segments come from and go to: the store's shared cache (`build --cache`), so
+/// that CI runners without a local store still compress each large file once. Implemented by
+/// the store; a pulled file is trusted for nothing (it is decompressed and checked like a
+/// local one).
+pub trait SegmentRemote: Send + Sync {
+    /// Writes the cache file of `key` into `into`; false when the remote lacks it or failed.
+    fn fetch(&self, key: &str, into: &mut File) -> bool;
+    /// A fetched file was refused: it does not decompress to the file it is named for.
+    fn refused(&self, key: &str, why: &str);
+    /// Publishes the cache file of `key` at `path`, unless the remote holds it.
+    fn publish(&self, key: &str, path: &Path);
+}
+
 /// Compressed segments on disk, one file per (content, codec, level, scheme):
 /// `<dir>/<key>.seg` = `LPSEG001`, uncompressed size and index size (u64 LE each), the unit.
 pub struct SegmentCache {
     dir: PathBuf,
+    remote: std::sync::OnceLock<Box<dyn SegmentRemote>>,
+    pulled: AtomicU64,
     reused: AtomicU64,
     compressed: AtomicU64,
     reused_bytes: AtomicU64,
@@ -206,6 +223,8 @@ impl SegmentCache {
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?;
         Ok(SegmentCache {
             dir: dir.to_path_buf(),
+            remote: std::sync::OnceLock::new(),
+            pulled: AtomicU64::new(0),
             reused: AtomicU64::new(0),
             compressed: AtomicU64::new(0),
             reused_bytes: AtomicU64::new(0),
@@ -217,8 +236,15 @@ impl SegmentCache {
         &self.dir
     }
 
+    /// Puts a shared cache behind this one: missing segments are looked up there, and every
+    /// segment compressed here is published there. (Once per cache; a second call is ignored.)
+    pub fn attach_remote(&self, remote: Box<dyn SegmentRemote>) {
+        let _ = self.remote.set(remote);
+    }
+
     pub fn stats(&self) -> SegmentStats {
         SegmentStats {
+            pulled: self.pulled.load(Ordering::Relaxed),
             reused: self.reused.load(Ordering::Relaxed),
             compressed: self.compressed.load(Ordering::Relaxed),
             reused_bytes: self.reused_bytes.load(Ordering::Relaxed),
@@ -242,18 +268,53 @@ impl SegmentCache {
         self.dir.join(format!("{key}.seg"))
     }
 
-    /// The cached unit of `id`, if present and it decompresses to exactly `id`. A file that
-    /// fails is removed and counted in [`SegmentStats::refused`].
+    /// The cached unit of `id`, if present (locally, else in the shared cache) and it
+    /// decompresses to exactly `id`. A local file that fails is removed and counted in
+    /// [`SegmentStats::refused`], as is a pulled one (which is not kept).
     fn load(&self, codec: Codec, id: &ContentId) -> Option<Cached> {
-        let path = self.path(&Self::key(codec, id));
-        let file = File::open(&path).ok()?;
-        match verify(file, codec, id) {
-            Ok(c) => Some(c),
-            Err(_) => {
+        let key = Self::key(codec, id);
+        let path = self.path(&key);
+        if let Ok(file) = File::open(&path) {
+            match verify(file, codec, id) {
+                Ok(c) => return Some(c),
+                Err(_) => {
+                    self.refused.fetch_add(1, Ordering::Relaxed);
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        self.pull(&key, &path, codec, id)
+    }
+
+    fn pull(&self, key: &str, path: &Path, codec: Codec, id: &ContentId) -> Option<Cached> {
+        let remote = self.remote.get()?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".pull-")
+            .tempfile_in(&self.dir)
+            .ok()?;
+        if !remote.fetch(key, tmp.as_file_mut()) {
+            return None;
+        }
+        let checked = tmp.reopen().and_then(|f| verify(f, codec, id));
+        match checked {
+            Ok(c) => {
+                // Kept for the next build; the open handle stays valid across the rename.
+                let _ = tmp.persist(path);
+                self.pulled.fetch_add(1, Ordering::Relaxed);
+                Some(c)
+            }
+            Err(e) => {
                 self.refused.fetch_add(1, Ordering::Relaxed);
-                let _ = fs::remove_file(&path);
+                remote.refused(key, &e.to_string());
                 None
             }
+        }
+    }
+
+    /// Offers a segment compressed here to the shared cache.
+    fn published(&self, key: &str, path: &Path) {
+        if let Some(remote) = self.remote.get() {
+            remote.publish(key, path);
         }
     }
 
@@ -675,6 +736,9 @@ impl<W: Write> Units<W> {
                 file.persist(&path).map_err(|e| e.error)?;
                 if let Some(cache) = &self.cache {
                     cache.compressed.fetch_add(1, Ordering::Relaxed);
+                    if let Some(key) = path.file_stem().and_then(|k| k.to_str()) {
+                        cache.published(key, &path);
+                    }
                 }
                 record
             }
