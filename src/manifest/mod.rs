@@ -481,7 +481,7 @@ impl Validator<'_> {
                 self.err(
                     Some(s.span()),
                     e,
-                    "e.g. segments = \"4M\" (files of 4 MiB or more are compressed alone and reused by later builds) or \"off\" (one stream)",
+                    "e.g. segments = \"1M\" (files of 1 MiB or more are compressed alone and reused by later builds) or \"off\" (one stream)",
                 )
             }),
         }
