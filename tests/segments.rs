@@ -132,6 +132,24 @@ fn sums(out: &Path) -> String {
     fs::read_to_string(out.join("SHA256SUMS")).expect("SHA256SUMS")
 }
 
+/// The segment cache files of the large files this payload shares by content (shared.onnx,
+/// exact.bin, libown-*.so as first built), told from the cached stretches between segments by
+/// the uncompressed size in their prefix.
+fn file_segments(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+        .filter(|p| {
+            let head = fs::read(p).unwrap();
+            let size = u64::from_le_bytes(head[8..16].try_into().unwrap());
+            [3 << 20, 1 << 20, 1_500_000].contains(&size)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Large files per arch (AgentHost, shared.onnx, exact.bin, libown) × 2 arches × 4 codecs.
 const SEGMENT_USES: u64 = 4 * 2 * 4;
 
@@ -248,6 +266,13 @@ fn a_rebuild_compresses_only_the_changed_file_and_writes_what_a_cold_build_write
         warm["segments"]
     );
     assert_eq!(seg(&warm, "refused"), 0);
+    // The stretches between segments are reused too, except the one holding the changed
+    // file's header (its size changed).
+    assert!(
+        seg(&warm, "fresh_reused") > 2 * seg(&warm, "fresh_compressed"),
+        "{}",
+        warm["segments"]
+    );
 
     let uncached = t.join("out-uncached");
     let o = build(
@@ -277,13 +302,8 @@ fn segments_that_do_not_decompress_to_their_file_are_refused_and_rebuilt() {
     // Every cache file is intact on its own; make three of them lie: two swapped (each a valid
     // unit, of the wrong file) and one with a byte flipped.
     let dir = store.join(".segments");
-    let mut segs: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .collect();
-    segs.sort();
-    assert!(segs.len() >= 24, "{} segments", segs.len());
+    let segs = file_segments(&dir);
+    assert_eq!(segs.len(), 16, "4 contents × 4 codecs");
     let (a, b) = (fs::read(&segs[0]).unwrap(), fs::read(&segs[1]).unwrap());
     fs::write(&segs[0], &b).unwrap();
     fs::write(&segs[1], &a).unwrap();
@@ -383,12 +403,7 @@ fn a_runner_with_an_empty_store_pulls_the_segments_of_the_last_release() {
 
     // One segment's blob altered inside the registry's storage: refused while it streams in
     // (digest), compressed locally instead; the bytes are the same.
-    let seg_file = fs::read_dir(t.join("store-a/.segments"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "seg"))
-        .min()
-        .unwrap();
+    let seg_file = file_segments(&t.join("store-a/.segments"))[0].clone();
     let digest = hex::encode(sha2::Sha256::digest(fs::read(&seg_file).unwrap()));
     let blob = t
         .join("registry-data/docker/registry/v2/blobs/sha256")

@@ -3,10 +3,12 @@
 //! next build instead of compressing it again.
 //!
 //! The stream's shape is a pure function of its input: a file of at least the threshold of its
-//! [`SegmentPolicy`] (a manifest value) is compressed alone (a *segment*); everything between two segments (archive headers,
-//! padding, small files) is one *fresh* unit, compressed on every build. Whether a segment came
-//! from the cache or was compressed now never changes the bytes, because the unit is compressed
-//! alone either way: a cold build, a warm build and a build without a cache are identical
+//! [`SegmentPolicy`] (a manifest value) is compressed alone (a *segment*); everything between
+//! two segments (archive headers, padding, small files) is one *fresh* unit. With a cache,
+//! segments are looked up by the file's sha256 and fresh units by the sha256 of their bytes
+//! (kept in a scratch file until the unit ends), so a rebuild compresses only the units whose
+//! bytes changed. Whether a unit came from the cache or was compressed now never changes the
+//! bytes, because the unit is compressed alone either way: a cold build, a warm build and a build without a cache are identical
 //! (tested in this module and end to end in tests/segments.rs).
 //!
 //! How units join, per codec:
@@ -172,8 +174,13 @@ pub fn segmentable(codec: Codec) -> bool {
 pub struct SegmentStats {
     /// Segments served from the cache (not compressed), local or pulled.
     pub reused: u64,
-    /// Of those, segments pulled from the shared cache (`build --cache`).
+    /// Of those, units pulled from the shared cache (`build --cache`).
     pub pulled: u64,
+    /// Stretches between segments (headers, small files) served from the cache: unchanged
+    /// since a build that packed the same bytes with the same codec.
+    pub fresh_reused: u64,
+    /// Stretches between segments compressed in this build.
+    pub fresh_compressed: u64,
     /// Segments compressed in this build.
     pub compressed: u64,
     /// Uncompressed bytes the reused segments stand for.
@@ -202,6 +209,8 @@ pub struct SegmentCache {
     dir: PathBuf,
     remote: std::sync::OnceLock<Box<dyn SegmentRemote>>,
     pulled: AtomicU64,
+    fresh_reused: AtomicU64,
+    fresh_compressed: AtomicU64,
     reused: AtomicU64,
     compressed: AtomicU64,
     reused_bytes: AtomicU64,
@@ -226,6 +235,8 @@ impl SegmentCache {
             dir: dir.to_path_buf(),
             remote: std::sync::OnceLock::new(),
             pulled: AtomicU64::new(0),
+            fresh_reused: AtomicU64::new(0),
+            fresh_compressed: AtomicU64::new(0),
             reused: AtomicU64::new(0),
             compressed: AtomicU64::new(0),
             reused_bytes: AtomicU64::new(0),
@@ -246,6 +257,8 @@ impl SegmentCache {
     pub fn stats(&self) -> SegmentStats {
         SegmentStats {
             pulled: self.pulled.load(Ordering::Relaxed),
+            fresh_reused: self.fresh_reused.load(Ordering::Relaxed),
+            fresh_compressed: self.fresh_compressed.load(Ordering::Relaxed),
             reused: self.reused.load(Ordering::Relaxed),
             compressed: self.compressed.load(Ordering::Relaxed),
             reused_bytes: self.reused_bytes.load(Ordering::Relaxed),
@@ -317,6 +330,13 @@ impl SegmentCache {
         if let Some(remote) = self.remote.get() {
             remote.publish(key, path);
         }
+    }
+
+    /// An anonymous scratch file for an uncompressed stretch.
+    fn scratch(&self) -> io::Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(".fresh-")
+            .tempfile_in(&self.dir)
     }
 
     fn spill(&self) -> io::Result<tempfile::NamedTempFile> {
@@ -575,6 +595,20 @@ enum SegmentWork {
     },
 }
 
+/// The stretch between two segments (headers, padding, small files).
+enum Fresh {
+    /// Without a cache: compressed as it comes.
+    Direct(Unit),
+    /// With a cache: kept uncompressed in a spill file and hashed, so that at its end it can be
+    /// looked up by content like a segment (an unchanged stretch of a rebuild is reused) and
+    /// compressed from the spill file only when it is not cached.
+    Spilled {
+        file: BufWriter<tempfile::NamedTempFile>,
+        hasher: Sha256,
+        len: u64,
+    },
+}
+
 /// The segmenting half of [`compress::Encoder`]: see the module docs.
 pub(crate) struct Units<W: Write> {
     codec: Codec,
@@ -582,7 +616,7 @@ pub(crate) struct Units<W: Write> {
     cache: Option<std::sync::Arc<SegmentCache>>,
     sink: W,
     records: Vec<xz::BlockRecord>,
-    fresh: Option<Unit>,
+    fresh: Option<Fresh>,
     open: Option<OpenSegment>,
     /// Inside a file too small to be a segment.
     small_file: bool,
@@ -629,20 +663,118 @@ impl<W: Write> Units<W> {
             };
         }
         if self.fresh.is_none() {
-            self.fresh = Some(Unit::start(self.codec, &mut self.sink)?);
+            self.fresh = Some(match &self.cache {
+                Some(c) => Fresh::Spilled {
+                    file: BufWriter::with_capacity(CODEC_CHUNK, c.scratch()?),
+                    hasher: Sha256::new(),
+                    len: 0,
+                },
+                None => Fresh::Direct(Unit::start(self.codec, &mut self.sink)?),
+            });
         }
         match &mut self.fresh {
-            Some(unit) => unit.write(buf, &mut self.sink),
+            Some(Fresh::Direct(unit)) => unit.write(buf, &mut self.sink),
+            Some(Fresh::Spilled { file, hasher, len }) => {
+                hasher.update(buf);
+                *len += buf.len() as u64;
+                file.write_all(buf)
+            }
             None => Ok(()),
         }
     }
 
     fn end_fresh(&mut self) -> io::Result<()> {
-        if let Some(unit) = self.fresh.take() {
-            let record = unit.finish(&mut self.sink)?;
-            self.records.push(record);
-        }
+        let record = match self.fresh.take() {
+            None => return Ok(()),
+            Some(Fresh::Direct(unit)) => unit.finish(&mut self.sink)?,
+            Some(Fresh::Spilled { file, hasher, len }) => {
+                let id = ContentId {
+                    sha256: hasher.finalize().into(),
+                    size: len,
+                };
+                let spilled = file.into_inner().map_err(|e| e.into_error())?;
+                self.fresh_unit(&id, spilled)?
+            }
+        };
+        self.records.push(record);
         Ok(())
+    }
+
+    /// A spilled fresh stretch: its cached unit, or compressed from the spill file now (and
+    /// cached).
+    fn fresh_unit(
+        &mut self,
+        id: &ContentId,
+        spilled: tempfile::NamedTempFile,
+    ) -> io::Result<xz::BlockRecord> {
+        let Some(cache) = self.cache.clone() else {
+            return Err(io::Error::other(
+                "a fresh stretch was spilled without a cache",
+            ));
+        };
+        if let Some(c) = cache.load(self.codec, id) {
+            cache.fresh_reused.fetch_add(1, Ordering::Relaxed);
+            return self.copy_cached(c);
+        }
+        let path = cache.path(&SegmentCache::key(self.codec, id));
+        let mut out = HashingWriter::new(cache.spill()?);
+        let mut unit = Unit::start(self.codec, &mut out)?;
+        let mut src = spilled.reopen()?;
+        let mut buf = vec![0u8; CODEC_CHUNK];
+        let mut read = 0u64;
+        loop {
+            let n = src.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            unit.write(&buf[..n], &mut out)?;
+        }
+        if read != id.size {
+            return Err(io::Error::other("a spilled stretch changed size on disk"));
+        }
+        let record = unit.finish(&mut out)?;
+        cache.fresh_compressed.fetch_add(1, Ordering::Relaxed);
+        self.store_spilled(&cache, out, record, &path)
+    }
+
+    /// Copies a verified cached unit into the stream.
+    fn copy_cached(&mut self, mut c: Cached) -> io::Result<xz::BlockRecord> {
+        let copied = io::copy(&mut (&mut c.file).take(c.unit_len), &mut self.sink)?;
+        if copied != c.unit_len {
+            return Err(io::Error::other("a cached unit shrank while being read"));
+        }
+        Ok(c.record)
+    }
+
+    /// Completes a unit compressed into a spill file: writes the cache file's prefix, copies
+    /// the unit into the stream, files it in the cache and offers it to the shared cache.
+    fn store_spilled(
+        &mut self,
+        cache: &SegmentCache,
+        file: HashingWriter<tempfile::NamedTempFile>,
+        record: xz::BlockRecord,
+        path: &Path,
+    ) -> io::Result<xz::BlockRecord> {
+        let (mut file, _, unit_len) = file.finish();
+        let mut prefix = Vec::with_capacity(PREFIX as usize);
+        prefix.extend_from_slice(MAGIC);
+        prefix.extend_from_slice(&record.uncompressed.to_le_bytes());
+        prefix.extend_from_slice(&record.unpadded.to_le_bytes());
+        let f = file.as_file_mut();
+        f.seek(SeekFrom::Start(0))?;
+        f.write_all(&prefix)?;
+        f.seek(SeekFrom::Start(PREFIX))?;
+        let copied = io::copy(&mut (&mut *f).take(unit_len), &mut self.sink)?;
+        if copied != unit_len {
+            return Err(io::Error::other("a spilled unit shrank while being read"));
+        }
+        // Another build may have stored the same unit meanwhile: same bytes.
+        file.persist(path).map_err(|e| e.error)?;
+        if let Some(key) = path.file_stem().and_then(|k| k.to_str()) {
+            cache.published(key, path);
+        }
+        Ok(record)
     }
 
     pub(crate) fn begin_file(&mut self, id: &ContentId) -> io::Result<()> {
@@ -695,16 +827,12 @@ impl<W: Write> Units<W> {
             return Err(changed(&seg.id));
         }
         let record = match seg.work {
-            SegmentWork::Reuse(mut c) => {
-                let copied = io::copy(&mut (&mut c.file).take(c.unit_len), &mut self.sink)?;
-                if copied != c.unit_len {
-                    return Err(io::Error::other("a cached segment shrank while being read"));
-                }
+            SegmentWork::Reuse(c) => {
                 if let Some(cache) = &self.cache {
                     cache.reused.fetch_add(1, Ordering::Relaxed);
                     cache.reused_bytes.fetch_add(seg.id.size, Ordering::Relaxed);
                 }
-                c.record
+                self.copy_cached(c)?
             }
             SegmentWork::Compress { unit, spill: None } => {
                 if let Some(cache) = &self.cache {
@@ -717,31 +845,11 @@ impl<W: Write> Units<W> {
                 spill: Some((mut file, path)),
             } => {
                 let record = unit.finish(&mut file)?;
-                let (mut file, _, written) = file.finish();
-                let mut prefix = Vec::with_capacity(PREFIX as usize);
-                prefix.extend_from_slice(MAGIC);
-                prefix.extend_from_slice(&record.uncompressed.to_le_bytes());
-                prefix.extend_from_slice(&record.unpadded.to_le_bytes());
-                let f = file.as_file_mut();
-                f.seek(SeekFrom::Start(0))?;
-                f.write_all(&prefix)?;
-                f.seek(SeekFrom::Start(PREFIX))?;
-                let unit_len = written;
-                let copied = io::copy(&mut (&mut *f).take(unit_len), &mut self.sink)?;
-                if copied != unit_len {
-                    return Err(io::Error::other(
-                        "a spilled segment shrank while being read",
-                    ));
-                }
-                // Another build may have stored the same segment meanwhile: same bytes.
-                file.persist(&path).map_err(|e| e.error)?;
-                if let Some(cache) = &self.cache {
-                    cache.compressed.fetch_add(1, Ordering::Relaxed);
-                    if let Some(key) = path.file_stem().and_then(|k| k.to_str()) {
-                        cache.published(key, &path);
-                    }
-                }
-                record
+                let Some(cache) = self.cache.clone() else {
+                    return Err(io::Error::other("a segment was spilled without a cache"));
+                };
+                cache.compressed.fetch_add(1, Ordering::Relaxed);
+                self.store_spilled(&cache, file, record, &path)?
             }
         };
         self.records.push(record);
@@ -898,11 +1006,22 @@ mod tests {
                 (3, 1),
                 "{codec}"
             );
+            // The 5 stretches between them ([h0 f0 h1] [h2] [h3] [h4 f4 h5] [trailer]).
+            assert_eq!(
+                (cache.stats().fresh_compressed, cache.stats().fresh_reused),
+                (5, 0),
+                "{codec}"
+            );
             let (warm, _) = write_archive(codec, &files(), Some(cache.clone())).unwrap();
             assert_eq!(
                 (cache.stats().compressed, cache.stats().reused),
                 (3, 5),
                 "{codec}"
+            );
+            assert_eq!(
+                (cache.stats().fresh_compressed, cache.stats().fresh_reused),
+                (5, 5),
+                "{codec}: an unchanged stream is all reused"
             );
             assert_eq!(cold, none, "{codec}: cold differs from uncached");
             assert_eq!(warm, none, "{codec}: warm differs from uncached");
