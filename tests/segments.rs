@@ -15,7 +15,8 @@
 //!   store building a new release (other source date: no entry can be reused) pulls every
 //!   segment the first runner published, compresses none, and writes what `--no-cache` writes;
 //! * every spliced stream passes the real tools: `xz -t` and `xz --list` (many blocks) on the
-//!   deb's data.tar.xz, `dpkg-deb` extraction, `rpm -K` and `rpm2cpio` on the rpm, `gzip -t`
+//!   deb's data.tar.xz, `dpkg-deb` extraction, `rpm -K`, `zstd -t` on its payload and `rpm2cpio`
+//!   on the rpm, `gzip -t`
 //!   and GNU tar on the tarball and on every OCI layer.
 
 mod common;
@@ -172,6 +173,19 @@ fn tool_or_skip(tools: &[&str]) -> bool {
     false
 }
 
+/// The compressed payload of an rpm: after the 96-byte lead, the signature header (padded to 8
+/// bytes) and the header, each 16 bytes + 16 per index entry + its data.
+fn rpm_payload(rpm: &[u8]) -> &[u8] {
+    let header_len = |at: usize| {
+        let word = |i: usize| u32::from_be_bytes(rpm[i..i + 4].try_into().unwrap()) as usize;
+        assert_eq!(&rpm[at..at + 3], &[0x8e, 0xad, 0xe8], "rpm header magic");
+        16 + 16 * word(at + 8) + word(at + 12)
+    };
+    let sig = 96 + header_len(96);
+    let main = sig.div_ceil(8) * 8;
+    &rpm[main + header_len(main)..]
+}
+
 /// Checks every spliced stream in `out` with the real tools.
 fn real_tools_accept(out: &Path, t: &Path) {
     if !tool_or_skip(&[
@@ -204,6 +218,15 @@ fn real_tools_accept(out: &Path, t: &Path) {
         let rpm = out.join(format!("lucia-1.0.0-1.{rpm_arch}.rpm"));
         let r = rpm.display();
         sh(&format!("rpm -K --nosignature {r}"));
+        let zst = t.join(format!("payload-{arch}.zst"));
+        fs::write(&zst, rpm_payload(&fs::read(&rpm).unwrap())).unwrap();
+        let frames = text(&sh(&format!("zstd -t {0} && zstd -lv {0}", zst.display())));
+        let count: u64 = frames
+            .lines()
+            .find_map(|l| l.strip_prefix("# Zstandard Frames: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("zstd -lv: {frames}"));
+        assert!(count >= 8, "{r}: {count} zstd frames");
         let x = t.join(format!("rpmx-{arch}"));
         fs::create_dir_all(&x).unwrap();
         // rpm2cpio exits 1 unless it extracted exactly the signature header's archive size.
