@@ -550,7 +550,7 @@ def main() -> None:
     ap.add_argument("--repo", type=Path)
     ap.add_argument("--codecs", default="", help="override the example's codecs, e.g. deb=zstd:3,rpm=zstd:3,tar=gzip:1,oci=gzip "
                     "(for memory-scaling probes; the comparison targets use the example's codecs)")
-    ap.add_argument("--segments", default="4M", help="the seg group's threshold in every format (docs/manifest.md, \"Segments\")")
+    ap.add_argument("--segments", default="1M", help="the seg group's threshold in every format (docs/manifest.md, \"Segments\")")
     ap.add_argument("--report", type=Path, help="only re-print the summary of an earlier --json file (also a partial one)")
     ap.add_argument("--rss-scaling", nargs=2, type=Path, metavar=("SMALL_JSON", "LARGE_JSON"),
                     help="only compare the median peak RSS of every step present in two earlier --json "

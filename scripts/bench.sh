@@ -6,9 +6,12 @@
 # Usage: scripts/bench.sh [--size 100M|1G] [--rounds N] [--tools LIST] [--json FILE] [--work DIR]
 #   --size    payload per arch (default 100M, ~500 files; 1G scales the same layout)
 #   --rounds  rounds of alternating runs; medians are reported (default 3)
-#   --tools   comma list of groups lucia,nfpm,cref,shared,limit,cache (default all but cache) or steps:
-#             lucia,lucia-noop,nfpm-deb,nfpm-rpm,dpkg-deb,rpmbuild,tar-gzip,umoci,limit,
-#             lucia-cache-cold,lucia-cache-pull (a loopback docker-registry: the shared cache)
+#   --tools   comma list of groups lucia,nfpm,cref,shared,limit,cache,seg (default all but cache
+#             and seg) or steps: lucia,lucia-noop,nfpm-deb,nfpm-rpm,dpkg-deb,rpmbuild,tar-gzip,
+#             umoci,limit, lucia-cache-cold,lucia-cache-pull (a loopback docker-registry: the
+#             shared cache), lucia-seg-cold,lucia-seg-edit,lucia-seg-shared-off,lucia-seg-shared
+#             (segments: a rebuild after a version bump + one changed file, shared models)
+#   --segments  the seg group's threshold in every format (default 1M, the manifest default)
 #   --json    also write machine-readable results to FILE
 #   --work    scratch dir for payloads, staging trees, outputs and the store (default bench/.work;
 #             needs ~6x the payload size free)
