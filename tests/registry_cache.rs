@@ -26,30 +26,13 @@ use common::*;
 /// store, the fixed source date, `--json`.
 fn build(store: &Path, out: &Path, extra: &[&str]) -> Output {
     demo_payload();
-    Command::new(bin())
-        .arg("--json")
-        .arg("build")
-        .arg("-m")
-        .arg(repo().join("packaging/lucia.toml"))
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .env("LUCIA_PKG_STORE", store)
-        .env("SOURCE_DATE_EPOCH", "1700000000")
-        .env_remove("LUCIA_PKG_CACHE")
-        .env("LUCIA_PKG_REGISTRY_TIMEOUT", "10")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run lucia-pkg build")
-}
-
-fn report(o: &Output) -> Value {
-    assert!(o.status.success(), "build failed: {}", text(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
-}
-
-fn sums(out: &Path) -> String {
-    fs::read_to_string(out.join("SHA256SUMS")).expect("SHA256SUMS")
+    build_json(
+        &repo().join("packaging/lucia.toml"),
+        store,
+        out,
+        "1700000000",
+        extra,
+    )
 }
 
 fn stat(r: &Value, what: &str) -> u64 {

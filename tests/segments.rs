@@ -102,35 +102,13 @@ fn manifest(t: &Path, payload: &Path) -> PathBuf {
 }
 
 fn build(manifest: &Path, store: &Path, out: &Path, sde: &str, extra: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--json")
-        .arg("build")
-        .arg("-m")
-        .arg(manifest)
-        .arg("--out")
-        .arg(out)
-        .args(extra)
-        .env("LUCIA_PKG_STORE", store)
-        .env("SOURCE_DATE_EPOCH", sde)
-        .env_remove("LUCIA_PKG_CACHE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run lucia-pkg build")
-}
-
-fn report(o: &Output) -> Value {
-    assert!(o.status.success(), "build failed: {}", text(o));
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+    build_json(manifest, store, out, sde, extra)
 }
 
 fn seg(r: &Value, what: &str) -> u64 {
     r["segments"][what]
         .as_u64()
         .unwrap_or_else(|| panic!("no segments.{what} in the report: {r}"))
-}
-
-fn sums(out: &Path) -> String {
-    fs::read_to_string(out.join("SHA256SUMS")).expect("SHA256SUMS")
 }
 
 /// The segment cache files of the large files this payload shares by content (shared.onnx,

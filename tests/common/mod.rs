@@ -92,6 +92,38 @@ pub fn lucia(dir: &std::path::Path, args: &[&str]) -> Output {
         .expect("run lucia-pkg")
 }
 
+/// `lucia-pkg --json build -m MANIFEST --out OUT EXTRA…` with its own store and source date, as
+/// one CI runner would run it (no `LUCIA_PKG_CACHE` from the caller; registry calls time out
+/// after 10 s).
+pub fn build_json(manifest: &Path, store: &Path, out: &Path, sde: &str, extra: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--json")
+        .arg("build")
+        .arg("-m")
+        .arg(manifest)
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env("LUCIA_PKG_STORE", store)
+        .env("SOURCE_DATE_EPOCH", sde)
+        .env_remove("LUCIA_PKG_CACHE")
+        .env("LUCIA_PKG_REGISTRY_TIMEOUT", "10")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lucia-pkg build")
+}
+
+/// The `--json` report of a build that must have succeeded.
+pub fn report(o: &Output) -> serde_json::Value {
+    assert!(o.status.success(), "build failed: {}", text(o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
+}
+
+/// An out dir's SHA256SUMS.
+pub fn sums(out: &Path) -> String {
+    std::fs::read_to_string(out.join("SHA256SUMS")).expect("SHA256SUMS")
+}
+
 /// A docker-registry process, killed when dropped.
 pub struct Registry(Child);
 
