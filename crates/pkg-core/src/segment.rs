@@ -1061,7 +1061,8 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let cache = Arc::new(SegmentCache::open(dir.path()).unwrap());
             let f = content(7, 50_000);
-            let (_, _) = write_archive(codec, &[f.clone()], Some(cache.clone())).unwrap();
+            let (_, _) =
+                write_archive(codec, std::slice::from_ref(&f), Some(cache.clone())).unwrap();
             for with_cache in [None, Some(cache.clone())] {
                 let mut e =
                     Encoder::with_segment_size(codec, Vec::new(), 4096, with_cache).unwrap();
