@@ -134,7 +134,7 @@ macro_rules! no_segments {
         }
     )*};
 }
-no_segments!(Vec<u8>, File, &mut File, io::Sink);
+no_segments!(Vec<u8>, File);
 
 // A buffer between the marks and an encoder would shift them; nothing segments below one.
 impl<W: Write> Splice for BufWriter<W> {
@@ -152,15 +152,6 @@ impl<W: Write + Splice> Splice for HashingWriter<W> {
     }
     fn end_file(&mut self) -> io::Result<()> {
         self.get_mut().end_file()
-    }
-}
-
-impl<W: Write + Splice + ?Sized> Splice for Box<W> {
-    fn begin_file(&mut self, id: &ContentId) -> io::Result<()> {
-        (**self).begin_file(id)
-    }
-    fn end_file(&mut self) -> io::Result<()> {
-        (**self).end_file()
     }
 }
 
@@ -790,14 +781,13 @@ impl<W: Write> Units<W> {
         let work = match cached {
             Some(c) => SegmentWork::Reuse(c),
             None => {
-                let spill = match &self.cache {
+                let mut spill = match &self.cache {
                     Some(c) => {
                         let path = c.path(&SegmentCache::key(self.codec, id));
                         Some((HashingWriter::new(c.spill()?), path))
                     }
                     None => None,
                 };
-                let mut spill = spill;
                 // xz: the block header goes where the unit goes (the cached unit starts with it).
                 let unit = Box::new(match &mut spill {
                     Some((file, _)) => Unit::start(self.codec, file)?,
